@@ -1,0 +1,1 @@
+"""PropDesk: fee collection and customer service for one residential property."""

@@ -1,0 +1,186 @@
+"""The property's configuration: one validated model, shared by the stack and the functions.
+
+The stack loads it from ``infra/properties/<id>.yaml`` (see ``infra/config.py``) and hands
+the functions the same model as JSON in the ``PROPERTY_CONFIG`` environment variable, so
+both sides validate it with the same rules.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Locale = Literal["zh-CN", "en"]
+LOCALES: tuple[str, ...] = ("zh-CN", "en")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LocalizedText(_Strict):
+    """A text in every supported locale."""
+
+    zh_CN: str = Field(alias="zh-CN", min_length=1)
+    en: str = Field(min_length=1)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def get(self, locale: str) -> str:
+        return self.zh_CN if locale == "zh-CN" else self.en
+
+
+class Building(_Strict):
+    code: str = Field(pattern=r"^[A-Za-z0-9-]{1,16}$")
+    name: LocalizedText
+    floors: int = Field(ge=1, le=200)
+    has_elevator: bool = True
+
+
+class FeeItem(_Strict):
+    """One service item of the fee standard (收费项目) and its rate.
+
+    ``per_m2``: ``rate_minor`` per square metre of the unit's floor area per month.
+    ``per_unit``: ``rate_minor`` per unit per month.
+    """
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]{1,31}$")
+    name: LocalizedText
+    basis: Literal["per_m2", "per_unit"]
+    rate_minor: int = Field(ge=0)
+    # Share of the fee that pays for this item, in basis points (F1 cost breakdown).
+    cost_share_bp: int | None = Field(default=None, ge=0, le=10_000)
+    # Buildings the item applies to; None means every building.
+    buildings: tuple[str, ...] | None = None
+    requires_elevator: bool = False
+
+
+class FeeStandard(_Strict):
+    """A published, versioned fee standard (收费标准); every bill names its version."""
+
+    version: str = Field(pattern=r"^[A-Za-z0-9._-]{1,32}$")
+    effective_from: date
+    legal_basis: tuple[str, ...] = Field(min_length=1)
+    items: tuple[FeeItem, ...] = Field(min_length=1)
+
+    @field_validator("items")
+    @classmethod
+    def _unique_codes(cls, items: tuple[FeeItem, ...]) -> tuple[FeeItem, ...]:
+        codes = [item.code for item in items]
+        duplicates = sorted({code for code in codes if codes.count(code) > 1})
+        if duplicates:
+            raise ValueError(f"fee item codes must be unique, repeated: {', '.join(duplicates)}")
+        return items
+
+
+class BillingCalendar(_Strict):
+    """When bills are issued, due and reminded. Periods are calendar months."""
+
+    cycle: Literal["monthly"] = "monthly"
+    # Notices go out this many days before the first day of the billing period.
+    notice_lead_days: int = Field(ge=1, le=60)
+    # Local time of day at which the daily notice and dunning runs fire.
+    run_time: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    # Day of the period's month on which payment is due (clamped to the month's last day).
+    due_day: int = Field(ge=1, le=31)
+    # The friendly reminder (F3) goes this many days before the due date.
+    reminder_offset_days: int = Field(ge=1, le=28)
+
+
+class FrontDesk(_Strict):
+    place: LocalizedText
+    hours: LocalizedText
+
+
+class BankAccount(_Strict):
+    bank: LocalizedText
+    account_name: str
+    account_number: str
+
+
+class PaymentSettings(_Strict):
+    provider: Literal["stripe"] = "stripe"
+    payment_method_types: tuple[str, ...] = ("card",)
+    # How long an owner's pay link stays valid.
+    link_ttl_days: int = Field(default=60, ge=1, le=400)
+    # How long a Stripe Checkout Session stays open (Stripe allows 30 minutes to 24 hours).
+    checkout_expiry_minutes: int = Field(default=60, ge=30, le=1440)
+    front_desk: FrontDesk
+    bank_account: BankAccount | None = None
+
+
+class Department(_Strict):
+    """A department that takes work orders (工程/保洁/安保/绿化 ...)."""
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]{1,31}$")
+    name: LocalizedText
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    # Request types routed to this department.
+    handles: tuple[str, ...] = ()
+
+
+class Messaging(_Strict):
+    sender_email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    sms_sender_id: str | None = Field(default=None, max_length=11)
+    # Messages per second the messenger may send, per channel.
+    max_send_rate: int = Field(default=10, ge=1, le=1000)
+
+
+class PropertyConfig(_Strict):
+    property_id: str = Field(pattern=r"^[a-z][a-z0-9-]{1,30}$")
+    name: LocalizedText
+    time_zone: str
+    currency: Literal["CNY", "USD", "EUR", "HKD", "SGD", "GBP"]
+    default_locale: Locale = "zh-CN"
+    buildings: tuple[Building, ...] = Field(min_length=1)
+    # CSV of units and owners, relative to the config file's folder.
+    units_source: str
+    fee_standard: FeeStandard
+    billing: BillingCalendar
+    payment: PaymentSettings
+    messaging: Messaging
+    departments: tuple[Department, ...] = Field(min_length=1)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> PropertyConfig:
+        codes = {b.code for b in self.buildings}
+        if len(codes) != len(self.buildings):
+            raise ValueError("building codes must be unique")
+        for item in self.fee_standard.items:
+            unknown = set(item.buildings or ()) - codes
+            if unknown:
+                raise ValueError(f"fee item {item.code!r} names unknown buildings: {', '.join(sorted(unknown))}")
+        dept_codes = [d.code for d in self.departments]
+        if len(set(dept_codes)) != len(dept_codes):
+            raise ValueError("department codes must be unique")
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    def building(self, code: str) -> Building:
+        for building in self.buildings:
+            if building.code == code:
+                return building
+        raise KeyError(code)
+
+    def to_env_json(self) -> str:
+        """Compact JSON for the functions' ``PROPERTY_CONFIG`` environment variable."""
+        return self.model_dump_json(by_alias=True, exclude_none=True)
+
+
+PROPERTY_ID_RE = re.compile(r"^[a-z][a-z0-9-]{1,30}$")

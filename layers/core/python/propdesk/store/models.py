@@ -1,0 +1,240 @@
+"""pynamodb models: the one definition of every table's keys and indexes.
+
+The CDK stack builds its tables from ``TABLES`` (keys, attribute types, indexes, TTL), the
+local runtime creates them from the same models, and the repositories in ``store/`` are the
+only code that reads or writes them. A model instance never leaves ``store/``.
+
+Table names come from environment variables (set by the stack and the local runtime); the
+defaults are the names the local runtime and the tests use.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+
+def _name(env_var: str, default: str) -> str:
+    return os.environ.get(env_var, default)
+
+
+class _Meta:
+    billing_mode = "PAY_PER_REQUEST"
+
+
+class OwnerItem(Model):
+    """An owner (业主). Contact details are personal data: never logged."""
+
+    class Meta(_Meta):
+        table_name = _name("OWNERS_TABLE", "propdesk-owners")
+
+    owner_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    phone = UnicodeAttribute(null=True)  # E.164
+    email = UnicodeAttribute(null=True)
+    locale = UnicodeAttribute(default="zh-CN")
+    sms_consent = BooleanAttribute(default=True)
+    updated_at = UTCDateTimeAttribute()
+
+
+class UnitItem(Model):
+    """A unit (房屋) and its current owner."""
+
+    class Meta(_Meta):
+        table_name = _name("UNITS_TABLE", "propdesk-units")
+
+    unit_id = UnicodeAttribute(hash_key=True)  # e.g. "A-1203"
+    building = UnicodeAttribute()
+    floor = NumberAttribute()
+    number = UnicodeAttribute()
+    area_centi_m2 = NumberAttribute()  # floor area in 1/100 m², integer
+    owner_id = UnicodeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
+class BillLineAttribute(MapAttribute):
+    code = UnicodeAttribute()
+    basis = UnicodeAttribute()
+    rate_minor = NumberAttribute()
+    quantity = NumberAttribute()  # centi-m² for per_m2, 1 for per_unit
+    amount_minor = NumberAttribute()
+
+
+class BillStatusIndex(GlobalSecondaryIndex):
+    """Open bills by due date: the dunning run queries this, never scans."""
+
+    class Meta:
+        index_name = "status-due-index"
+        projection = AllProjection()
+
+    status = UnicodeAttribute(hash_key=True)
+    due_date = UnicodeAttribute(range_key=True)
+
+
+class BillPeriodIndex(GlobalSecondaryIndex):
+    """Every bill of a period: staff lists and collection summaries."""
+
+    class Meta:
+        index_name = "period-index"
+        projection = AllProjection()
+
+    period = UnicodeAttribute(hash_key=True)
+    bill_id = UnicodeAttribute(range_key=True)
+
+
+class BillItem(Model):
+    """One bill per unit and period; ``bill_id`` is ``"<unit_id>#<YYYY-MM>"`` so a rerun creates nothing twice."""
+
+    class Meta(_Meta):
+        table_name = _name("BILLS_TABLE", "propdesk-bills")
+
+    bill_id = UnicodeAttribute(hash_key=True)
+    unit_id = UnicodeAttribute()
+    owner_id = UnicodeAttribute()
+    period = UnicodeAttribute()
+    fee_standard_version = UnicodeAttribute()
+    lines = ListAttribute(of=BillLineAttribute)
+    total_minor = NumberAttribute()
+    currency = UnicodeAttribute()
+    due_date = UnicodeAttribute()  # local date, YYYY-MM-DD
+    status = UnicodeAttribute()  # open | paid
+    issued_at = UTCDateTimeAttribute()
+    paid_minor = NumberAttribute(default=0)
+    paid_at = UTCDateTimeAttribute(null=True)
+    payment_id = UnicodeAttribute(null=True)
+    receipt_no = UnicodeAttribute(null=True)
+    version = VersionAttribute()
+
+    status_index = BillStatusIndex()
+    period_index = BillPeriodIndex()
+
+
+class PaymentItem(Model):
+    """A payment, keyed on the provider's payment id so one payment is credited once."""
+
+    class Meta(_Meta):
+        table_name = _name("PAYMENTS_TABLE", "propdesk-payments")
+
+    payment_id = UnicodeAttribute(hash_key=True)  # e.g. "stripe:pi_123"
+    bill_id = UnicodeAttribute()
+    provider = UnicodeAttribute()
+    channel = UnicodeAttribute()  # online | front_desk | ...
+    amount_minor = NumberAttribute()
+    currency = UnicodeAttribute()
+    status = UnicodeAttribute()  # credited | mismatch | duplicate
+    event_id = UnicodeAttribute(null=True)
+    receipt_no = UnicodeAttribute(null=True)
+    received_at = UTCDateTimeAttribute()
+
+
+class CounterItem(Model):
+    """Gap-free sequences (receipt numbers), advanced only inside the transaction that uses them."""
+
+    class Meta(_Meta):
+        table_name = _name("COUNTERS_TABLE", "propdesk-counters")
+
+    name = UnicodeAttribute(hash_key=True)
+    value = NumberAttribute(default=0)
+
+
+class MessageItem(Model):
+    """One outbound message per owner, template and subject: the send ledger and its dedup key."""
+
+    class Meta(_Meta):
+        table_name = _name("MESSAGES_TABLE", "propdesk-messages")
+
+    message_id = UnicodeAttribute(hash_key=True)  # e.g. "bill_notice#A-1203#2026-12"
+    template = UnicodeAttribute()
+    owner_id = UnicodeAttribute()
+    status = UnicodeAttribute()  # queued | sent | failed
+    channels = ListAttribute(of=UnicodeAttribute, default=list)  # channels actually used
+    provider_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    attempts = NumberAttribute(default=0)
+    note = UnicodeAttribute(null=True)  # e.g. why SMS was skipped
+    created_at = UTCDateTimeAttribute()
+    sent_at = UTCDateTimeAttribute(null=True)
+
+
+class LedgerItem(Model):
+    """Append-only record of every state change (F7). Items are only ever put, never updated."""
+
+    class Meta(_Meta):
+        table_name = _name("LEDGER_TABLE", "propdesk-ledger")
+
+    entity = UnicodeAttribute(hash_key=True)  # e.g. "bill#A-1203#2026-12"
+    seq = UnicodeAttribute(range_key=True)  # "<UTC ISO timestamp>#<event key>"
+    event = UnicodeAttribute()
+    data = MapAttribute(default=dict)
+
+
+class TicketItem(Model):
+    """A customer-service request and its work order (S1-S3)."""
+
+    class Meta(_Meta):
+        table_name = _name("TICKETS_TABLE", "propdesk-tickets")
+
+    ticket_id = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute()  # repair | consultation | complaint | suggestion
+    unit_id = UnicodeAttribute(null=True)
+    channel = UnicodeAttribute()  # hotline | app | front_desk
+    summary = UnicodeAttribute()
+    emergency = BooleanAttribute(default=False)
+    status = UnicodeAttribute()  # received | dispatched | out_of_scope | done
+    department = UnicodeAttribute(null=True)
+    priority = UnicodeAttribute(null=True)
+    due_at = UTCDateTimeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+
+class IdempotencyItem(Model):
+    """The Powertools idempotency table (webhook event ids), expired by TTL."""
+
+    class Meta(_Meta):
+        table_name = _name("IDEMPOTENCY_TABLE", "propdesk-idempotency")
+
+    id = UnicodeAttribute(hash_key=True)
+    expiration = TTLAttribute(null=True)
+
+
+@dataclass(frozen=True)
+class TableDef:
+    """How the stack and the local runtime find a table: its model and its name's env var."""
+
+    key: str
+    model: type[Model]
+    env_var: str
+    ttl_attribute: str | None = None
+
+
+TABLES: tuple[TableDef, ...] = (
+    TableDef("owners", OwnerItem, "OWNERS_TABLE"),
+    TableDef("units", UnitItem, "UNITS_TABLE"),
+    TableDef("bills", BillItem, "BILLS_TABLE"),
+    TableDef("payments", PaymentItem, "PAYMENTS_TABLE"),
+    TableDef("counters", CounterItem, "COUNTERS_TABLE"),
+    TableDef("messages", MessageItem, "MESSAGES_TABLE"),
+    TableDef("ledger", LedgerItem, "LEDGER_TABLE"),
+    TableDef("tickets", TicketItem, "TICKETS_TABLE"),
+    TableDef("idempotency", IdempotencyItem, "IDEMPOTENCY_TABLE", ttl_attribute="expiration"),
+)
+
+
+def table_def(key: str) -> TableDef:
+    for table in TABLES:
+        if table.key == key:
+            return table
+    raise KeyError(key)
