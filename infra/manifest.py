@@ -99,7 +99,9 @@ def _daily_at(config: PropertyConfig, minutes_after: int = 0) -> str:
 
 QUEUES: tuple[QueueSpec, ...] = (
     QueueSpec("notices", "Batches of units whose bills the notice worker issues", visibility_timeout_s=360),
-    QueueSpec("messages", "Owner messages waiting to be rendered and sent (SES/SNS)", visibility_timeout_s=180),
+    QueueSpec(
+        "messages", "Owner messages waiting to be rendered and sent (SES/SNS)", visibility_timeout_s=180
+    ),
     QueueSpec("tickets", "Service requests waiting to be routed to a department", visibility_timeout_s=180),
 )
 
@@ -244,3 +246,12 @@ def secret_env(key: str) -> str:
 PUBLIC_URL_PARAMETER_ENV = "PUBLIC_URL_PARAMETER"
 DOCUMENTS_BUCKET_ENV = "DOCUMENTS_BUCKET"
 PROPERTY_CONFIG_ENV = "PROPERTY_CONFIG"
+
+
+# Names both the stack and the local runtime give to resources an administrator refers to.
+def secret_name(property_id: str, key: str) -> str:
+    return f"propdesk/{property_id}/{key}"
+
+
+def public_url_parameter_name(property_id: str) -> str:
+    return f"/propdesk/{property_id}/public-url"

@@ -162,7 +162,9 @@ class PropertyConfig(_Strict):
         for item in self.fee_standard.items:
             unknown = set(item.buildings or ()) - codes
             if unknown:
-                raise ValueError(f"fee item {item.code!r} names unknown buildings: {', '.join(sorted(unknown))}")
+                raise ValueError(
+                    f"fee item {item.code!r} names unknown buildings: {', '.join(sorted(unknown))}"
+                )
         dept_codes = [d.code for d in self.departments]
         if len(set(dept_codes)) != len(dept_codes):
             raise ValueError("department codes must be unique")

@@ -175,8 +175,9 @@ class LedgerItem(Model):
         table_name = _name("LEDGER_TABLE", "propdesk-ledger")
 
     entity = UnicodeAttribute(hash_key=True)  # e.g. "bill#A-1203#2026-12"
-    seq = UnicodeAttribute(range_key=True)  # "<UTC ISO timestamp>#<event key>"
+    seq = UnicodeAttribute(range_key=True)  # stable event key, e.g. "issued", "paid#stripe:pi_1"
     event = UnicodeAttribute()
+    at = UTCDateTimeAttribute()
     data = MapAttribute(default=dict)
 
 

@@ -1,0 +1,48 @@
+"""Access to the AWS resources every function shares: secrets, the public URL, queues.
+
+Secrets and parameters are read through Powertools parameters, cached for
+``settings.parameters_max_age`` seconds in a warm function. Clients are created lazily and
+reused; tests that start a new mock call ``reset_clients()``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities import parameters
+
+from propdesk.settings import get_settings
+
+
+class ConfigurationMissing(RuntimeError):
+    """A function was deployed without a setting it needs (a stack bug, not bad input)."""
+
+
+def secret_json(name: str | None) -> dict[str, Any]:
+    if not name:
+        raise ConfigurationMissing("secret name not configured")
+    value = parameters.get_secret(name, transform="json", max_age=get_settings().parameters_max_age)
+    if not isinstance(value, dict):
+        raise ConfigurationMissing("secret is not a JSON object")
+    return value
+
+
+def public_base_url() -> str:
+    """The public base URL of the API, without a trailing slash (owners' links start here)."""
+    name = get_settings().public_url_parameter
+    if not name:
+        raise ConfigurationMissing("public URL parameter not configured")
+    value = parameters.get_parameter(name, max_age=get_settings().parameters_max_age)
+    return str(value).rstrip("/")
+
+
+@cache
+def client(service: str) -> Any:
+    return boto3.client(service)
+
+
+def reset_clients() -> None:
+    client.cache_clear()
+    parameters.clear_caches()

@@ -1,0 +1,59 @@
+"""Shared fixtures: every test runs against moto with fake credentials and no network."""
+
+from __future__ import annotations
+
+import base64
+import os
+
+import pytest
+
+# Set before any boto3/pynamodb client exists. Tests never reach AWS.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "ap-southeast-1",
+        "AWS_REGION": "ap-southeast-1",
+        "POWERTOOLS_SERVICE_NAME": "propdesk-tests",
+        "POWERTOOLS_METRICS_NAMESPACE": "PropDeskTests",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_DEV": "false",
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+from infra.config import load_config  # noqa: E402
+
+TEST_WEBHOOK_SECRET = "whsec_test_secret"
+TEST_STRIPE_KEY = "sk_test_local"
+TEST_LINK_KEY = base64.b64encode(b"k" * 32).decode()
+
+
+@pytest.fixture(scope="session")
+def demo_config():
+    return load_config("demo")
+
+
+@pytest.fixture
+def aws(demo_config, monkeypatch):
+    """A fresh moto world with the demo property's resources; yields the functions' env."""
+    from moto import mock_aws
+
+    from infra.local.resources import LocalSecrets, provision
+    from propdesk.aws import reset_clients
+    from propdesk.settings import get_settings
+
+    with mock_aws():
+        reset_clients()
+        env = provision(
+            demo_config,
+            public_url="https://pay.example.test",
+            secrets=LocalSecrets(TEST_STRIPE_KEY, TEST_WEBHOOK_SECRET, TEST_LINK_KEY),
+        )
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        yield env
+        get_settings.cache_clear()
+        reset_clients()
