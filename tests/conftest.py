@@ -23,7 +23,7 @@ os.environ.update(
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-from infra.config import load_config  # noqa: E402
+from infra.config import load_config
 
 TEST_WEBHOOK_SECRET = "whsec_test_secret"
 TEST_STRIPE_KEY = "sk_test_local"
