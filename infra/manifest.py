@@ -107,7 +107,7 @@ QUEUES: tuple[QueueSpec, ...] = (
 
 # Secrets in Secrets Manager. Value shapes:
 #   stripe:   {"api_key": "sk_...", "webhook_secret": "whsec_..."}
-#   link_key: {"key": "<random, at least 32 bytes, base64>"}
+#   link_key: {"key": "<random text, at least 32 characters>"}
 SECRETS: dict[str, str] = {
     "stripe": "Stripe API key and webhook signing secret",
     "link_key": "Key that signs owners' pay links",
@@ -189,9 +189,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Route("GET", "/staff/tickets/{ticket_id}", auth="staff", roles=STAFF_READERS),
         ),
         consumes=(QueueTrigger("tickets", batch_size=10),),
-        sends_to=("tickets",),
+        sends_to=("tickets", "messages"),
         tables={"tickets": "read_write", "units": "read", "ledger": "read_write"},
-        sends_email=True,
     ),
     FunctionSpec(
         name="api",

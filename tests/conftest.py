@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import os
 
 import pytest
@@ -27,7 +26,7 @@ from infra.config import load_config
 
 TEST_WEBHOOK_SECRET = "whsec_test_secret"
 TEST_STRIPE_KEY = "sk_test_local"
-TEST_LINK_KEY = base64.b64encode(b"k" * 32).decode()
+TEST_LINK_KEY = "test-link-signing-key-0123456789abcdef"
 
 
 @pytest.fixture(scope="session")

@@ -77,6 +77,12 @@ def verify_pay_link(token: str, *, key: bytes, now: datetime) -> PayLink:
     return link
 
 
+MIN_KEY_LENGTH = 32
+
+
 def link_key_from_secret(secret: dict) -> bytes:
-    """The signing key from the ``link_key`` secret ``{"key": "<base64>"}``."""
-    return base64.b64decode(secret["key"])
+    """The signing key from the ``link_key`` secret ``{"key": "<random text, 32+ characters>"}``."""
+    key = str(secret.get("key") or "").encode("utf-8")
+    if len(key) < MIN_KEY_LENGTH:
+        raise ValueError("link signing key is missing or shorter than 32 characters")
+    return key
