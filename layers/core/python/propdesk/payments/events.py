@@ -1,0 +1,93 @@
+"""What a verified Stripe event means for PropDesk: a payment for a bill, or nothing to do.
+
+Pure: takes the event dict (already signature-checked) and the property's expectations, and
+returns an ``OnlinePayment`` or an ``Ignored`` with a short reason for the log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+# Events that credit a bill: a completed Checkout Session whose payment went through at once,
+# or a delayed payment method that succeeded later.
+COMPLETED = "checkout.session.completed"
+ASYNC_SUCCEEDED = "checkout.session.async_payment_succeeded"
+CREDITING_TYPES = frozenset({COMPLETED, ASYNC_SUCCEEDED})
+
+PROVIDER = "stripe"
+
+
+@dataclass(frozen=True)
+class OnlinePayment:
+    event_id: str
+    event_type: str
+    payment_id: str  # "stripe:<payment intent id>", the key that makes one payment count once
+    bill_id: str
+    amount_minor: int
+    currency: str  # ISO 4217, upper case
+    paid_at: datetime  # UTC, when Stripe created the event
+    provider: str = PROVIDER
+
+
+@dataclass(frozen=True)
+class Ignored:
+    event_id: str
+    event_type: str
+    reason: str
+
+
+def payment_id_for(payment_ref: str) -> str:
+    return f"{PROVIDER}:{payment_ref}"
+
+
+def interpret_event(event: dict[str, Any], *, property_id: str, livemode: bool) -> OnlinePayment | Ignored:
+    event_id = str(event.get("id") or "")
+    event_type = str(event.get("type") or "")
+
+    def ignored(reason: str) -> Ignored:
+        return Ignored(event_id=event_id, event_type=event_type, reason=reason)
+
+    if bool(event.get("livemode")) != livemode:
+        return ignored("livemode differs from this deployment's keys")
+    if event_type not in CREDITING_TYPES:
+        return ignored("event type not handled")
+    data = event.get("data")
+    session = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(session, dict):
+        return ignored("event without a session")
+    metadata = session.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    if metadata.get("property_id") != property_id:
+        return ignored("session of another property")
+    if session.get("payment_status") != "paid":
+        # A delayed method (e.g. bank transfer): async_payment_succeeded follows when it clears.
+        return ignored("payment not completed yet")
+    bill_id = metadata.get("bill_id") or session.get("client_reference_id")
+    amount = session.get("amount_total")
+    currency = session.get("currency")
+    payment_ref = session.get("payment_intent") or session.get("id")
+    created = event.get("created")
+    if isinstance(payment_ref, dict):  # expanded payment intent
+        payment_ref = payment_ref.get("id")
+    if (
+        not isinstance(bill_id, str)
+        or not bill_id
+        or not isinstance(amount, int)
+        or isinstance(amount, bool)
+        or not isinstance(currency, str)
+        or not isinstance(payment_ref, str)
+        or not payment_ref
+        or not isinstance(created, int)
+    ):
+        return ignored("session is missing bill, amount, currency or payment reference")
+    return OnlinePayment(
+        event_id=event_id,
+        event_type=event_type,
+        payment_id=payment_id_for(payment_ref),
+        bill_id=bill_id,
+        amount_minor=amount,
+        currency=currency.upper(),
+        paid_at=datetime.fromtimestamp(created, tz=UTC),
+    )

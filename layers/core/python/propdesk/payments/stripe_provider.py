@@ -1,0 +1,95 @@
+"""Stripe, through the real ``stripe`` SDK: Checkout Sessions out, signed webhook events in.
+
+``StripeCheckout`` creates hosted Checkout Sessions. In the local runtime ``api_base`` points
+the SDK at the Stripe stand-in; deployed, it is Stripe itself. ``verify_webhook`` checks an
+event's ``Stripe-Signature`` header against the raw body (default tolerance 300 s) and
+returns the event as a plain dict, or raises ``InvalidWebhook``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import stripe
+
+from propdesk.aws import ConfigurationMissing, secret_json
+from propdesk.settings import Settings
+
+
+class InvalidWebhook(Exception):
+    """The webhook's signature, timestamp or body is not acceptable. Carries no detail on purpose."""
+
+
+class ProviderUnavailable(Exception):
+    """Stripe could not be reached or refused the request; the caller may try again."""
+
+
+@dataclass(frozen=True)
+class CheckoutSession:
+    session_id: str
+    url: str
+
+
+@dataclass(frozen=True)
+class StripeKeys:
+    api_key: str
+    webhook_secret: str
+
+    @classmethod
+    def from_secret(cls, value: dict[str, Any]) -> StripeKeys:
+        api_key = str(value.get("api_key") or "")
+        webhook_secret = str(value.get("webhook_secret") or "")
+        if not api_key or not webhook_secret:
+            raise ConfigurationMissing("stripe secret needs api_key and webhook_secret")
+        return cls(api_key=api_key, webhook_secret=webhook_secret)
+
+    @property
+    def livemode(self) -> bool:
+        """Live keys take live events only; test keys take test events only."""
+        return self.api_key.startswith(("sk_live_", "rk_live_"))
+
+
+def stripe_keys(settings: Settings) -> StripeKeys:
+    return StripeKeys.from_secret(secret_json(settings.stripe_secret_name))
+
+
+@cache
+def _client(api_key: str, api_base: str | None) -> stripe.StripeClient:
+    base_addresses = {"api": api_base.rstrip("/")} if api_base else None
+    return stripe.StripeClient(api_key, base_addresses=base_addresses, max_network_retries=2)
+
+
+class StripeCheckout:
+    """Creates Checkout Sessions with the SDK's ``StripeClient``."""
+
+    def __init__(self, *, api_key: str, api_base: str | None = None) -> None:
+        self._client = _client(api_key, api_base)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StripeCheckout:
+        return cls(api_key=stripe_keys(settings).api_key, api_base=settings.stripe_api_base)
+
+    def create_session(self, params: dict[str, Any]) -> CheckoutSession:
+        try:
+            session = self._client.v1.checkout.sessions.create(params=params)  # type: ignore[arg-type]
+        except stripe.StripeError as exc:
+            raise ProviderUnavailable(type(exc).__name__) from exc
+        if not session.id or not session.url:
+            raise ProviderUnavailable("checkout session without id or url")
+        return CheckoutSession(session_id=session.id, url=session.url)
+
+
+def verify_webhook(payload: bytes, sig_header: str | None, secret: str) -> dict[str, Any]:
+    """The event, if ``sig_header`` signs exactly ``payload`` with ``secret`` within the tolerance."""
+    try:
+        stripe.Webhook.construct_event(payload, sig_header, secret)
+        event = json.loads(payload)
+    except (stripe.SignatureVerificationError, ValueError) as exc:
+        # ValueError covers a body that is not UTF-8 or not JSON.
+        raise InvalidWebhook from exc
+    if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not event.get("type"):
+        raise InvalidWebhook
+    return event

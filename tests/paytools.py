@@ -1,0 +1,220 @@
+"""Test helpers for the pay pages, the staff API and the Stripe webhook: API Gateway HTTP API
+v2 events, a LambdaContext stand-in, Stripe-signed webhook bodies and stored bills."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from propdesk.domain.billing import Bill, BillLine, bill_id_for
+from propdesk.payments.links import sign_pay_link
+from propdesk.store.bills import BillRepository
+from tests.conftest import TEST_LINK_KEY, TEST_WEBHOOK_SECRET
+
+
+@dataclass
+class LambdaContextStub:
+    function_name: str = "propdesk-test"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:ap-southeast-1:123456789012:function:propdesk-test"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    remaining_ms: int = 30_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def http_event(
+    method: str,
+    path: str,
+    *,
+    route: str | None = None,
+    path_parameters: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    body: str | bytes | None = None,
+    headers: dict[str, str] | None = None,
+    claims: dict[str, Any] | None = None,
+    base64_body: bool = False,
+) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload 2.0) event, as API Gateway and the local gateway send it."""
+    raw_query = "&".join(f"{k}={v}" for k, v in (query or {}).items())
+    if isinstance(body, bytes):
+        body_text = base64.b64encode(body).decode("ascii")
+        base64_body = True
+    elif body is not None and base64_body:
+        body_text = base64.b64encode(body.encode("utf-8")).decode("ascii")
+    else:
+        body_text = body
+    request_context: dict[str, Any] = {
+        "accountId": "123456789012",
+        "apiId": "api123",
+        "domainName": "pay.example.test",
+        "domainPrefix": "pay",
+        "http": {
+            "method": method,
+            "path": path,
+            "protocol": "HTTP/1.1",
+            "sourceIp": "203.0.113.7",
+            "userAgent": "pytest",
+        },
+        "requestId": str(uuid.uuid4()),
+        "routeKey": f"{method} {route or path}",
+        "stage": "$default",
+        "time": "01/Mar/2026:01:00:00 +0000",
+        "timeEpoch": 1772326800000,
+    }
+    if claims is not None:
+        request_context["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": f"{method} {route or path}",
+        "rawPath": path,
+        "rawQueryString": raw_query,
+        "headers": {"host": "pay.example.test", **{k.lower(): v for k, v in (headers or {}).items()}},
+        "requestContext": request_context,
+        "isBase64Encoded": base64_body,
+    }
+    if query:
+        event["queryStringParameters"] = dict(query)
+    if path_parameters:
+        event["pathParameters"] = dict(path_parameters)
+    if body_text is not None:
+        event["body"] = body_text
+    return event
+
+
+def stripe_signature(
+    payload: str | bytes, *, secret: str = TEST_WEBHOOK_SECRET, timestamp: int | None = None
+) -> str:
+    """The real ``Stripe-Signature`` format: ``t=<ts>,v1=<hex hmac_sha256(secret, f"{t}.{payload}")>``."""
+    ts = int(time.time()) if timestamp is None else timestamp
+    text = payload.decode("utf-8") if isinstance(payload, bytes) else payload
+    mac = hmac.new(secret.encode("utf-8"), f"{ts}.{text}".encode(), hashlib.sha256).hexdigest()
+    return f"t={ts},v1={mac}"
+
+
+def checkout_event(
+    bill: Bill,
+    *,
+    event_id: str | None = None,
+    event_type: str = "checkout.session.completed",
+    payment_intent: str | None = None,
+    session_id: str | None = None,
+    amount_minor: int | None = None,
+    currency: str | None = None,
+    property_id: str = "demo",
+    payment_status: str = "paid",
+    created: int | None = None,
+    livemode: bool = False,
+) -> dict[str, Any]:
+    """A ``checkout.session.*`` event as Stripe sends it for a session PropDesk created."""
+    session_id = session_id or f"cs_test_{uuid.uuid4().hex[:24]}"
+    return {
+        "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
+        "object": "event",
+        "api_version": "2025-08-27.basil",
+        "created": created if created is not None else int(time.time()),
+        "livemode": livemode,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": event_type,
+        "data": {
+            "object": {
+                "id": session_id,
+                "object": "checkout.session",
+                "amount_subtotal": bill.total_minor if amount_minor is None else amount_minor,
+                "amount_total": bill.total_minor if amount_minor is None else amount_minor,
+                "client_reference_id": bill.bill_id,
+                "currency": (currency or bill.currency).lower(),
+                "livemode": livemode,
+                "metadata": {"property_id": property_id, "bill_id": bill.bill_id},
+                "mode": "payment",
+                "payment_intent": payment_intent or f"pi_{uuid.uuid4().hex[:24]}",
+                "payment_status": payment_status,
+                "status": "complete",
+            }
+        },
+    }
+
+
+def webhook_request(
+    payload: str | bytes,
+    *,
+    signature: str | None = "sign",
+    base64_body: bool = False,
+    timestamp: int | None = None,
+    secret: str = TEST_WEBHOOK_SECRET,
+) -> dict[str, Any]:
+    """POST /webhooks/stripe carrying ``payload``; ``signature="sign"`` signs it correctly."""
+    headers = {"content-type": "application/json; charset=utf-8", "user-agent": "Stripe/1.0"}
+    if signature == "sign":
+        headers["stripe-signature"] = stripe_signature(payload, secret=secret, timestamp=timestamp)
+    elif signature is not None:
+        headers["stripe-signature"] = signature
+    return http_event("POST", "/webhooks/stripe", body=payload, headers=headers, base64_body=base64_body)
+
+
+def event_body(event: dict[str, Any]) -> str:
+    return json.dumps(event, separators=(",", ":"))
+
+
+def make_bill(
+    unit_id: str = "A-101",
+    period: str = "2026-03",
+    *,
+    owner_id: str = "O0001",
+    lines: tuple[BillLine, ...] | None = None,
+    currency: str = "CNY",
+    status: str = "open",
+) -> Bill:
+    lines = lines or (
+        BillLine("service", "per_m2", 280, 8937, 25024),
+        BillLine("common_energy", "per_m2", 30, 8937, 2681),
+        BillLine("elevator", "per_m2", 45, 8937, 4022),
+        BillLine("waste", "per_unit", 1000, 1, 1000),
+    )
+    return Bill(
+        bill_id=bill_id_for(unit_id, period),
+        unit_id=unit_id,
+        owner_id=owner_id,
+        period=period,
+        fee_standard_version="SH-2026-01",
+        lines=lines,
+        total_minor=sum(line.amount_minor for line in lines),
+        currency=currency,
+        due_date=date(int(period[:4]), int(period[5:]), 15),
+        status=status,
+        issued_at=datetime(2026, 2, 13, 1, 0, tzinfo=UTC),
+    )
+
+
+def store_bill(bill: Bill | None = None, **kwargs: Any) -> Bill:
+    bill = bill or make_bill(**kwargs)
+    repo = BillRepository()
+    assert repo.create(bill)
+    stored = repo.get(bill.bill_id)
+    assert stored is not None
+    return stored
+
+
+def pay_token(
+    bill: Bill,
+    *,
+    unit_id: str | None = None,
+    expires_in: timedelta = timedelta(days=30),
+    now: datetime | None = None,
+) -> str:
+    now = now or datetime.now(UTC)
+    return sign_pay_link(
+        bill_id=bill.bill_id,
+        unit_id=unit_id or bill.unit_id,
+        expires_at=now + expires_in,
+        key=TEST_LINK_KEY.encode("utf-8"),
+    )
