@@ -1,0 +1,45 @@
+"""SQS queues from the manifest, each with its dead-letter queue."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.manifest import QueueSpec
+
+DLQ_RETENTION = Duration.days(14)  # the longest SQS keeps a message: time to look and redrive
+
+
+class Queues(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, property_id: str, specs: tuple[QueueSpec, ...]) -> None:
+        super().__init__(scope, construct_id)
+        self.by_name: dict[str, sqs.Queue] = {}
+        self.dead_letter: dict[str, sqs.Queue] = {}
+        for spec in specs:
+            suffix = ".fifo" if spec.fifo else ""
+            dlq = sqs.Queue(
+                self,
+                f"{spec.name}-dlq",
+                queue_name=f"{queue_name(property_id, spec.name)}-dlq{suffix}",
+                fifo=spec.fifo or None,
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+                retention_period=DLQ_RETENTION,
+            )
+            self.dead_letter[spec.name] = dlq
+            self.by_name[spec.name] = sqs.Queue(
+                self,
+                spec.name,
+                queue_name=f"{queue_name(property_id, spec.name)}{suffix}",
+                fifo=spec.fifo or None,
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+                visibility_timeout=Duration.seconds(spec.visibility_timeout_s),
+                dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=spec.max_receive_count),
+            )
+
+
+def queue_name(property_id: str, name: str) -> str:
+    # Same names as the local runtime gives its queues (infra/local/resources.py).
+    return f"propdesk-{property_id}-{name}"

@@ -1,0 +1,193 @@
+"""PropertyStack: one property's whole deployment, composed from the constructs and wired by the manifest.
+
+Every function, route, schedule, queue, table grant and secret comes from ``infra/manifest.py``;
+every table's keys and indexes from ``propdesk.store.models.TABLES``. This module only wires.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from constructs import Construct
+
+from infra import manifest
+from infra.constructs.api import Api
+from infra.constructs.auth import StaffAuth
+from infra.constructs.documents import Documents
+from infra.constructs.functions import Functions
+from infra.constructs.messaging import Messaging
+from infra.constructs.monitoring import Monitoring
+from infra.constructs.nag import acknowledge
+from infra.constructs.queues import Queues
+from infra.constructs.schedules import Schedules
+from infra.constructs.secrets import Secrets
+from infra.constructs.tables import Tables
+from propdesk.config import PropertyConfig
+
+
+def stack_name(property_id: str) -> str:
+    return f"PropDesk-{property_id}"
+
+
+class PropertyStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PropertyConfig,
+        functions: tuple[manifest.FunctionSpec, ...] = manifest.FUNCTIONS,
+        queues: tuple[manifest.QueueSpec, ...] = manifest.QUEUES,
+        **kwargs,
+    ) -> None:
+        super().__init__(
+            scope, construct_id, description=f"PropDesk for {config.name.en} ({config.property_id})", **kwargs
+        )
+        pid = config.property_id
+        self.config = config
+        self.specs = {spec.name: spec for spec in functions}
+
+        self.tables = Tables(self, "Tables", property_id=pid)
+        self.queues = Queues(self, "Queues", property_id=pid, specs=queues)
+        self.documents = Documents(self, "Documents")
+        self.secrets = Secrets(self, "Secrets", property_id=pid)
+        self.auth = StaffAuth(self, "StaffAuth", property_id=pid, roles=manifest.staff_roles(config))
+        self.messaging = Messaging(self, "Messaging", sender_email=config.messaging.sender_email)
+        self.monitoring = Monitoring(self, "Monitoring", property_id=pid)
+        self.functions = Functions(
+            self, "Functions", specs=functions, property_id=pid, property_config_json=config.to_env_json()
+        )
+        self.api = Api(
+            self,
+            "Api",
+            property_id=pid,
+            routes=[(spec, route) for spec in functions for route in spec.routes],
+            functions=self.functions.by_name,
+            jwt_issuer=self.auth.issuer_url,
+            jwt_audience=self.auth.client.user_pool_client_id,
+            public_url_parameter_name=manifest.public_url_parameter_name(pid),
+        )
+        self.schedules = Schedules(self, "Schedules", property_id=pid, time_zone=config.time_zone)
+
+        for spec in functions:
+            self._wire(spec)
+
+        for name, dlq in self.queues.dead_letter.items():
+            self.monitoring.alarm_on_dead_letters(f"{name}-dlq", dlq)
+        self.monitoring.alarm_on_dead_letters("schedules-dlq", self.schedules.dead_letter_queue)
+        self._outputs()
+
+    def _wire(self, spec: manifest.FunctionSpec) -> None:
+        """Environment, triggers and least-privilege grants of one function, as its spec lists them."""
+        fn = self.functions.by_name[spec.name]
+        env = self.functions.add_environment
+
+        for key, access in spec.tables.items():
+            table = self.tables.by_key[key]
+            env(spec.name, self.tables.defs[key].env_var, table.table_name)
+            if access == "read":
+                table.grant_read_data(fn)
+            else:
+                table.grant_read_write_data(fn)
+
+        for name in spec.sends_to:
+            queue = self.queues.by_name[name]
+            env(spec.name, manifest.queue_env(name), queue.queue_url)
+            queue.grant_send_messages(fn)
+
+        for key in spec.secrets:
+            env(spec.name, manifest.secret_env(key), manifest.secret_name(self.config.property_id, key))
+            self.secrets.by_key[key].grant_read(fn)
+
+        if spec.reads_public_url:
+            env(spec.name, manifest.PUBLIC_URL_PARAMETER_ENV, self.api.public_url.parameter_name)
+            self.api.public_url.grant_read(fn)
+
+        if spec.documents:
+            bucket = self.documents.bucket
+            env(spec.name, manifest.DOCUMENTS_BUCKET_ENV, bucket.bucket_name)
+            if spec.documents == "read":
+                bucket.grant_read(fn)
+            else:
+                bucket.grant_read_write(fn)
+
+        if spec.sends_email:
+            self.messaging.grant_send_email(fn)
+        if spec.sends_sms:
+            self.messaging.grant_send_sms(fn)
+
+        for trigger in spec.consumes:
+            queue_spec = manifest.queue(trigger.queue)
+            if queue_spec.visibility_timeout_s < spec.timeout_s:
+                raise ValueError(
+                    f"queue {queue_spec.name!r}: visibility timeout {queue_spec.visibility_timeout_s}s is "
+                    f"shorter than consumer {spec.name!r}'s timeout {spec.timeout_s}s"
+                )
+            fn.add_event_source(
+                sources.SqsEventSource(
+                    self.queues.by_name[trigger.queue],
+                    batch_size=trigger.batch_size,
+                    max_batching_window=(
+                        Duration.seconds(trigger.max_batching_window_s) if trigger.max_batching_window_s else None
+                    ),
+                    report_batch_item_failures=True,
+                )
+            )
+
+        for schedule in spec.schedules:
+            self.schedules.add(schedule, expression=schedule.expression(self.config), function=fn)
+
+        self.monitoring.alarm_on_errors(spec.name, fn)
+        self._acknowledge_function_findings(spec, fn)
+
+    def _acknowledge_function_findings(self, spec: manifest.FunctionSpec, fn: lambda_.Function) -> None:
+        role = fn.role
+        assert role is not None
+        acknowledge(
+            role,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+            "AWSLambdaBasicExecutionRole only allows writing the function's own CloudWatch logs "
+            "(logs:CreateLogGroup/CreateLogStream/PutLogEvents); a hand-written copy would add nothing.",
+        )
+        wildcard_reason = (
+            "X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) only accepts Resource '*'."
+        )
+        if spec.sends_sms:
+            wildcard_reason += (
+                " sns:Publish to a phone number (SMS) has no resource ARN, so it can only be allowed on '*';"
+                " a Deny on every topic ARN in the same policy limits it to SMS."
+            )
+        acknowledge(role, "AwsSolutions-IAM5[Resource::*]", wildcard_reason)
+
+    def _outputs(self) -> None:
+        pid = self.config.property_id
+        CfnOutput(self, "ApiUrl", value=self.api.url, description="Public base URL of the API")
+        CfnOutput(self, "UserPoolId", value=self.auth.user_pool.user_pool_id, description="Staff user pool")
+        CfnOutput(
+            self,
+            "StaffConsoleClientId",
+            value=self.auth.client.user_pool_client_id,
+            description="App client id of the staff console (SRP sign-in, no secret)",
+        )
+        CfnOutput(
+            self,
+            "StripeSecretName",
+            value=manifest.secret_name(pid, "stripe"),
+            description="Created with placeholders: put the real Stripe keys before going live, as "
+            '{"api_key": "sk_...", "webhook_secret": "whsec_..."} (aws secretsmanager put-secret-value)',
+        )
+        CfnOutput(
+            self,
+            "LinkKeySecretName",
+            value=manifest.secret_name(pid, "link_key"),
+            description="Generated pay-link signing key; changing it invalidates pay links already sent",
+        )
+        CfnOutput(
+            self,
+            "StripeWebhookUrl",
+            value=f"{self.api.url}/webhooks/stripe",
+            description="Register this endpoint in Stripe (event checkout.session.completed)",
+        )
+        CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn, description="Subscribe on-call here")
+        CfnOutput(self, "DocumentsBucket", value=self.documents.bucket.bucket_name, description="Documents bucket")
