@@ -218,3 +218,63 @@ def pay_token(
         expires_at=now + expires_in,
         key=TEST_LINK_KEY.encode("utf-8"),
     )
+
+
+class FakeStripe:
+    """A tiny local stand-in for Stripe's ``/v1/checkout/sessions`` endpoint (tests only).
+
+    Records each request's form fields; answers with a session, or with ``fail_status``.
+    """
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import parse_qsl
+
+        fake = self
+        self.requests: list[dict[str, str]] = []
+        self.auth_headers: list[str] = []
+        self.fail_status: int | None = None
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                form = dict(parse_qsl(self.rfile.read(length).decode("utf-8"), keep_blank_values=True))
+                fake.requests.append(form)
+                fake.auth_headers.append(self.headers.get("Authorization") or "")
+                if self.path != "/v1/checkout/sessions":
+                    self._send(404, {"error": {"type": "invalid_request_error", "message": "no route"}})
+                elif fake.fail_status:
+                    self._send(fake.fail_status, {"error": {"type": "api_error", "message": "down"}})
+                else:
+                    session_id = f"cs_test_{len(fake.requests):04d}"
+                    self._send(
+                        200,
+                        {
+                            "id": session_id,
+                            "object": "checkout.session",
+                            "url": f"{fake.url}/c/pay/{session_id}",
+                            "status": "open",
+                            "payment_status": "unpaid",
+                        },
+                    )
+
+            def _send(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode("utf-8")
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
