@@ -18,16 +18,26 @@ from infra.stack import PropertyStack, stack_name
 
 DEFAULT_PROPERTY = "demo"
 
+# Feature flags set here rather than in cdk.json, so the tests synthesize exactly what `cdk synth` does.
+FEATURE_FLAGS: dict[str, Any] = {
+    # Server access logs delivered through a bucket policy instead of the deprecated log-delivery ACL.
+    "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
+}
+
 
 def build_app(
     property_id: str | None = None, *, context: dict[str, Any] | None = None, outdir: str | None = None
 ) -> tuple[App, PropertyStack]:
-    app = App(context=context, outdir=outdir)
+    app = App(context={**FEATURE_FLAGS, **(context or {})}, outdir=outdir)
     pid = property_id or app.node.try_get_context("property") or DEFAULT_PROPERTY
     config = load_config(pid)
     stack = PropertyStack(app, stack_name(pid), config=config)
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
+    add_nag_checks(app)
     return app, stack
+
+
+def add_nag_checks(app: App) -> None:
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
 
 
 def main() -> None:

@@ -18,12 +18,13 @@ from infra.constructs.documents import Documents
 from infra.constructs.functions import Functions
 from infra.constructs.messaging import Messaging
 from infra.constructs.monitoring import Monitoring
-from infra.constructs.nag import acknowledge
+from infra.constructs.nag import acknowledge, arn_in_finding
 from infra.constructs.queues import Queues
 from infra.constructs.schedules import Schedules
 from infra.constructs.secrets import Secrets
 from infra.constructs.tables import Tables
 from propdesk.config import PropertyConfig
+from propdesk.settings import compress_env_value
 
 
 def stack_name(property_id: str) -> str:
@@ -56,7 +57,11 @@ class PropertyStack(Stack):
         self.messaging = Messaging(self, "Messaging", sender_email=config.messaging.sender_email)
         self.monitoring = Monitoring(self, "Monitoring", property_id=pid)
         self.functions = Functions(
-            self, "Functions", specs=functions, property_id=pid, property_config_json=config.to_env_json()
+            self,
+            "Functions",
+            specs=functions,
+            property_id=pid,
+            property_config_env=compress_env_value(config.to_env_json()),
         )
         self.api = Api(
             self,
@@ -76,6 +81,7 @@ class PropertyStack(Stack):
         for name, dlq in self.queues.dead_letter.items():
             self.monitoring.alarm_on_dead_letters(f"{name}-dlq", dlq)
         self.monitoring.alarm_on_dead_letters("schedules-dlq", self.schedules.dead_letter_queue)
+        self.monitoring.alarm_on_dead_letters("failed-runs", self.functions.failed_async)
         self._outputs()
 
     def _wire(self, spec: manifest.FunctionSpec) -> None:
@@ -101,7 +107,11 @@ class PropertyStack(Stack):
             self.secrets.by_key[key].grant_read(fn)
 
         if spec.reads_public_url:
-            env(spec.name, manifest.PUBLIC_URL_PARAMETER_ENV, self.api.public_url.parameter_name)
+            env(
+                spec.name,
+                manifest.PUBLIC_URL_PARAMETER_ENV,
+                manifest.public_url_parameter_name(self.config.property_id),
+            )
             self.api.public_url.grant_read(fn)
 
         if spec.documents:
@@ -124,15 +134,20 @@ class PropertyStack(Stack):
                     f"queue {queue_spec.name!r}: visibility timeout {queue_spec.visibility_timeout_s}s is "
                     f"shorter than consumer {spec.name!r}'s timeout {spec.timeout_s}s"
                 )
-            fn.add_event_source(
-                sources.SqsEventSource(
-                    self.queues.by_name[trigger.queue],
-                    batch_size=trigger.batch_size,
-                    max_batching_window=(
-                        Duration.seconds(trigger.max_batching_window_s) if trigger.max_batching_window_s else None
-                    ),
-                    report_batch_item_failures=True,
-                )
+            mapping = sources.SqsEventSource(
+                self.queues.by_name[trigger.queue],
+                batch_size=trigger.batch_size,
+                max_batching_window=(
+                    Duration.seconds(trigger.max_batching_window_s) if trigger.max_batching_window_s else None
+                ),
+                report_batch_item_failures=True,
+            )
+            fn.add_event_source(mapping)
+            acknowledge(
+                fn,
+                "Serverless-LambdaEventSourceMappingDestination",
+                "SQS event source mappings take no on-failure destination: a message that keeps failing "
+                f"goes to queue {trigger.queue!r}'s own dead-letter queue (redrive policy), which has an alarm.",
             )
 
         for schedule in spec.schedules:
@@ -159,6 +174,16 @@ class PropertyStack(Stack):
                 " a Deny on every topic ARN in the same policy limits it to SMS."
             )
         acknowledge(role, "AwsSolutions-IAM5[Resource::*]", wildcard_reason)
+        for key in spec.tables:
+            table = self.tables.by_key[key]
+            if self.tables.schemas[key].indexes:
+                acknowledge(
+                    role,
+                    f"AwsSolutions-IAM5[Resource::{arn_in_finding(table)}/index/*]",
+                    f"Access to table {key!r} includes its own global secondary indexes "
+                    f"({', '.join(i.name for i in self.tables.schemas[key].indexes)}), which the "
+                    "repositories query instead of scanning; no other table is covered.",
+                )
 
     def _outputs(self) -> None:
         pid = self.config.property_id
@@ -189,5 +214,9 @@ class PropertyStack(Stack):
             value=f"{self.api.url}/webhooks/stripe",
             description="Register this endpoint in Stripe (event checkout.session.completed)",
         )
-        CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn, description="Subscribe on-call here")
-        CfnOutput(self, "DocumentsBucket", value=self.documents.bucket.bucket_name, description="Documents bucket")
+        CfnOutput(
+            self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn, description="Subscribe on-call here"
+        )
+        CfnOutput(
+            self, "DocumentsBucket", value=self.documents.bucket.bucket_name, description="Documents bucket"
+        )

@@ -88,9 +88,7 @@ class Api(Construct):
                 integrations_by_function[spec.name] = integrations.HttpLambdaIntegration(
                     f"{spec.name}-integration", functions[spec.name]
                 )
-            authorizer = (
-                self.staff_authorizer if route.auth == "staff" else apigwv2.HttpNoneAuthorizer()
-            )
+            authorizer = self.staff_authorizer if route.auth == "staff" else apigwv2.HttpNoneAuthorizer()
             (created,) = self.http_api.add_routes(
                 path=route.path,
                 methods=[apigwv2.HttpMethod(route.method)],

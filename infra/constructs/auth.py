@@ -43,9 +43,10 @@ class StaffAuth(Construct):
         )
         acknowledge(
             self.user_pool,
-            "AwsSolutions-COG3",
-            "Advanced security (threat protection) needs the Plus feature plan, a per-user cost "
-            "this small staff pool of admin-created accounts does not justify yet.",
+            "AwsSolutions-COG8",
+            "The Plus feature plan (threat protection, compromised-credential checks) is priced per "
+            "active user; the staff pool holds a few admin-created accounts with a strong password policy "
+            "and optional TOTP, so Essentials is enough for now.",
         )
         self.groups: dict[str, cognito.CfnUserPoolGroup] = {}
         for role in roles:

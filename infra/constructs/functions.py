@@ -9,9 +9,11 @@ import jsii
 from aws_cdk import BundlingOptions, Duration, RemovalPolicy
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IValidation
 
 from infra import bundling, manifest
+from infra.constructs.nag import acknowledge
 from infra.manifest import FunctionSpec
 
 # The newest Python runtime that both aws-cdk-lib 2.275 (Runtime.PYTHON_3_14) and Powertools
@@ -64,7 +66,7 @@ class Functions(Construct):
         *,
         specs: tuple[FunctionSpec, ...],
         property_id: str,
-        property_config_json: str,
+        property_config_env: str,
     ) -> None:
         super().__init__(scope, construct_id)
         code = lambda_.Code.from_asset(str(bundling.FUNCTIONS_DIR), exclude=bundling.CODE_EXCLUDES)
@@ -90,6 +92,21 @@ class Functions(Construct):
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
         )
+        # Asynchronous invocations (the scheduler's) that still fail after Lambda's own two retries.
+        self.failed_async = sqs.Queue(
+            self,
+            "FailedAsyncInvocations",
+            queue_name=f"propdesk-{property_id}-failed-runs",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            self.failed_async,
+            "Serverless-SQSRedrivePolicy",
+            "A dead-letter queue is the end of the line: an alarm fires on its first message and an "
+            "operator re-runs the failed run by hand after fixing the cause.",
+        )
         self.by_name: dict[str, lambda_.Function] = {}
         self.environments: dict[str, dict[str, str]] = {}
         for spec in specs:
@@ -100,7 +117,7 @@ class Functions(Construct):
                 removal_policy=RemovalPolicy.DESTROY,
             )
             env = {
-                manifest.PROPERTY_CONFIG_ENV: property_config_json,
+                manifest.PROPERTY_CONFIG_ENV: property_config_env,
                 "POWERTOOLS_SERVICE_NAME": spec.name,
                 "POWERTOOLS_METRICS_NAMESPACE": f"PropDesk/{property_id}",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -119,7 +136,16 @@ class Functions(Construct):
                 tracing=lambda_.Tracing.ACTIVE,
                 log_group=log_group,
                 environment=dict(env),
+                dead_letter_queue=self.failed_async if spec.schedules else None,
             )
+            if not spec.schedules:
+                acknowledge(
+                    fn,
+                    "Serverless-LambdaDLQ",
+                    "This function is only invoked synchronously (API Gateway, or an SQS event source "
+                    "mapping whose failed messages go to the source queue's redrive dead-letter queue); "
+                    "a Lambda DLQ only applies to asynchronous invocations.",
+                )
             self.by_name[spec.name] = fn
             self.environments[spec.name] = env
             fn.node.add_validation(_EnvironmentFits(spec.name, env))

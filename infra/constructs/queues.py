@@ -6,13 +6,16 @@ from aws_cdk import Duration
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.constructs.nag import acknowledge
 from infra.manifest import QueueSpec
 
 DLQ_RETENTION = Duration.days(14)  # the longest SQS keeps a message: time to look and redrive
 
 
 class Queues(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, property_id: str, specs: tuple[QueueSpec, ...]) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, property_id: str, specs: tuple[QueueSpec, ...]
+    ) -> None:
         super().__init__(scope, construct_id)
         self.by_name: dict[str, sqs.Queue] = {}
         self.dead_letter: dict[str, sqs.Queue] = {}
@@ -26,6 +29,12 @@ class Queues(Construct):
                 encryption=sqs.QueueEncryption.SQS_MANAGED,
                 enforce_ssl=True,
                 retention_period=DLQ_RETENTION,
+            )
+            acknowledge(
+                dlq,
+                "Serverless-SQSRedrivePolicy",
+                "A dead-letter queue is the end of the line: an alarm fires on its first message and an "
+                "operator redrives the messages to the source queue after fixing the cause.",
             )
             self.dead_letter[spec.name] = dlq
             self.by_name[spec.name] = sqs.Queue(

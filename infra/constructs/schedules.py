@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, TimeZone
+from aws_cdk import Duration, Stack, TimeZone
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.constructs.nag import acknowledge, arn_in_finding
 from infra.manifest import Schedule
 
 RETRY_ATTEMPTS = 3
@@ -29,6 +31,28 @@ class Schedules(Construct):
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )
+        acknowledge(
+            self.dead_letter_queue,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter queue of the EventBridge Scheduler targets "
+            "(DeadLetterConfig of each schedule), which cdk-nag cannot see from SQS redrive policies.",
+        )
+        acknowledge(
+            self.dead_letter_queue,
+            "Serverless-SQSRedrivePolicy",
+            "A dead-letter queue is the end of the line: an alarm fires on its first message and an "
+            "operator re-runs the schedule by hand after fixing the cause.",
+        )
+        # The role the scheduler assumes, only from this account.
+        self.role = iam.Role(
+            self,
+            "InvokeRole",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            ),
+            description=f"EventBridge Scheduler invokes PropDesk {property_id} functions",
+        )
         self.schedules: dict[str, scheduler.Schedule] = {}
 
     def add(self, schedule: Schedule, *, expression: str, function: lambda_.IFunction) -> scheduler.Schedule:
@@ -44,7 +68,14 @@ class Schedules(Construct):
                 retry_attempts=RETRY_ATTEMPTS,
                 max_event_age=MAX_EVENT_AGE,
                 dead_letter_queue=self.dead_letter_queue,
+                role=self.role,
             ),
+        )
+        acknowledge(
+            self.role,
+            f"AwsSolutions-IAM5[Resource::{arn_in_finding(function)}:*]",
+            "lambda:InvokeFunction on '<function ARN>:*' is how CDK's LambdaInvoke target grants invoking "
+            "the function's versions and aliases; it names one function only.",
         )
         self.schedules[schedule.name] = created
         return created

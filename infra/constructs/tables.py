@@ -11,7 +11,11 @@ from pynamodb.models import Model
 
 from propdesk.store.models import TABLES, TableDef
 
-_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER, "B": dynamodb.AttributeType.BINARY}
+_TYPES = {
+    "S": dynamodb.AttributeType.STRING,
+    "N": dynamodb.AttributeType.NUMBER,
+    "B": dynamodb.AttributeType.BINARY,
+}
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ class Tables(Construct):
         super().__init__(scope, construct_id)
         self.by_key: dict[str, dynamodb.Table] = {}
         self.defs: dict[str, TableDef] = {}
+        self.schemas: dict[str, TableSchema] = {}
         for table_def in TABLES:
             schema = table_schema(table_def.model)
             table = dynamodb.Table(
@@ -99,6 +104,7 @@ class Tables(Construct):
                 )
             self.by_key[table_def.key] = table
             self.defs[table_def.key] = table_def
+            self.schemas[table_def.key] = schema
 
 
 def table_name(property_id: str, key: str) -> str:
