@@ -1,0 +1,85 @@
+"""``python -m infra.local --property demo`` (``make run``): the local runtime until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from infra.config import ConfigError, load_config
+from infra.local.runtime import LocalRuntime, RuntimeOptions
+
+
+def banner(runtime: LocalRuntime) -> str:
+    base = runtime.base_url
+    missing = runtime.functions.missing
+    lines = [
+        "",
+        f"PropDesk local runtime: {runtime.config.name.en} ({runtime.config.property_id}), moto on 127.0.0.1",
+        "",
+        f"  API base URL        {base}",
+        f"  Outbox              {base}/_local/outbox",
+        f"  API documentation   {base}/_local/docs",
+        f'  Clock               {base}/_local/clock   (POST {{"advance": "P1D"}} or {{"to": "2027-01-17T09:00"}})',
+        f'  Staff token         make token ROLE=cashier   (or POST {base}/_local/token {{"role": "cashier"}})',
+        f"  Stripe stand-in     {runtime.stripe_base_url}   (webhooks go to {base}/webhooks/stripe)",
+        f"  Units               {runtime.units_imported}",
+    ]
+    if missing:
+        lines.append(f"  Not in this build   {', '.join(sorted(missing))}")
+    lines += [
+        "",
+        f"Ready! Your webhook signing secret is {runtime.secrets.stripe_webhook_secret} (^C to quit)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__)
+    parser.add_argument("--property", default="demo", help="property id (infra/properties/<id>.yaml)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000, help="gateway port (0: any free port)")
+    parser.add_argument("--stripe-port", type=int, default=0, help="Stripe stand-in port (0: any free port)")
+    parser.add_argument("--no-import", action="store_true", help="do not import the property's units CSV")
+    parser.add_argument("--quiet", action="store_true", help="no access log")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr
+    )
+    try:
+        config = load_config(args.property)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    options = RuntimeOptions(
+        host=args.host,
+        port=args.port,
+        stripe_port=args.stripe_port,
+        access_log=not args.quiet,
+        import_units=not args.no_import,
+    )
+    runtime = LocalRuntime(config, options)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        runtime.start()
+        print(banner(runtime), flush=True)
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        print(f"could not start: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("stopping...", file=sys.stderr, flush=True)
+        runtime.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
