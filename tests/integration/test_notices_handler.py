@@ -1,0 +1,123 @@
+"""The notices function on moto: scheduled run on the notice day, queue worker issuing bills."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import time_machine
+from ops_support import FakeLambdaContext, drain, drain_json, scheduler_event, sqs_event
+
+from infra.config import units_csv_path
+from notices.handler import lambda_handler
+from propdesk.messaging.requests import parse_message
+from propdesk.payments.links import verify_pay_link
+from propdesk.services.units import import_units_csv
+from propdesk.store.bills import BillRepository
+from propdesk.store.models import BillItem, LedgerItem
+from tests.conftest import TEST_LINK_KEY
+
+# 16 June 2026, 09:00 in Shanghai: the notice day of period 2026-07 (15 days' lead).
+NOTICE_DAY_0900_LOCAL = datetime(2026, 6, 16, 1, 0, tzinfo=UTC)
+
+
+def _import(demo_config):
+    text = units_csv_path(demo_config).read_text(encoding="utf-8")
+    assert import_units_csv(text, config=demo_config).errors == []
+
+
+def test_scheduled_run_on_the_notice_day_plans_batches_of_units(aws, demo_config):
+    _import(demo_config)
+    # WHEN the daily schedule fires on the notice day
+    with time_machine.travel(NOTICE_DAY_0900_LOCAL, tick=False):
+        result = lambda_handler(scheduler_event({"action": "plan_cycle"}), FakeLambdaContext())
+        # (read inside the travel: the queue would expire messages from the "past")
+        batches = drain_json(aws["NOTICES_QUEUE_URL"])
+    # THEN every unit is queued once, 50 per message, for period 2026-07
+    assert result == {"period": "2026-07", "units": 312, "batches": 7}
+    assert len(batches) == 7
+    assert {b["period"] for b in batches} == {"2026-07"}
+    unit_ids = [u for b in batches for u in b["unit_ids"]]
+    assert len(unit_ids) == len(set(unit_ids)) == 312
+    assert max(len(b["unit_ids"]) for b in batches) == 50
+
+
+def test_scheduled_run_on_another_day_does_nothing(aws, demo_config):
+    _import(demo_config)
+    # GIVEN 23:30 UTC on 15 June is already 16 June in Shanghai, but 15 June 07:30 local is not
+    with time_machine.travel(datetime(2026, 6, 14, 23, 30, tzinfo=UTC), tick=False):
+        result = lambda_handler(scheduler_event({"action": "plan_cycle"}), FakeLambdaContext())
+    assert result == {"period": None, "units": 0, "batches": 0}
+    assert drain(aws["NOTICES_QUEUE_URL"]) == []
+
+
+def test_notice_day_follows_the_property_time_zone(aws, demo_config):
+    _import(demo_config)
+    # GIVEN 16:30 UTC on 15 June, which is 00:30 on 16 June in Shanghai
+    with time_machine.travel(datetime(2026, 6, 15, 16, 30, tzinfo=UTC), tick=False):
+        result = lambda_handler(scheduler_event({"action": "plan_cycle"}), FakeLambdaContext())
+    assert result["period"] == "2026-07"
+
+
+def test_forced_period_and_unknown_action(aws, demo_config):
+    _import(demo_config)
+    with time_machine.travel(datetime(2026, 6, 1, 1, 0, tzinfo=UTC), tick=False):
+        result = lambda_handler(
+            scheduler_event({"action": "plan_cycle", "period": "2026-09"}), FakeLambdaContext()
+        )
+    assert result["period"] == "2026-09"
+    try:
+        lambda_handler(scheduler_event({"action": "drop_tables"}), FakeLambdaContext())
+    except ValueError as exc:
+        assert "plan_cycle" in str(exc)
+    else:
+        raise AssertionError("an unknown action must fail")
+
+
+def test_worker_issues_itemised_bills_and_queues_one_notice_each(aws, demo_config):
+    _import(demo_config)
+    with time_machine.travel(NOTICE_DAY_0900_LOCAL, tick=False):
+        lambda_handler(scheduler_event({"action": "plan_cycle"}), FakeLambdaContext())
+        bodies = drain(aws["NOTICES_QUEUE_URL"])
+        # WHEN the worker gets the batches (one record per invocation, as configured)
+        for body in bodies:
+            response = lambda_handler(sqs_event([body], queue="propdesk-demo-notices"), FakeLambdaContext())
+            assert response == {"batchItemFailures": []}
+        notices = [parse_message(body) for body in drain(aws["MESSAGES_QUEUE_URL"])]
+    # THEN each unit has one bill for the period, itemised, due on the 15th
+    assert BillItem.count() == 312
+    bill = BillRepository().get("A-101#2026-07")
+    assert bill is not None
+    assert [line.code for line in bill.lines] == ["service", "common_energy", "elevator", "waste"]
+    assert bill.total_minor == 25024 + 2681 + 4022 + 1000
+    assert bill.due_date == date(2026, 7, 15)
+    assert bill.issued_at == NOTICE_DAY_0900_LOCAL
+    no_elevator = BillRepository().get("C-101#2026-07")
+    assert no_elevator is not None and "elevator" not in [line.code for line in no_elevator.lines]
+    # AND one notice per bill, with a pay link signed for that bill and unit
+    assert len(notices) == 312
+    notice = next(n for n in notices if n.context["bill_id"] == "A-101#2026-07")
+    assert notice.message_id == "bill_notice#A-101#2026-07"
+    assert notice.template == "bill_notice"
+    assert notice.owner_id == bill.owner_id
+    assert notice.context["total_minor"] == bill.total_minor
+    assert notice.context["due_date"] == "2026-07-15"
+    assert notice.context["lines"][0] == {"code": "service", "amount_minor": 25024}
+    assert notice.context["pay_url"].startswith("https://pay.example.test/pay/")
+    token = notice.context["pay_url"].rsplit("/", 1)[1]
+    link = verify_pay_link(token, key=TEST_LINK_KEY.encode(), now=NOTICE_DAY_0900_LOCAL)
+    assert (link.bill_id, link.unit_id) == ("A-101#2026-07", "A-101")
+    assert (link.expires_at - NOTICE_DAY_0900_LOCAL).days == demo_config.payment.link_ttl_days
+    # AND the ledger records each issue
+    assert LedgerItem.count("bill#A-101#2026-07") == 1
+
+
+def test_malformed_batch_fails_only_itself(aws, demo_config):
+    _import(demo_config)
+    good = '{"kind": "issue_bills", "period": "2026-07", "unit_ids": ["A-101"]}'
+    event = sqs_event(
+        ["not json", '{"kind": "issue_bills", "period": "2026-13", "unit_ids": ["A-101"]}', good]
+    )
+    response = lambda_handler(event, FakeLambdaContext())
+    failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+    assert failed == {event["Records"][0]["messageId"], event["Records"][1]["messageId"]}
+    assert BillItem.count() == 1

@@ -1,0 +1,135 @@
+"""Test helpers for the notices, messenger, overdue and tickets functions: a Lambda context
+stand-in, event builders in the shapes AWS delivers, and readers of what was queued/sent."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+
+@dataclass
+class FakeLambdaContext:
+    function_name: str = "propdesk-test"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:ap-southeast-1:123456789012:function:propdesk-test"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = "/aws/lambda/propdesk-test"
+    log_stream_name: str = "test"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def scheduler_event(payload: dict[str, Any]) -> dict[str, Any]:
+    """EventBridge Scheduler's universal Lambda target delivers the schedule's input as the event."""
+    return dict(payload)
+
+
+def sqs_event(bodies: list[str], *, queue: str = "propdesk-demo-messages") -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": f"handle-{n}",
+                "body": body,
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1767225600000",
+                    "SenderId": "AIDAEXAMPLE",
+                    "ApproximateFirstReceiveTimestamp": "1767225600000",
+                },
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:ap-southeast-1:123456789012:{queue}",
+                "awsRegion": "ap-southeast-1",
+            }
+            for n, body in enumerate(bodies)
+        ]
+    }
+
+
+def drain(queue_url: str) -> list[str]:
+    """Every message body on a queue (received and deleted)."""
+    sqs = boto3.client("sqs")
+    bodies: list[str] = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return bodies
+        for message in messages:
+            bodies.append(message["Body"])
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def drain_json(queue_url: str) -> list[dict[str, Any]]:
+    return [json.loads(body) for body in drain(queue_url)]
+
+
+def http_event(
+    method: str,
+    path: str,
+    *,
+    body: Any = None,
+    roles: tuple[str, ...] | None = ("agent",),
+    route_key: str | None = None,
+    path_parameters: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload 2.0) event as the JWT authorizer passes it on."""
+    context: dict[str, Any] = {
+        "accountId": "123456789012",
+        "apiId": "api",
+        "domainName": "api.example.test",
+        "domainPrefix": "api",
+        "http": {
+            "method": method,
+            "path": path,
+            "protocol": "HTTP/1.1",
+            "sourceIp": "198.51.100.1",
+            "userAgent": "t",
+        },
+        "requestId": str(uuid.uuid4()),
+        "routeKey": route_key or f"{method} {path}",
+        "stage": "$default",
+        "time": "01/Jan/2026:00:00:00 +0000",
+        "timeEpoch": 1767225600000,
+    }
+    if roles is not None:
+        context["authorizer"] = {
+            "jwt": {
+                "claims": {"sub": "staff-1", "cognito:groups": "[" + " ".join(roles) + "]"},
+                "scopes": None,
+            }
+        }
+    return {
+        "version": "2.0",
+        "routeKey": context["routeKey"],
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"content-type": "application/json", "host": "api.example.test"},
+        "requestContext": context,
+        "pathParameters": path_parameters or {},
+        "body": None if body is None else (body if isinstance(body, str) else json.dumps(body)),
+        "isBase64Encoded": False,
+    }
+
+
+def import_demo_units(config, limit: int | None = None) -> int:
+    """Import the demo units file (its first ``limit`` units); returns how many were imported.
+
+    moto's SQS gets slow with hundreds of queued messages, so most tests use a slice.
+    """
+    from infra.config import units_csv_path
+    from propdesk.services.units import import_units_csv
+
+    lines = units_csv_path(config).read_text(encoding="utf-8").splitlines()
+    if limit is not None:
+        lines = lines[: limit + 1]
+    result = import_units_csv("\n".join(lines) + "\n", config=config)
+    assert result.errors == []
+    return result.created
