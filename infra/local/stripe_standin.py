@@ -23,6 +23,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -92,6 +93,18 @@ def sign_payload(payload: str, secret: str, timestamp: int | None = None) -> str
     return f"t={t},v1={digest}"
 
 
+def http_post(url: str, data: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    """POST and return the status and the start of the body; status 0 if nothing answered."""
+    request = urllib.request.Request(url, data=data, method="POST", headers=headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - local URL
+            return response.status, response.read(2000).decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(2000).decode("utf-8", "replace")
+    except OSError as exc:
+        return 0, f"{type(exc).__name__}: {exc}"
+
+
 def format_amount(minor: int, currency: str) -> str:
     if currency.lower() in ZERO_DECIMAL:
         return f"{minor:,} {currency.upper()}"
@@ -153,7 +166,9 @@ class StripeStandIn:
         webhook_secret: str,
         webhook_url: str | None = None,
         retry_delays_s: tuple[float, ...] = (1, 2, 4, 8),
+        post: Callable[[str, bytes, dict[str, str]], tuple[int, str]] | None = None,
     ) -> None:
+        self._post = post or http_post
         self.api_key = api_key
         self.webhook_secret = webhook_secret
         self.webhook_url = webhook_url
@@ -412,23 +427,12 @@ class StripeStandIn:
         if not self.webhook_url:
             delivery.attempts.append({"status": 0, "error": "no webhook endpoint configured"})
             return False
-        request = urllib.request.Request(  # noqa: S310 - the local gateway URL
-            self.webhook_url,
-            data=payload.encode("utf-8"),
-            method="POST",
-            headers={
-                "Content-Type": "application/json; charset=utf-8",
-                "Stripe-Signature": sign_payload(payload, self.webhook_secret),
-                "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks) local stand-in",
-            },
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-                status, body = response.status, response.read(2000).decode("utf-8", "replace")
-        except urllib.error.HTTPError as exc:
-            status, body = exc.code, exc.read(2000).decode("utf-8", "replace")
-        except OSError as exc:
-            status, body = 0, f"{type(exc).__name__}: {exc}"
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "Stripe-Signature": sign_payload(payload, self.webhook_secret),
+            "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks) local stand-in",
+        }
+        status, body = self._post(self.webhook_url, payload.encode("utf-8"), headers)
         delivery.attempts.append({"status": status, "body": body[:500], "at": int(time.time())})
         if not 200 <= status < 300:
             log.warning("webhook delivery of %s answered %s", delivery.event_id, status)
