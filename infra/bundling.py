@@ -110,12 +110,21 @@ def build_deps_layer(
 class DepsLayerBundler:
     """CDK local bundling for the dependency layer: never falls back to Docker."""
 
-    def __init__(self, *, requirements: Path = DEPS_REQUIREMENTS, python_version: str) -> None:
+    def __init__(
+        self,
+        *,
+        python_version: str,
+        requirements: Path = DEPS_REQUIREMENTS,
+        cache_dir: Path = BUILD_DIR / "deps-layer",
+    ) -> None:
         self.requirements = requirements
         self.python_version = python_version
+        self.cache_dir = cache_dir
 
-    def try_bundle(self, output_dir: str, **_options: Any) -> bool:
-        built = build_deps_layer(self.requirements, python_version=self.python_version)
+    def try_bundle(self, output_dir: str, _options: Any = None) -> bool:  # jsii passes BundlingOptions
+        built = build_deps_layer(
+            self.requirements, python_version=self.python_version, cache_dir=self.cache_dir
+        )
         shutil.copytree(built / "python", Path(output_dir) / "python", dirs_exist_ok=True)
         return True
 
