@@ -93,8 +93,10 @@ def handle_webhook(
     try:
         body = _raw_body(event)
     except (binascii.Error, ValueError):
+        metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
         return _response(400, {"error": "invalid_body", "message": "The body could not be decoded."})
     if len(body) > MAX_BODY_BYTES:
+        metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
         return _response(413, {"error": "too_large", "message": "The body is too large."})
     keys = keys or stripe_keys(get_settings())
     try:
@@ -123,10 +125,12 @@ def handle_webhook(
         result = once(stripe_event=stripe_event)
     except IdempotencyAlreadyInProgressError:
         # The same event is being handled right now; Stripe retries a non-2xx answer later.
+        metrics.add_metric(name="StripeEvent_in_progress", unit=MetricUnit.Count, value=1)
         return _response(409, {"error": "in_progress", "message": "This event is being processed."})
     except Exception:
         # Nothing was credited or the credit is complete; either way the retry finishes it.
         logger.exception("webhook processing failed")
+        metrics.add_metric(name="StripeEvent_failed", unit=MetricUnit.Count, value=1)
         return _response(500, {"error": "retry", "message": "Temporary failure, please retry."})
     # credited | already_recorded | mismatch | duplicate | ignored: alarms watch mismatch/duplicate.
     metrics.add_metric(name=f"StripeEvent_{result.get('outcome')}", unit=MetricUnit.Count, value=1)
