@@ -56,10 +56,10 @@ synth: install node_modules/.installed
 	npx --no-install cdk synth --quiet -c property=$(PROPERTY)
 
 diff: install node_modules/.installed
-	npx --no-install cdk diff -c property=$(PROPERTY)
+	npx --no-install cdk diff PropDesk-$(PROPERTY) -c property=$(PROPERTY)
 
 deploy: install node_modules/.installed
-	npx --no-install cdk deploy -c property=$(PROPERTY) --require-approval broadening
+	npx --no-install cdk deploy PropDesk-$(PROPERTY) -c property=$(PROPERTY) --require-approval broadening --outputs-file build/outputs-$(PROPERTY).json
 
 clean:
 	rm -rf cdk.out build .pytest_cache .ruff_cache

@@ -208,12 +208,14 @@ class PropertyStack(Stack):
             value=manifest.secret_name(pid, "link_key"),
             description="Generated pay-link signing key; changing it invalidates pay links already sent",
         )
-        CfnOutput(
-            self,
-            "StripeWebhookUrl",
-            value=f"{self.api.url}/webhooks/stripe",
-            description="Register this endpoint in Stripe (event checkout.session.completed)",
-        )
+        for _, route in manifest.routes():
+            if route.auth == "stripe_signature":
+                CfnOutput(
+                    self,
+                    "StripeWebhookUrl",
+                    value=f"{self.api.url}{route.path}",
+                    description="Register this endpoint in Stripe (event checkout.session.completed)",
+                )
         CfnOutput(
             self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn, description="Subscribe on-call here"
         )
