@@ -1,0 +1,59 @@
+"""The Checkout Session request built for a bill."""
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from propdesk.services.checkout import checkout_params
+from tests.paytools import make_bill
+
+NOW = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+
+
+def test_params_carry_lines_metadata_expiry_and_urls(demo_config):
+    bill = make_bill()
+    params = checkout_params(
+        bill,
+        token="abc.def",
+        config=demo_config,
+        now=NOW,
+        public_base="https://pay.example.test",
+        locale="zh-CN",
+    )
+    assert params["mode"] == "payment"
+    assert [item["price_data"]["unit_amount"] for item in params["line_items"]] == [25024, 2681, 4022, 1000]
+    assert (
+        sum(item["price_data"]["unit_amount"] * item["quantity"] for item in params["line_items"])
+        == bill.total_minor
+    )
+    assert {item["price_data"]["currency"] for item in params["line_items"]} == {"cny"}
+    assert params["line_items"][0]["price_data"]["product_data"]["name"] == "物业服务费 · 2026-03"
+    assert params["metadata"] == {"property_id": "demo", "bill_id": "A-101#2026-03"}
+    assert params["payment_intent_data"]["metadata"] == params["metadata"]
+    assert params["client_reference_id"] == "A-101#2026-03"
+    assert params["expires_at"] == int(NOW.timestamp()) + 60 * 60
+    assert params["payment_method_types"] == ["card", "alipay", "wechat_pay"]
+    assert params["payment_method_options"] == {"wechat_pay": {"client": "web"}}
+    assert (
+        params["success_url"]
+        == "https://pay.example.test/pay/abc.def/return?session_id={CHECKOUT_SESSION_ID}"
+    )
+    assert params["cancel_url"] == "https://pay.example.test/pay/abc.def"
+    assert params["locale"] == "zh"
+
+
+def test_zero_amount_lines_are_left_out(demo_config):
+    bill = make_bill()
+    lines = (*bill.lines[:3], replace(bill.lines[3], amount_minor=0))
+    bill = replace(bill, lines=lines, total_minor=sum(line.amount_minor for line in lines))
+    params = checkout_params(
+        bill, token="t.k", config=demo_config, now=NOW, public_base="https://x", locale="en"
+    )
+    assert len(params["line_items"]) == 3
+
+
+def test_partly_paid_bill_charges_the_outstanding_amount(demo_config):
+    bill = replace(make_bill(), paid_minor=10000)
+    params = checkout_params(
+        bill, token="t.k", config=demo_config, now=NOW, public_base="https://x", locale="en"
+    )
+    assert [item["price_data"]["unit_amount"] for item in params["line_items"]] == [bill.total_minor - 10000]
