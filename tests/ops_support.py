@@ -133,3 +133,44 @@ def import_demo_units(config, limit: int | None = None) -> int:
     result = import_units_csv("\n".join(lines) + "\n", config=config)
     assert result.errors == []
     return result.created
+
+
+def sent_emails() -> list[Any]:
+    """Emails moto's SES received: objects with ``source``, ``destinations``, ``subject``, ``body`` (HTML)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    return list(ses_backends[DEFAULT_ACCOUNT_ID]["ap-southeast-1"].sent_messages)
+
+
+def sent_sms() -> list[tuple[str, str]]:
+    """SMS moto's SNS received: (phone, text)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sns.models import sns_backends
+
+    return list(sns_backends[DEFAULT_ACCOUNT_ID]["ap-southeast-1"].sms_messages.values())
+
+
+def pump(queue_url: str, handler: Any, *, rounds: int = 10, batch_size: int = 10) -> int:
+    """Emulates Lambda's SQS event source with ReportBatchItemFailures: receive a batch, invoke
+    the handler, delete the records it did not report as failed; failed records become visible
+    again at once (visibility timeout 0) so the queue's redrive policy moves them to the DLQ
+    after ``maxReceiveCount`` receives. Returns how many records were processed successfully."""
+    sqs = boto3.client("sqs")
+    done = 0
+    for _ in range(rounds):
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=batch_size, VisibilityTimeout=0, AttributeNames=["All"]
+        ).get("Messages", [])
+        if not messages:
+            break
+        event = sqs_event([m["Body"] for m in messages])
+        for record, message in zip(event["Records"], messages, strict=True):
+            record["messageId"] = message["MessageId"]
+        response = handler(event, FakeLambdaContext())
+        failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+        for message in messages:
+            if message["MessageId"] not in failed:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                done += 1
+    return done

@@ -156,6 +156,7 @@ def bill_notice(bill: Bill, *, pay_url: str) -> MessageRequest:
             "currency": bill.currency,
             "due_date": bill.due_date.isoformat(),
             "pay_url": pay_url,
+            "fee_standard_version": bill.fee_standard_version,
         },
     )
 

@@ -1,0 +1,233 @@
+"""The messenger: renders a queued message in the recipient's locale and sends it once.
+
+Per message: the send record is created conditionally (a repeat of a sent message is
+skipped), channels are chosen from what the recipient can receive (fallback SMS <-> email,
+the choice recorded), each channel that goes out is recorded at once (a retry resends only
+what failed), and a provider failure is raised so the queue retries and finally keeps the
+message in its dead-letter queue. Logs carry ids, templates and channels, never contacts or
+names.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aws_lambda_powertools import Logger
+
+from propdesk.config import PropertyConfig
+from propdesk.messaging.channels import EMAIL, SMS, Delivery, choose_channels
+from propdesk.messaging.requests import MessageRequest
+from propdesk.messaging.senders import EmailSender, SesEmailSender, SmsNotPossible, SmsSender, SnsSmsSender
+from propdesk.messaging.templates import render
+from propdesk.store import ledger
+from propdesk.store.messages import SENT, TERMINAL, UNDELIVERABLE, MessageRepository
+from propdesk.store.owners import OwnerRepository
+
+logger = Logger(child=True)
+
+DEPARTMENT_RECIPIENT = "department"
+
+
+class Pacer:
+    """Keeps each channel under ``rate`` sends per second by waiting between sends."""
+
+    def __init__(
+        self,
+        rate: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._interval = 1.0 / rate
+        self._clock = clock
+        self._sleep = sleep
+        self._next: dict[str, float] = {}
+
+    def wait(self, channel: str) -> None:
+        now = self._clock()
+        ready = self._next.get(channel, now)
+        if ready > now:
+            self._sleep(ready - now)
+            now = ready
+        self._next[channel] = now + self._interval
+
+
+@dataclass(frozen=True)
+class Recipient:
+    key: str  # owner id, or "department"
+    name: str
+    email: str | None
+    phone: str | None
+    sms_consent: bool
+    locale: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    message_id: str
+    status: str  # sent | undeliverable | skipped (already done)
+    channels: tuple[str, ...]
+    note: str | None = None
+
+
+class Messenger:
+    def __init__(
+        self,
+        config: PropertyConfig,
+        *,
+        owners: OwnerRepository | None = None,
+        messages: MessageRepository | None = None,
+        email: EmailSender | None = None,
+        sms: SmsSender | None = None,
+        pacer: Pacer | None = None,
+        append: Callable[..., bool] = ledger.append,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._config = config
+        self._owners = owners or OwnerRepository()
+        self._messages = messages or MessageRepository()
+        self._email = email or SesEmailSender(config.messaging.sender_email)
+        self._sms = sms or SnsSmsSender(config.messaging.sms_sender_id)
+        self._pacer = pacer or Pacer(config.messaging.max_send_rate)
+        self._append = append
+        self._now = now
+
+    def _recipient(self, request: MessageRequest) -> Recipient | None:
+        if request.owner_id:
+            owner = self._owners.get(request.owner_id)
+            if owner is None:
+                return None
+            return Recipient(
+                key=owner.owner_id,
+                name=owner.name,
+                email=owner.email,
+                phone=owner.phone,
+                sms_consent=owner.sms_consent,
+                locale=owner.locale,
+            )
+        if request.to_email:
+            code = str(request.context.get("department") or "")
+            name = next(
+                (d.name.get(self._config.default_locale) for d in self._config.departments if d.code == code),
+                "",
+            )
+            return Recipient(
+                key=DEPARTMENT_RECIPIENT,
+                name=name or self._config.name.get(self._config.default_locale),
+                email=request.to_email,
+                phone=None,
+                sms_consent=False,
+                locale=self._config.default_locale,
+            )
+        return None
+
+    def _record(self, request: MessageRequest, event: str, data: dict) -> None:
+        at = self._now()
+        self._append(f"message#{request.message_id}", event, at=at, key=event, data=data)
+        bill_id = request.context.get("bill_id")
+        if bill_id:
+            self._append(
+                f"bill#{bill_id}",
+                f"{request.template}_{event}",
+                at=at,
+                key=f"{event}#{request.message_id}",
+                data=data,
+            )
+
+    def deliver(self, request: MessageRequest) -> Outcome:
+        recipient = self._recipient(request)
+        record = self._messages.begin(
+            message_id=request.message_id,
+            template=request.template,
+            recipient=recipient.key if recipient else (request.owner_id or DEPARTMENT_RECIPIENT),
+            now=self._now(),
+        )
+        if record.status in TERMINAL:
+            logger.info("message already handled", message_id=request.message_id, status=record.status)
+            return Outcome(request.message_id, "skipped", record.channels, record.note)
+
+        if recipient is None:
+            delivery = Delivery(channels=(), note="undeliverable: unknown recipient")
+        else:
+            delivery = choose_channels(
+                request.channels,
+                has_email=bool(recipient.email),
+                has_phone=bool(recipient.phone),
+                sms_consent=recipient.sms_consent,
+            )
+        if not delivery.channels:
+            return self._undeliverable(request, delivery.note)
+
+        assert recipient is not None
+        rendered = render(
+            request.template,
+            locale=recipient.locale,
+            context=request.context,
+            recipient_name=recipient.name,
+            config=self._config,
+        )
+        done = list(record.channels)
+        notes = [delivery.note] if delivery.note else []
+        pending = [channel for channel in delivery.channels if channel not in done]
+        failure: Exception | None = None
+        while pending:
+            channel = pending.pop(0)
+            try:
+                self._pacer.wait(channel)
+                if channel == EMAIL:
+                    provider_id = self._email.send(
+                        to=recipient.email or "",
+                        subject=rendered.subject,
+                        text=rendered.text,
+                        html=rendered.html,
+                    )
+                else:
+                    provider_id = self._sms.send(phone=recipient.phone or "", text=rendered.sms)
+            except SmsNotPossible as exc:
+                notes.append(f"sms refused by provider ({exc})")
+                if EMAIL not in done and EMAIL not in pending and recipient.email:
+                    notes.append("fallback to email")
+                    pending.append(EMAIL)
+                continue
+            except Exception as exc:
+                # Try the other channels first; the message then fails as a whole and is retried.
+                failure = failure or exc
+                self._messages.attempt_failed(
+                    request.message_id, note=f"{channel} failed: {type(exc).__name__}"
+                )
+                logger.warning(
+                    "send failed, will retry",
+                    message_id=request.message_id,
+                    template=request.template,
+                    channel=channel,
+                    error=type(exc).__name__,
+                )
+                continue
+            self._messages.channel_sent(request.message_id, channel=channel, provider_id=provider_id)
+            done.append(channel)
+        if failure is not None:
+            raise failure
+
+        note = "; ".join(notes) or None
+        if not done:
+            return self._undeliverable(request, note)
+        self._messages.finish(request.message_id, status=SENT, note=note, now=self._now())
+        self._record(request, "sent", {"template": request.template, "channels": done, "note": note or ""})
+        logger.info(
+            "message sent", message_id=request.message_id, template=request.template, channels=done, note=note
+        )
+        return Outcome(request.message_id, SENT, tuple(done), note)
+
+    def _undeliverable(self, request: MessageRequest, note: str | None) -> Outcome:
+        self._messages.finish(request.message_id, status=UNDELIVERABLE, note=note, now=self._now())
+        self._record(request, "undeliverable", {"template": request.template, "note": note or ""})
+        logger.warning(
+            "message undeliverable", message_id=request.message_id, template=request.template, note=note
+        )
+        return Outcome(request.message_id, UNDELIVERABLE, (), note)
+
+
+__all__ = ["EMAIL", "SMS", "Messenger", "Outcome", "Pacer", "Recipient"]

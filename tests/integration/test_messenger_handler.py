@@ -1,0 +1,116 @@
+"""The messenger function on moto: SES email and SNS SMS in the owner's locale, sent once."""
+
+from __future__ import annotations
+
+import pytest
+from ops_support import FakeLambdaContext, import_demo_units, sent_emails, sent_sms, sqs_event
+
+import messenger.handler as messenger_handler
+from messenger.handler import lambda_handler
+from propdesk.messaging.requests import MessageRequest
+from propdesk.store.models import LedgerItem, MessageItem
+
+# Demo owners: O0001 en, email + phone, SMS consent; O0002 zh-CN, email + phone, no consent;
+# O0003 zh-CN, phone only, consent.
+
+
+@pytest.fixture
+def owners(aws, demo_config):
+    import_demo_units(demo_config, 5)
+    built = messenger_handler.messenger
+    built.cache_clear()
+    yield
+    built.cache_clear()
+
+
+def _notice(owner_id: str, unit_id: str) -> MessageRequest:
+    return MessageRequest(
+        message_id=f"bill_notice#{unit_id}#2026-07",
+        template="bill_notice",
+        owner_id=owner_id,
+        context={
+            "bill_id": f"{unit_id}#2026-07",
+            "unit_id": unit_id,
+            "period": "2026-07",
+            "lines": [{"code": "service", "amount_minor": 25024}, {"code": "waste", "amount_minor": 1000}],
+            "total_minor": 26024,
+            "currency": "CNY",
+            "due_date": "2026-07-15",
+            "pay_url": "https://pay.example.test/pay/tok.sig",
+        },
+    )
+
+
+def test_notice_goes_by_email_and_sms_in_the_owners_locale(owners, demo_config):
+    event = sqs_event([_notice("O0001", "A-101").model_dump_json()])
+    # WHEN the messenger gets the notice of an English-speaking owner with SMS consent
+    response = lambda_handler(event, FakeLambdaContext())
+    # THEN one English email from the property's sender and one SMS went out
+    assert response == {"batchItemFailures": []}
+    (email,) = sent_emails()
+    assert email.source == demo_config.messaging.sender_email
+    assert email.destinations["ToAddresses"] == ["owner0001@mail.example.com"]
+    assert "property fee notice for A-101" in email.subject
+    assert "¥260.24" in email.body
+    ((phone, text),) = sent_sms()
+    assert phone == "+8613872620224"
+    assert "¥260.24" in text and "pay/tok.sig" in text
+    item = MessageItem.get("bill_notice#A-101#2026-07")
+    assert item.status == "sent" and list(item.channels) == ["email", "sms"] and item.sent_at is not None
+    assert LedgerItem.count("message#bill_notice#A-101#2026-07") == 1
+    assert LedgerItem.count("bill#A-101#2026-07") == 1
+
+
+def test_the_same_message_twice_is_sent_once(owners):
+    body = _notice("O0001", "A-101").model_dump_json()
+    # WHEN the same message arrives twice, in one batch and again later
+    lambda_handler(sqs_event([body, body]), FakeLambdaContext())
+    lambda_handler(sqs_event([body]), FakeLambdaContext())
+    # THEN it went out once per channel
+    assert len(sent_emails()) == 1
+    assert len(sent_sms()) == 1
+
+
+def test_chinese_owner_without_sms_consent_gets_email_only(owners):
+    lambda_handler(sqs_event([_notice("O0002", "A-102").model_dump_json()]), FakeLambdaContext())
+    (email,) = sent_emails()
+    assert "物业费缴费通知" in email.subject
+    assert sent_sms() == []
+    item = MessageItem.get("bill_notice#A-102#2026-07")
+    assert list(item.channels) == ["email"]
+    assert item.note == "sms skipped: no SMS consent"
+
+
+def test_department_work_order_goes_to_its_mailbox(owners, demo_config):
+    request = MessageRequest(
+        message_id="work_order#T-1",
+        template="work_order",
+        to_email="engineering@jinxiu-garden.example.com",
+        channels=("email",),
+        context={
+            "ticket_id": "T-1",
+            "kind": "repair",
+            "category": "water",
+            "unit_id": "A-101",
+            "summary": "leak",
+            "emergency": False,
+            "priority": "normal",
+            "dispatched_at": "2026-07-03T01:00:00+00:00",
+            "due_at": "2026-07-05T01:00:00+00:00",
+            "department": "engineering",
+        },
+    )
+    assert lambda_handler(sqs_event([request.model_dump_json()]), FakeLambdaContext()) == {
+        "batchItemFailures": []
+    }
+    (email,) = sent_emails()
+    assert email.destinations["ToAddresses"] == ["engineering@jinxiu-garden.example.com"]
+    assert "工单 T-1" in email.subject  # property default locale
+    assert "工程部" in email.body
+
+
+def test_unknown_owner_is_recorded_undeliverable_not_retried(owners):
+    response = lambda_handler(sqs_event([_notice("O9999", "Z-1").model_dump_json()]), FakeLambdaContext())
+    assert response == {"batchItemFailures": []}
+    assert MessageItem.get("bill_notice#Z-1#2026-07").status == "undeliverable"
+    assert sent_emails() == []
