@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from pynamodb.exceptions import PutError
 
 from propdesk.domain.billing import STATUS_OPEN, Bill, BillLine
-from propdesk.store.models import BillItem, BillLineAttribute
+from propdesk.store.models import BillItem, BillLineAttribute, LedgerItem
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -109,3 +109,12 @@ class BillRepository:
                 return False
             raise
         return True
+
+    def ledger_keys(self, bill_id: str, prefix: str) -> list[str]:
+        """Keys of the bill's ledger entries starting with ``prefix`` (e.g. dunning steps done)."""
+        return [
+            item.seq
+            for item in LedgerItem.query(
+                f"bill#{bill_id}", LedgerItem.seq.startswith(prefix), consistent_read=True
+            )
+        ]

@@ -1,0 +1,34 @@
+"""Overdue: the daily dunning run, ``{"action": "run_ladder"}`` from EventBridge Scheduler.
+
+Today comes from the clock in the property's time zone, never from the event.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from propdesk.domain.calendar import local_today
+from propdesk.services.overdue import run_ladder
+from propdesk.settings import get_settings
+
+logger = Logger()
+tracer = Tracer()
+
+
+class UnknownAction(ValueError):
+    pass
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if event.get("action") != "run_ladder":
+        raise UnknownAction("overdue expects {'action': 'run_ladder'}")
+    config = get_settings().property_config
+    now = datetime.now(UTC)
+    result = run_ladder(local_today(now, config.tz), config=config, now=now)
+    return {"open_past_due": result.open_past_due, "steps_taken": result.steps_taken}

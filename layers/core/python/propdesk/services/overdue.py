@@ -1,0 +1,113 @@
+"""The daily dunning run (F6): for each open bill past its due date, the next ladder step.
+
+Open past-due bills come from the status/due-date index (never a scan). A step queues its
+message under a deterministic id (``<template>#<bill_id>#<step>``) and then records
+``reminder#<step>`` on the bill's ledger, so a double fire or a rerun after a crash sends
+nothing twice: the messenger drops a repeated id, and a recorded step is not taken again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from aws_lambda_powertools import Logger
+
+from propdesk import aws
+from propdesk.config import PropertyConfig
+from propdesk.domain.billing import Bill
+from propdesk.domain.overdue import LadderStep, days_overdue, next_step, step_key
+from propdesk.messaging.outbox import Outbox, QueueOutbox
+from propdesk.messaging.requests import MessageRequest
+from propdesk.payments.links import link_key_from_secret, sign_pay_link
+from propdesk.settings import get_settings
+from propdesk.store import ledger
+from propdesk.store.bills import BillRepository
+
+logger = Logger(child=True)
+
+# A reminder's pay link stays valid at least this long after the reminder.
+MIN_LINK_DAYS_LEFT = 7
+
+
+@dataclass(frozen=True)
+class LadderResult:
+    open_past_due: int = 0
+    steps_taken: int = 0
+
+
+def reminder_pay_url(
+    config: PropertyConfig, *, now: datetime, base_url: str | None = None, key: bytes | None = None
+):
+    """Pay links for reminders: the bill's original expiry, or a fresh one if that is near."""
+    base = base_url if base_url is not None else aws.public_base_url()
+    signing_key = (
+        key if key is not None else link_key_from_secret(aws.secret_json(get_settings().link_key_secret_name))
+    )
+    ttl = timedelta(days=config.payment.link_ttl_days)
+
+    def pay_url(bill: Bill) -> str:
+        expires = bill.issued_at + ttl
+        if expires < now + timedelta(days=MIN_LINK_DAYS_LEFT):
+            expires = now + ttl
+        token = sign_pay_link(bill_id=bill.bill_id, unit_id=bill.unit_id, expires_at=expires, key=signing_key)
+        return f"{base}/pay/{token}"
+
+    return pay_url
+
+
+def step_message(bill: Bill, step: LadderStep, *, today: date, pay_url: str) -> MessageRequest:
+    return MessageRequest(
+        message_id=f"{step.template}#{bill.bill_id}#{step.number}",
+        template=step.template,  # type: ignore[arg-type]
+        owner_id=bill.owner_id,
+        context={
+            "bill_id": bill.bill_id,
+            "unit_id": bill.unit_id,
+            "period": bill.period,
+            "total_minor": bill.total_minor - bill.paid_minor,
+            "currency": bill.currency,
+            "due_date": bill.due_date.isoformat(),
+            "days_overdue": days_overdue(bill.due_date, today),
+            "step": step.number,
+            "pay_url": pay_url,
+        },
+    )
+
+
+def run_ladder(
+    today: date,
+    *,
+    config: PropertyConfig,
+    now: datetime,
+    bills: BillRepository | None = None,
+    outbox: Outbox | None = None,
+    pay_url: Callable[[Bill], str] | None = None,
+    append: Callable[..., bool] = ledger.append,
+) -> LadderResult:
+    bills = bills or BillRepository()
+    outbox = outbox or QueueOutbox()
+    pay_url = pay_url or reminder_pay_url(config, now=now)
+
+    due: list[tuple[Bill, LadderStep]] = []
+    count = 0
+    for bill in bills.open_due_before(today):
+        count += 1
+        done = {int(key.split("#", 1)[1]) for key in bills.ledger_keys(bill.bill_id, "reminder#")}
+        step = next_step(bill, today, done)
+        if step is not None:
+            due.append((bill, step))
+    # Queue first, record second: a crash in between only re-queues an id the messenger drops.
+    outbox.send([step_message(bill, step, today=today, pay_url=pay_url(bill)) for bill, step in due])
+    for bill, step in due:
+        append(
+            f"bill#{bill.bill_id}",
+            step.kind,
+            at=now,
+            key=step_key(step),
+            data={"step": step.number, "days_overdue": days_overdue(bill.due_date, today)},
+        )
+    result = LadderResult(open_past_due=count, steps_taken=len(due))
+    logger.info("overdue ladder run", today=today.isoformat(), open_past_due=count, steps_taken=len(due))
+    return result

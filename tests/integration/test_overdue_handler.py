@@ -1,0 +1,92 @@
+"""The overdue function on moto: the daily run queues a friendly reminder for open past-due bills."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+import pytest
+import time_machine
+from ops_support import FakeLambdaContext, drain, scheduler_event
+
+from overdue.handler import lambda_handler
+from propdesk.domain.billing import Bill, BillLine
+from propdesk.messaging.requests import parse_message
+from propdesk.payments.links import verify_pay_link
+from propdesk.store.bills import BillRepository
+from propdesk.store.models import LedgerItem
+from tests.conftest import TEST_LINK_KEY
+
+ISSUED = datetime(2026, 6, 16, 1, tzinfo=UTC)
+# 16 July 2026, 09:30 in Shanghai: the day after the due date of period 2026-07.
+DAY_AFTER_DUE = datetime(2026, 7, 16, 1, 30, tzinfo=UTC)
+
+
+def _bill(
+    unit_id: str, *, status: str = "open", due: date = date(2026, 7, 15), period: str = "2026-07"
+) -> Bill:
+    return Bill(
+        f"{unit_id}#{period}",
+        unit_id,
+        "O0001",
+        period,
+        "SH-2026-01",
+        (BillLine("waste", "per_unit", 1000, 1, 1000),),
+        1000,
+        "CNY",
+        due,
+        status,
+        ISSUED,
+    )
+
+
+@pytest.fixture
+def bills(aws):
+    repo = BillRepository()
+    repo.create(_bill("A-101"))  # open, past due
+    repo.create(_bill("A-102", status="paid"))  # paid: nothing
+    repo.create(_bill("A-103", due=date(2026, 8, 15), period="2026-08"))  # not due yet
+    return repo
+
+
+def test_daily_run_reminds_only_open_past_due_bills(aws, bills):
+    with time_machine.travel(DAY_AFTER_DUE, tick=False):
+        result = lambda_handler(scheduler_event({"action": "run_ladder"}), FakeLambdaContext())
+        queued = [parse_message(b) for b in drain(aws["MESSAGES_QUEUE_URL"])]
+    assert result == {"open_past_due": 1, "steps_taken": 1}
+    (reminder,) = queued
+    assert reminder.message_id == "overdue_reminder#A-101#2026-07#1"
+    assert reminder.template == "overdue_reminder"
+    assert reminder.owner_id == "O0001"
+    assert reminder.context["days_overdue"] == 1
+    assert reminder.context["total_minor"] == 1000
+    token = reminder.context["pay_url"].rsplit("/", 1)[1]
+    assert verify_pay_link(token, key=TEST_LINK_KEY.encode(), now=DAY_AFTER_DUE).bill_id == "A-101#2026-07"
+    assert [i.seq for i in LedgerItem.query("bill#A-101#2026-07")] == ["reminder#1"]
+
+
+def test_nothing_on_the_due_date_itself_in_local_time(aws, bills):
+    # 15 July 23:30 UTC is already 16 July in Shanghai; 15 July 15:00 UTC is still 15 July there
+    with time_machine.travel(datetime(2026, 7, 15, 15, 0, tzinfo=UTC), tick=False):
+        assert (
+            lambda_handler(scheduler_event({"action": "run_ladder"}), FakeLambdaContext())["steps_taken"] == 0
+        )
+    with time_machine.travel(datetime(2026, 7, 15, 16, 30, tzinfo=UTC), tick=False):
+        assert (
+            lambda_handler(scheduler_event({"action": "run_ladder"}), FakeLambdaContext())["steps_taken"] == 1
+        )
+
+
+def test_an_old_bill_gets_a_link_that_is_still_valid(aws):
+    BillRepository().create(replace(_bill("A-104"), issued_at=datetime(2026, 1, 1, tzinfo=UTC)))
+    with time_machine.travel(DAY_AFTER_DUE, tick=False):
+        lambda_handler(scheduler_event({"action": "run_ladder"}), FakeLambdaContext())
+        (reminder,) = [parse_message(b) for b in drain(aws["MESSAGES_QUEUE_URL"])]
+    token = reminder.context["pay_url"].rsplit("/", 1)[1]
+    link = verify_pay_link(token, key=TEST_LINK_KEY.encode(), now=DAY_AFTER_DUE)
+    assert (link.expires_at - DAY_AFTER_DUE).days >= 7
+
+
+def test_unknown_action_is_refused(aws):
+    with pytest.raises(ValueError, match="run_ladder"):
+        lambda_handler(scheduler_event({"action": "delete_everything"}), FakeLambdaContext())
