@@ -189,6 +189,7 @@ class TicketItem(Model):
 
     ticket_id = UnicodeAttribute(hash_key=True)
     kind = UnicodeAttribute()  # repair | consultation | complaint | suggestion
+    category = UnicodeAttribute(null=True)  # e.g. "water", matched against departments' ``handles``
     unit_id = UnicodeAttribute(null=True)
     channel = UnicodeAttribute()  # hotline | app | front_desk
     summary = UnicodeAttribute()
