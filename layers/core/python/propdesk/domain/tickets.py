@@ -1,0 +1,98 @@
+"""Service requests (服务需求) and their routing to departments as work orders (S1, S2)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from propdesk.config import Department
+
+KINDS: tuple[str, ...] = ("repair", "consultation", "complaint", "suggestion")
+CHANNELS: tuple[str, ...] = ("hotline", "app", "front_desk")
+
+RECEIVED = "received"
+DISPATCHED = "dispatched"
+OUT_OF_SCOPE = "out_of_scope"
+
+
+@dataclass(frozen=True)
+class TicketRequest:
+    kind: str
+    category: str
+    channel: str
+    summary: str
+    unit_id: str | None = None
+    emergency: bool = False
+
+
+@dataclass(frozen=True)
+class Ticket:
+    ticket_id: str
+    kind: str
+    category: str
+    channel: str
+    summary: str
+    unit_id: str | None
+    emergency: bool
+    status: str
+    created_at: datetime
+    department: str | None = None
+    priority: str | None = None
+    due_at: datetime | None = None
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class Routing:
+    status: str  # dispatched | out_of_scope
+    department: str | None
+    priority: str | None
+    due_at: datetime | None
+
+
+# Priority and completion deadline, counted from intake. Emergencies (water leak, power cut)
+# get the fast path.
+SLA: dict[str, tuple[str, timedelta]] = {
+    "emergency": ("urgent", timedelta(hours=2)),
+    "complaint": ("high", timedelta(hours=24)),
+    "repair": ("normal", timedelta(hours=48)),
+    "consultation": ("normal", timedelta(hours=24)),
+    "suggestion": ("low", timedelta(days=7)),
+}
+
+
+def normalise_category(category: str) -> str:
+    return category.strip().lower()
+
+
+def ticket_id_for(request: TicketRequest, now: datetime) -> str:
+    """The same request within the same minute gets the same id (double click, retried call)."""
+    minute = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+    content = json.dumps(
+        [
+            request.kind,
+            normalise_category(request.category),
+            request.channel,
+            " ".join(request.summary.split()),
+            request.unit_id or "",
+            request.emergency,
+            minute,
+        ],
+        ensure_ascii=False,
+    )
+    return "T-" + hashlib.sha256(content.encode("utf-8")).hexdigest()[:20]
+
+
+def route(ticket: Ticket, departments: Sequence[Department]) -> Routing:
+    """Scope, department, priority and deadline of a ticket (S2)."""
+    category = normalise_category(ticket.category)
+    department = next((d for d in departments if category in {h.lower() for h in d.handles}), None)
+    if department is None:
+        return Routing(status=OUT_OF_SCOPE, department=None, priority=None, due_at=None)
+    priority, within = SLA["emergency"] if ticket.emergency else SLA[ticket.kind]
+    return Routing(
+        status=DISPATCHED, department=department.code, priority=priority, due_at=ticket.created_at + within
+    )

@@ -1,0 +1,51 @@
+"""RELIABILITY 19: the same request submitted twice within a minute -> one ticket."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import time_machine
+from ops_support import FakeLambdaContext, drain, http_event
+
+from propdesk.store.models import TicketItem
+from tickets.handler import lambda_handler
+
+REQUEST = {
+    "kind": "repair",
+    "category": "door",
+    "unit_id": "B-305",
+    "channel": "front_desk",
+    "summary": "Lock broken",
+}
+
+
+def _post(body):
+    event = http_event("POST", "/staff/tickets", body=body, roles=("agent",), route_key="POST /staff/tickets")
+    return lambda_handler(event, FakeLambdaContext())
+
+
+def test_tickets_double_submit_within_a_minute(aws):
+    # WHEN the agent double-clicks, and the client retries 40 seconds later in the same minute
+    with time_machine.travel(datetime(2026, 7, 3, 1, 0, 5, tzinfo=UTC), tick=False):
+        first = _post(REQUEST)
+        second = _post(REQUEST)
+    with time_machine.travel(datetime(2026, 7, 3, 1, 0, 45, tzinfo=UTC), tick=False):
+        third = _post(REQUEST)
+        queued = drain(aws["TICKETS_QUEUE_URL"])
+    # THEN one ticket exists; the repeats answer 200 with the same id
+    ids = {json.loads(r["body"])["ticket_id"] for r in (first, second, third)}
+    assert len(ids) == 1
+    assert [r["statusCode"] for r in (first, second, third)] == [201, 200, 200]
+    assert TicketItem.count() == 1
+    # (each repeat re-queues routing while the ticket is still "received"; routing is conditional)
+    assert {json.loads(b)["ticket_id"] for b in queued} == ids
+
+
+def test_tickets_same_text_a_minute_later_is_a_new_ticket(aws):
+    with time_machine.travel(datetime(2026, 7, 3, 1, 0, 50, tzinfo=UTC), tick=False):
+        first = _post(REQUEST)
+    with time_machine.travel(datetime(2026, 7, 3, 1, 1, 10, tzinfo=UTC), tick=False):
+        second = _post(REQUEST)
+    assert json.loads(first["body"])["ticket_id"] != json.loads(second["body"])["ticket_id"]
+    assert TicketItem.count() == 2
