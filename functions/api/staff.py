@@ -16,7 +16,6 @@ from propdesk.services import reports
 from propdesk.services.notices import plan_cycle
 from propdesk.services.units import import_units_csv
 from propdesk.settings import get_settings
-from propdesk.store.bills import BillRepository
 
 router = Router()
 
@@ -79,10 +78,10 @@ def list_bills(period: Period) -> dict[str, Any]:
 )
 def get_bill(bill_id: Annotated[str, Path(max_length=120)]) -> Response[dict[str, Any]]:
     authorize(router)
-    bill = BillRepository().get(unquote(bill_id))
-    if bill is None:
+    detail = reports.find_bill(unquote(bill_id))
+    if detail is None:
         return json_error(404, "not_found", "No bill with this id.")
-    return json_ok(reports.bill_detail(bill))
+    return json_ok(detail)
 
 
 @router.get(

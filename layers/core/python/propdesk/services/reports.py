@@ -106,3 +106,8 @@ def bill_detail(bill: Bill) -> dict[str, Any]:
 def list_period_bills(period: str, *, bills: BillRepository | None = None) -> list[dict[str, Any]]:
     parse_period(period)
     return [bill_row(bill) for bill in (bills or BillRepository()).list_period(period)]
+
+
+def find_bill(bill_id: str, *, bills: BillRepository | None = None) -> dict[str, Any] | None:
+    bill = (bills or BillRepository()).get(bill_id)
+    return bill_detail(bill) if bill else None

@@ -1,0 +1,94 @@
+"""Bad input on every api route gets a clear 4xx (JSON for staff, HTML for owners), never a
+5xx or a stack trace."""
+
+from __future__ import annotations
+
+import pytest
+
+from api.handler import lambda_handler
+from payment_webhook.handler import lambda_handler as webhook_handler
+from tests.paytools import LambdaContextStub, http_event, pay_token, store_bill
+
+ADMIN = {"sub": "u-admin", "cognito:groups": "[admin]"}
+
+NASTY = [
+    "",
+    "x" * 5000,
+    "%00",
+    "%27%20OR%201%3D1--",
+    "..%2F..%2Fetc%2Fpasswd",
+    "%F0%9F%92%A5",
+    "<script>",
+    "2026-02-30",
+    "9999-99",
+]
+
+
+def test_staff_query_and_path_values(aws):
+    for method, path, query in [route for value in NASTY for route in _staff_routes(value)]:
+        response = lambda_handler(http_event(method, path, query=query, claims=ADMIN), LambdaContextStub())
+        assert 400 <= response["statusCode"] < 500, (method, path, response["statusCode"])
+        assert response["headers"]["Content-Type"].startswith("application/json")
+        assert "Traceback" not in (response.get("body") or "")
+
+
+def _staff_routes(value: str) -> list:
+    return [
+        ("GET", "/staff/bills", {"period": value}),
+        ("GET", "/staff/summary", {"period": value}),
+        ("GET", f"/staff/bills/{value}", None),
+        ("POST", f"/staff/cycles/{value}", None),
+    ]
+
+
+def test_owner_pages_with_nasty_tokens_and_params(aws):
+    bill = store_bill()
+    good = pay_token(bill)
+    cases = [
+        case
+        for value in NASTY
+        for case in [
+            ("GET", f"/pay/{value}", None, None),
+            ("POST", f"/pay/{value}/checkout", None, value),
+            ("GET", f"/pay/{value}/return", {"session_id": value}, None),
+            ("GET", f"/pay/{good}", {"lang": value}, None),
+            ("GET", f"/pay/{good}/return", {"session_id": value, "lang": value}, None),
+        ]
+    ]
+    for method, path, query, body in cases:
+        response = lambda_handler(http_event(method, path, query=query, body=body), LambdaContextStub())
+        status = response["statusCode"]
+        assert status < 500, (method, path, status)
+        assert response["headers"]["Content-Type"].startswith("text/html")
+        assert "Traceback" not in response["body"]
+
+
+def test_oversized_pay_form_is_413_html(aws):
+    bill = store_bill()
+    response = lambda_handler(
+        http_event("POST", f"/pay/{pay_token(bill)}/checkout", body="lang=" + "x" * 100_000),
+        LambdaContextStub(),
+    )
+    assert response["statusCode"] == 413
+    assert response["headers"]["Content-Type"].startswith("text/html")
+
+
+def test_invalid_base64_body_is_4xx(aws):
+    event = http_event("POST", "/staff/units/import", claims=ADMIN, headers={"content-type": "text/csv"})
+    event["body"] = "!!!not base64!!!"
+    event["isBase64Encoded"] = True
+    response = lambda_handler(event, LambdaContextStub())
+    assert response["statusCode"] == 400
+
+
+@pytest.mark.parametrize("body", [None, "", "{}", "x" * 300_000])
+def test_webhook_bad_bodies_are_4xx(aws, body):
+    event = http_event("POST", "/webhooks/stripe", body=body, headers={"stripe-signature": "t=1,v1=00"})
+    response = webhook_handler(event, LambdaContextStub())
+    assert response["statusCode"] in (400, 413)
+
+
+def test_webhook_invalid_base64_is_400(aws):
+    event = http_event("POST", "/webhooks/stripe", body="%%%", headers={"stripe-signature": "t=1,v1=00"})
+    event["isBase64Encoded"] = True
+    assert webhook_handler(event, LambdaContextStub())["statusCode"] == 400
