@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import boto3
-import pytest
 
 from api.handler import lambda_handler, openapi_document
 from infra import manifest
@@ -84,12 +83,12 @@ def test_summary_counts_and_rate(aws):
     assert body["collection_rate_bp"] == 2500
 
 
-@pytest.mark.parametrize("period", ["2026-13", "2026-3", "march", ""])
-def test_bad_period_is_a_clear_4xx(aws, period):
-    status, body = call("GET", "/staff/summary", query={"period": period})
-    assert status == 422
-    assert body["error"] == "invalid_request"
-    assert body["details"][0]["where"].endswith("period")
+def test_bad_period_is_a_clear_4xx(aws):
+    for period in ["2026-13", "2026-3", "march", ""]:
+        status, body = call("GET", "/staff/summary", query={"period": period})
+        assert status == 422, period
+        assert body["error"] == "invalid_request"
+        assert body["details"][0]["where"].endswith("period")
 
 
 def test_missing_period_is_a_clear_4xx(aws):
@@ -164,11 +163,11 @@ def test_cycle_is_queued(aws, demo_config):
     assert int(attrs["Attributes"]["ApproximateNumberOfMessages"]) == body["batches"]
 
 
-@pytest.mark.parametrize("period", ["2026-00", "26-04", "2026-04-01", "%27%3B--"])
-def test_cycle_with_bad_period_is_4xx(aws, period):
-    status, body = call("POST", f"/staff/cycles/{period}")
-    assert 400 <= status < 500
-    assert "error" in body
+def test_cycle_with_bad_period_is_4xx(aws):
+    for period in ["2026-00", "26-04", "2026-04-01", "%27%3B--"]:
+        status, body = call("POST", f"/staff/cycles/{period}")
+        assert 400 <= status < 500, period
+        assert "error" in body
 
 
 def test_unknown_staff_route_is_404_json(aws):
