@@ -14,6 +14,7 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -71,7 +72,10 @@ class Functions:
         self._handlers: dict[str, Callable[[dict, Any], Any]] = {}
         self._modules: dict[str, ModuleType] = {}
         self._missing: dict[str, str] = {}
-        self._locks = {name: threading.Lock() for name in self.specs}
+        self._instances = {
+            name: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"lambda-{name}")
+            for name in self.specs
+        }
         self.history: deque[Invocation] = deque(maxlen=5000)
         self.counts: Counter[tuple[str, bool]] = Counter()
         self._history_lock = threading.Lock()
@@ -110,15 +114,21 @@ class Functions:
             timeout_s=spec.timeout_s,
             region=self.region,
         )
+        return self._instances[name].submit(self._run, name, handler, event, context).result()
+
+    def _run(self, name: str, handler: Callable[[dict, Any], Any], event: dict, context: Any) -> Any:
         started = time.monotonic()
-        with self._locks[name]:
-            try:
-                result = handler(event, context)
-            except Exception as exc:
-                self._record(Invocation(name, False, (time.monotonic() - started) * 1000, type(exc).__name__))
-                raise
+        try:
+            result = handler(event, context)
+        except Exception as exc:
+            self._record(Invocation(name, False, (time.monotonic() - started) * 1000, type(exc).__name__))
+            raise
         self._record(Invocation(name, True, (time.monotonic() - started) * 1000))
         return result
+
+    def shutdown(self) -> None:
+        for instance in self._instances.values():
+            instance.shutdown(wait=False, cancel_futures=True)
 
     def _record(self, invocation: Invocation) -> None:
         with self._history_lock:

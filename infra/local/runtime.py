@@ -202,6 +202,7 @@ class LocalRuntime:
             poller._stop.set()
         for poller in self.pollers:
             poller.stop()
+        self.functions.shutdown()
         if self.gateway_server is not None:
             self.gateway_server.shutdown()
         if self.standin is not None:
