@@ -139,7 +139,24 @@ def test_payments_3_old_signature_timestamp_is_rejected(aws):
     assert_nothing_written(aws, bill)
 
 
-def test_payments_4_same_event_five_times_at_once_credits_once(aws):
+@pytest.fixture
+def serializable_transactions(monkeypatch):
+    """DynamoDB runs transactions serializably; moto's in-process emulation does not (it
+    snapshots whole tables and restores them on a cancelled transaction, undoing other
+    threads' commits). A lock restores DynamoDB's isolation for concurrency tests."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.Lock()
+    real = DynamoDBBackend.transact_write_items
+
+    def serialized(self, transact_items):
+        with lock:
+            return real(self, transact_items)
+
+    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", serialized)
+
+
+def test_payments_4_same_event_five_times_at_once_credits_once(aws, serializable_transactions):
     # GIVEN one event delivered five times concurrently
     bill = store_bill()
     event = checkout_event(bill, payment_intent="pi_burst")
@@ -319,3 +336,27 @@ def test_payments_11_failure_after_credit_is_completed_by_retry_without_double_c
     assert first["statusCode"] == 500
     assert second["statusCode"] == 200
     assert_credited_once(aws, bill, "stripe:pi_half")
+
+
+def test_payments_receipt_numbers_stay_gap_free_when_bills_are_paid_at_once(aws, serializable_transactions):
+    # GIVEN six owners paying six bills at the same moment
+    bills = [store_bill(unit_id=f"A-20{i}") for i in range(1, 7)]
+    requests = [webhook_request(event_body(checkout_event(bill))) for bill in bills]
+    barrier = threading.Barrier(len(requests))
+    statuses: list[int] = []
+
+    def send(request: dict) -> None:
+        barrier.wait()
+        statuses.append(lambda_handler(request, LambdaContextStub())["statusCode"])
+
+    threads = [threading.Thread(target=send, args=(request,)) for request in requests]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # THEN all are credited, with receipt numbers 1..6 each used once, and the counter at 6
+    assert statuses == [200] * 6
+    numbers = sorted(int(BillRepository().get(b.bill_id).receipt_no[-6:]) for b in bills)
+    assert numbers == [1, 2, 3, 4, 5, 6]
+    assert [c.value for c in CounterItem.scan()] == [6]
