@@ -1,4 +1,8 @@
-"""The local runtime, started once for the end-to-end tests of this folder."""
+"""The local runtime for the end-to-end tests, started once per test module.
+
+Module scope, not package or session: the runtime's queue pollers must be stopped before
+any other test (with its own moto mock) runs in this process.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ class NoticeDay:
     outbox: dict
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def runtime(demo_config):
     rt = LocalRuntime(demo_config, RuntimeOptions(port=0, stripe_port=0, state_dir=None))
     rt.start()
@@ -42,7 +46,7 @@ def http():
         yield session
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def notice_day(runtime, demo_config):
     """The clock moved to the next period's notice run, everything it queued processed."""
     period, moment = next_notice_moment(demo_config, runtime.clock.now())
@@ -55,7 +59,7 @@ def notice_day(runtime, demo_config):
     return NoticeDay(period=period, fired=response.json()["fired"], outbox=outbox)
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def owners(demo_config):
     with units_csv_path(demo_config).open(encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))
