@@ -47,9 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no access log")
     args = parser.parse_args(argv)
 
+    # The runtime's own messages at INFO; libraries (botocore, werkzeug, ...) only when they warn.
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr
+        level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr
     )
+    logging.getLogger("propdesk.local").setLevel(logging.INFO)
     try:
         config = load_config(args.property)
     except ConfigError as exc:
@@ -64,7 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     runtime = LocalRuntime(config, options)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def on_signal(signum: int, frame: object) -> None:
+        if stop.is_set():  # a second ^C while shutting down: give up at once
+            raise KeyboardInterrupt
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, on_signal)
     try:
         runtime.start()
         print(banner(runtime), flush=True)
