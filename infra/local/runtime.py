@@ -333,28 +333,35 @@ class LocalRuntime:
             log.exception("schedule %s: %s failed", target.name, target.function)
         self.wait_until_drained()
 
-    def queue_depths(self) -> dict[str, dict[str, int]]:
+    def queue_depths(self, names: set[str] | None = None) -> dict[str, dict[str, int]]:
         from infra.local.pollers import queue_depths
 
+        urls = {n: u for n, u in self.queue_urls.items() if names is None or n in names}
         with self._sqs_lock:
             if self._sqs is None:
                 import boto3
 
                 self._sqs = boto3.client("sqs")
-            return queue_depths(self.queue_urls, client=self._sqs)
+            return queue_depths(urls, client=self._sqs)
 
     def wait_until_drained(self, timeout_s: float | None = None) -> bool:
-        """True once every consumed queue is empty and no consumer is working, twice in a row."""
+        """True once every consumed queue is empty and no consumer is working, twice in a row.
+
+        Asks the emulator only while every poller is idle, so waiting costs the functions little.
+        """
         deadline = time.monotonic() + (timeout_s if timeout_s is not None else self.options.drain_timeout_s)
         consumed = {p.queue for p in self.pollers}
         stable = 0
         while time.monotonic() < deadline:
+            if any(p.busy for p in self.pollers):
+                stable = 0
+                time.sleep(0.1)
+                continue
             before = sum(p.activity for p in self.pollers)
-            busy = any(p.busy for p in self.pollers)
-            depths = self.queue_depths()
+            depths = self.queue_depths(consumed)
             after = sum(p.activity for p in self.pollers)
-            pending = sum(sum(depths[q].values()) for q in consumed)
-            if not busy and pending == 0 and before == after:
+            pending = sum(sum(d.values()) for d in depths.values())
+            if pending == 0 and before == after and not any(p.busy for p in self.pollers):
                 stable += 1
                 if stable >= 2:
                     return True
