@@ -10,13 +10,14 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/functions:$(CURDIR)/layers/core/python
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test install lint format unit run token synth deploy diff clean help
+.PHONY: demo test install lint format unit run token synth deploy diff clean help bench
 
 help:
 	@echo "make demo                      set up and run a scripted month of the demo property locally"
 	@echo "make test                      set up, lint and run the whole test suite"
 	@echo "make run [PROPERTY=demo]       start the local runtime on http://127.0.0.1:8000"
 	@echo "make token ROLE=cashier        mint a staff token for the local runtime"
+	@echo "make bench [UNITS=2000]        one billing cycle in process on moto: time and AWS calls per unit"
 	@echo "make synth PROPERTY=<id>       synthesize the CDK stack PropDesk-<id> offline"
 	@echo "make deploy PROPERTY=<id>      deploy PropDesk-<id> to the AWS account in your environment"
 
@@ -60,6 +61,10 @@ diff: install node_modules/.installed
 
 deploy: install node_modules/.installed
 	npx --no-install cdk deploy PropDesk-$(PROPERTY) -c property=$(PROPERTY) --require-approval broadening --outputs-file build/outputs-$(PROPERTY).json
+
+UNITS ?= 2000
+bench: install
+	$(BIN)/python -m bench.cycle --units $(UNITS)
 
 clean:
 	rm -rf cdk.out build .pytest_cache .ruff_cache

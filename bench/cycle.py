@@ -1,0 +1,316 @@
+"""Benchmark: one billing cycle of a synthetic property, in process on moto.
+
+Runs the real handlers (notices planner and worker, messenger, payment webhook) the way their
+triggers call them and reports, per phase, wall time and every AWS call made, by operation,
+per unit. moto's speed is not AWS's, so the times compare runs of this code on this machine;
+the call counts are what a deployment pays for. (On moto, a DynamoDB transaction copies the
+whole table to be able to roll back, so the webhook phase grows with the table; DynamoDB's
+transactions do not.)
+
+    make bench                 # 2,000 units, 85 % pay online
+    make bench UNITS=20000     # the size the roadmap targets (slow on moto)
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import hmac
+import io
+import json
+import os
+import sys
+import time
+import uuid
+from collections import Counter
+from contextlib import contextmanager, redirect_stdout
+from dataclasses import dataclass, field
+
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "ap-southeast-1",
+        "AWS_REGION": "ap-southeast-1",
+        "POWERTOOLS_SERVICE_NAME": "propdesk-bench",
+        "POWERTOOLS_METRICS_NAMESPACE": "PropDeskBench",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+import boto3
+import botocore.client
+from moto import mock_aws
+
+from infra.config import load_config
+from infra.local.resources import LocalSecrets, provision
+
+WEBHOOK_SECRET = "whsec_bench"  # noqa: S105 - a local benchmark secret
+
+
+@dataclass
+class Phase:
+    name: str
+    seconds: float = 0.0
+    calls: Counter = field(default_factory=Counter)
+
+
+class CallCounter:
+    """Counts every botocore API call (boto3's and pynamodb's clients alike)."""
+
+    def __init__(self) -> None:
+        self.current: Phase | None = None
+        self._original = botocore.client.BaseClient._make_api_call
+
+    def install(self) -> None:
+        counter = self
+        original = self._original
+
+        def counted(client, operation_name, api_params):
+            if counter.current is not None:
+                counter.current.calls[f"{client.meta.service_model.service_name}:{operation_name}"] += 1
+            return original(client, operation_name, api_params)
+
+        botocore.client.BaseClient._make_api_call = counted
+
+    def uninstall(self) -> None:
+        botocore.client.BaseClient._make_api_call = self._original
+
+
+@dataclass
+class Context:
+    function_name: str = "bench"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:ap-southeast-1:123456789012:function:bench"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = "/aws/lambda/bench"
+    log_stream_name: str = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+def synthetic_units(config, count: int) -> str:
+    """``count`` units spread over the property's buildings, in the import CSV format."""
+    out = io.StringIO()
+    fields = [
+        "unit_id", "building", "floor", "number", "area_m2", "owner_id",
+        "owner_name", "phone", "email", "locale", "sms_consent",
+    ]  # fmt: skip
+    writer = csv.DictWriter(out, fieldnames=fields)
+    writer.writeheader()
+    floors = [(b.code, f) for b in config.buildings for f in range(1, b.floors + 1)]
+    for n in range(count):
+        building, floor = floors[n % len(floors)]
+        number = f"{floor:02d}{n // len(floors) + 1:03d}"
+        writer.writerow(
+            {
+                "unit_id": f"{building}-{number}",
+                "building": building,
+                "floor": floor,
+                "number": number,
+                "area_m2": f"{70 + (n * 37) % 80}.{n % 100:02d}",
+                "owner_id": f"B{n:06d}",
+                "owner_name": f"Owner {n}",
+                "phone": f"+86139{n:08d}",
+                "email": f"owner{n}@bench.example.com",
+                "locale": "en" if n % 10 == 0 else "zh-CN",
+                "sms_consent": "yes",
+            }
+        )
+    return out.getvalue()
+
+
+def sqs_records(queue_url: str, limit: int) -> list[dict]:
+    sqs = boto3.client("sqs")
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=min(limit, 10)).get("Messages", [])
+    return messages
+
+
+def pump(queue_url: str, handler, batch_size: int) -> int:
+    """Feed a queue to its consumer the way the SQS event source does, until it is empty."""
+    sqs = boto3.client("sqs")
+    handled = 0
+    while True:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=batch_size).get("Messages", [])
+        if not messages:
+            return handled
+        event = {
+            "Records": [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": {"ApproximateReceiveCount": "1"},
+                    "messageAttributes": {},
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:ap-southeast-1:123456789012:bench",
+                    "awsRegion": "ap-southeast-1",
+                }
+                for m in messages
+            ]
+        }
+        result = handler(event, Context())
+        failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+        if failed:
+            raise SystemExit(f"bench: {len(failed)} records failed in {queue_url}")
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+        )
+        handled += len(messages)
+
+
+def signed_webhook(bill: dict, *, property_id: str, now: int) -> dict:
+    session = {
+        "id": f"cs_test_{uuid.uuid4().hex}",
+        "object": "checkout.session",
+        "amount_total": bill["total_minor"],
+        "currency": bill["currency"].lower(),
+        "client_reference_id": bill["bill_id"],
+        "metadata": {"property_id": property_id, "bill_id": bill["bill_id"]},
+        "payment_intent": f"pi_{uuid.uuid4().hex}",
+        "payment_status": "paid",
+        "status": "complete",
+        "livemode": False,
+    }
+    payload = json.dumps(
+        {
+            "id": f"evt_{uuid.uuid4().hex}",
+            "object": "event",
+            "type": "checkout.session.completed",
+            "created": now,
+            "livemode": False,
+            "data": {"object": session},
+        }
+    )
+    signature = hmac.new(WEBHOOK_SECRET.encode(), f"{now}.{payload}".encode(), hashlib.sha256).hexdigest()
+    return {
+        "version": "2.0",
+        "routeKey": "POST /webhooks/stripe",
+        "rawPath": "/webhooks/stripe",
+        "rawQueryString": "",
+        "headers": {"content-type": "application/json", "stripe-signature": f"t={now},v1={signature}"},
+        "requestContext": {
+            "http": {"method": "POST", "path": "/webhooks/stripe", "sourceIp": "127.0.0.1"},
+            "requestId": str(uuid.uuid4()),
+            "routeKey": "POST /webhooks/stripe",
+            "stage": "$default",
+        },
+        "body": payload,
+        "isBase64Encoded": False,
+    }
+
+
+@contextmanager
+def phase(counter: CallCounter, phases: list[Phase], name: str):
+    current = Phase(name)
+    counter.current = current
+    start = time.perf_counter()
+    try:
+        # The functions' metrics (EMF lines on stdout) would bury the report.
+        with redirect_stdout(io.StringIO()):
+            yield current
+    finally:
+        current.seconds = time.perf_counter() - start
+        counter.current = None
+        phases.append(current)
+
+
+def run(units: int, pay_share: float, property_id: str) -> int:
+    config = load_config(property_id)
+    # Send pacing is a configured rate limit, not work: lift it so the figures measure the code.
+    config = config.model_copy(
+        update={"messaging": config.messaging.model_copy(update={"max_send_rate": 1000})}
+    )
+    counter = CallCounter()
+    phases: list[Phase] = []
+    with mock_aws():
+        env = provision(
+            config,
+            public_url="https://pay.bench.example.com",
+            secrets=LocalSecrets("sk_test_bench", WEBHOOK_SECRET, "bench-link-signing-key-0123456789abcdef"),
+        )
+        os.environ.update(env)
+        from messenger.handler import lambda_handler as messenger_handler
+        from notices.handler import lambda_handler as notices_handler
+        from payment_webhook.handler import lambda_handler as webhook_handler
+        from propdesk.services.units import import_units_csv
+        from propdesk.store.bills import BillRepository
+
+        result = import_units_csv(synthetic_units(config, units), config=config)
+        if not result.ok:
+            raise SystemExit(f"bench: units import failed: {result.errors[:3]}")
+        period = "2027-01"
+        counter.install()
+        try:
+            with phase(counter, phases, "plan cycle"):
+                notices_handler({"action": "plan_cycle", "period": period}, Context())
+            with phase(counter, phases, "issue bills"):
+                pump(env["NOTICES_QUEUE_URL"], notices_handler, batch_size=1)
+            with phase(counter, phases, "send notices"):
+                pump(env["MESSAGES_QUEUE_URL"], messenger_handler, batch_size=10)
+            bills = sorted(BillRepository().list_period(period), key=lambda b: b.bill_id)
+            payers = bills[: int(len(bills) * pay_share)]
+            with phase(counter, phases, "payment webhooks"):
+                for bill in payers:
+                    event = signed_webhook(
+                        {
+                            "bill_id": bill.bill_id,
+                            "total_minor": bill.total_minor,
+                            "currency": bill.currency,
+                        },
+                        property_id=config.property_id,
+                        now=int(time.time()),
+                    )
+                    response = webhook_handler(event, Context())
+                    if response["statusCode"] != 200:
+                        raise SystemExit(f"bench: webhook answered {response['statusCode']}")
+            with phase(counter, phases, "send receipts"):
+                pump(env["MESSAGES_QUEUE_URL"], messenger_handler, batch_size=10)
+        finally:
+            counter.uninstall()
+        paid = sum(1 for b in BillRepository().list_period(period) if b.status == "paid")
+        if len(bills) != units or paid != len(payers):
+            raise SystemExit(
+                f"bench: expected {units} bills and {len(payers)} paid, got {len(bills)} and {paid}"
+            )
+
+    print(f"PropDesk cycle benchmark: {units} units, {len(payers)} paid online, moto in process")
+    print("(send pacing lifted to 1000/s; times are this machine on moto, calls are what AWS bills)")
+    print(f"{'phase':<18}{'seconds':>9}{'ms/unit':>9}{'AWS calls':>11}{'calls/unit':>12}")
+    total_calls: Counter = Counter()
+    for p in phases:
+        per = len(payers) if "payment" in p.name or "receipt" in p.name else units
+        calls = sum(p.calls.values())
+        total_calls.update(p.calls)
+        print(f"{p.name:<18}{p.seconds:>9.1f}{1000 * p.seconds / per:>9.1f}{calls:>11}{calls / per:>12.2f}")
+    seconds = sum(p.seconds for p in phases)
+    print(f"{'total':<18}{seconds:>9.1f}{1000 * seconds / units:>9.1f}{sum(total_calls.values()):>11}"
+          f"{sum(total_calls.values()) / units:>12.2f}")  # fmt: skip
+    print("\nAWS calls per unit-month, by operation:")
+    for operation, count in total_calls.most_common():
+        print(f"  {operation:<40}{count / units:>8.2f}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--units", type=int, default=2000)
+    parser.add_argument("--pay-share", type=float, default=0.85)
+    parser.add_argument("--property", default="demo")
+    args = parser.parse_args(argv)
+    if args.units < 1 or not 0 <= args.pay_share <= 1:
+        parser.error("--units must be positive and --pay-share between 0 and 1")
+    return run(args.units, args.pay_share, args.property)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
