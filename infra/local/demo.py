@@ -158,6 +158,15 @@ class Checks:
         return all(ok for ok, _ in self.results)
 
 
+def personal_data_in(log_text: str, owners: list[Owner]) -> int:
+    """How many of the owners' e-mail addresses and phone numbers appear in the log text."""
+    lowered = log_text.lower()
+    contacts = {c.lower() for o in owners for c in (o.email, o.phone) if c}
+    # Phones are also looked for without the leading "+", as a log might strip it.
+    contacts |= {c[1:] for c in contacts if c.startswith("+")}
+    return sum(1 for contact in contacts if contact in lowered)
+
+
 def stored_records(period: str) -> dict[str, Any]:
     """The period's bills, payments and messages, read from the tables (the demo's oracle)."""
     from propdesk.store.models import BillItem, MessageItem, PaymentItem
@@ -329,6 +338,13 @@ def run_demo(config: PropertyConfig, *, out: TextIO, workers: int, log_path: Pat
         )
         if not summary_response.ok:
             checks.check(False, f"GET /staff/summary answered {summary_response.status_code}")
+        sys.stdout.flush()  # the functions' log lines, redirected to log_path
+        leaks = personal_data_in(log_path.read_text(encoding="utf-8"), owners)
+        checks.check(
+            not leaks,
+            "no owner e-mail address or phone number in the functions' logs"
+            + (f" ({leaks} found)" if leaks else ""),
+        )
         print_summary(
             out,
             config=config,

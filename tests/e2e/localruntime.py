@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from infra.local.demo import PAY_LINK_RE
-
-
-def require(runtime, *functions):
-    missing = [f for f in functions if f in runtime.absent]
-    if missing:
-        pytest.skip(f"function(s) not in this build yet: {', '.join(missing)}")
 
 
 def admin_headers(runtime, role="admin"):

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import pytest
 
 from infra.local.stripe_standin import sign_payload
-from tests.e2e.localruntime import admin_headers, links_in, require
+from tests.e2e.localruntime import admin_headers, links_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -65,7 +65,6 @@ def _pay(runtime, http, token):
 
 
 def test_notice_run_issues_one_bill_per_unit(runtime, http, notice_day, owners):
-    require(runtime, "notices", "api")
     # THEN the notice schedule fired and every unit got exactly one bill for the period
     assert any(f["schedule"] == "notice-run" for f in notice_day.fired)
     bills = _period_bills(runtime, http, notice_day.period)
@@ -75,7 +74,6 @@ def test_notice_run_issues_one_bill_per_unit(runtime, http, notice_day, owners):
 
 
 def test_notices_reach_owners_once_with_a_pay_link(runtime, notice_day, owners):
-    require(runtime, "notices", "messenger")
     box = notice_day.outbox
     reached = [o for o in owners if links_in(box, email=o["email"] or None, phone=o["phone"] or None)]
     with_email = [o for o in owners if o["email"]]
@@ -89,7 +87,6 @@ def test_notices_reach_owners_once_with_a_pay_link(runtime, notice_day, owners):
 
 
 def test_the_notice_is_in_the_owner_s_locale(runtime, notice_day, owners):
-    require(runtime, "notices", "messenger")
     box = notice_day.outbox
     for locale, expect_cjk in (("en", False), ("zh-CN", True)):
         owner = next(o for o in owners if o["locale"] == locale and o["email"])
@@ -99,7 +96,6 @@ def test_the_notice_is_in_the_owner_s_locale(runtime, notice_day, owners):
 
 
 def test_owners_pay_through_checkout_and_get_one_numbered_receipt(runtime, http, notice_day, owners):
-    require(runtime, "notices", "messenger", "api", "payment_webhook")
     # GIVEN owners with an email address, a few of whom pay
     candidates = [o for o in owners if o["email"]]
     payers, others = candidates[:PAYERS], candidates[PAYERS : PAYERS * 2]
@@ -168,7 +164,6 @@ def _completed_event(bill_id, amount, currency):
 
 
 def test_a_webhook_with_a_bad_signature_is_refused_and_changes_nothing(runtime, http, notice_day, owners):
-    require(runtime, "notices", "api", "payment_webhook")
     owner = owners[-1]
     bill_id = f"{owner['unit_id']}#{notice_day.period}"
     bill = _bill(runtime, http, bill_id)
@@ -201,7 +196,6 @@ def test_a_webhook_with_a_bad_signature_is_refused_and_changes_nothing(runtime, 
 
 
 def test_an_altered_pay_token_is_404_and_reveals_nothing(runtime, http, notice_day, owners):
-    require(runtime, "notices", "messenger", "api")
     owner = next(o for o in owners if o["email"])
     (token,) = set(links_in(notice_day.outbox, email=owner["email"]))
     payload, signature = token.split(".")
@@ -219,7 +213,6 @@ def test_an_altered_pay_token_is_404_and_reveals_nothing(runtime, http, notice_d
 
 
 def test_staff_routes_need_a_token_and_the_right_role(runtime, http):
-    require(runtime, "api")
     base = runtime.base_url
     assert http.get(f"{base}/staff/summary", params={"period": "2027-01"}, timeout=30).status_code == 401
     expired = runtime.mint_token(["admin"], ttl_s=60)
