@@ -20,12 +20,13 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from api import pay, staff
-from api.responses import html, json_error
+from api.responses import html
 from propdesk.auth import NotAllowed, NotAuthenticated
 from propdesk.domain.calendar import InvalidPeriod
 from propdesk.services.checkout import PayLinkRefused
 from propdesk.settings import get_settings
-from propdesk.web import pages
+from propdesk.web import pages, staff_errors
+from propdesk.web.staff_errors import json_error
 
 logger = Logger()
 tracer = Tracer()
@@ -33,6 +34,8 @@ tracer = Tracer()
 app = APIGatewayHttpResolver(enable_validation=True)
 app.include_router(pay.router)
 app.include_router(staff.router)
+# 401/403 in the staff API's shared wording (the same as the tickets function's).
+staff_errors.register_auth_handlers(app)
 
 # Largest bodies accepted: the units CSV (a few hundred kB for thousands of units), else small forms.
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
@@ -64,7 +67,7 @@ def limit_body_size(app: APIGatewayHttpResolver, next_middleware: Any) -> Respon
     if _body_size() > limit:
         if _is_owner_page():
             return html(413, pages.render_error(_page_locale()))
-        return json_error(413, "too_large", f"The body is larger than {limit} bytes.")
+        return staff_errors.too_large(limit)
     return next_middleware(app)
 
 
@@ -81,17 +84,7 @@ def _refused_link(_: PayLinkRefused) -> Response:
 def _no_route(_: NotFoundError) -> Response:
     if _is_owner_page():
         return _not_found_page()
-    return json_error(404, "not_found", "No such route.")
-
-
-@app.exception_handler(NotAuthenticated)
-def _unauthenticated(_: NotAuthenticated) -> Response:
-    return json_error(401, "unauthorized", "A staff sign-in token is required.")
-
-
-@app.exception_handler(NotAllowed)
-def _forbidden(_: NotAllowed) -> Response:
-    return json_error(403, "forbidden", "Your role may not use this route.")
+    return staff_errors.no_such_route()
 
 
 @app.exception_handler(RequestValidationError)
@@ -101,18 +94,9 @@ def _invalid_request(exc: RequestValidationError) -> Response:
     # Who is asking comes before what they asked: no token -> 401 even with bad input.
     try:
         staff.authorize(app)
-    except NotAuthenticated as denied:
-        return _unauthenticated(denied)
-    except NotAllowed as denied:
-        return _forbidden(denied)
-    details = [
-        {
-            "where": ".".join(str(part) for part in error.get("loc", ())),
-            "problem": error.get("msg", "invalid"),
-        }
-        for error in exc.errors()
-    ]
-    return json_error(422, "invalid_request", "The request is not valid.", details=details)
+    except (NotAuthenticated, NotAllowed) as denied:
+        return staff_errors.refusal(denied)
+    return staff_errors.invalid_request(exc)
 
 
 @app.exception_handler(InvalidPeriod)
@@ -126,7 +110,7 @@ def _unexpected(exc: Exception) -> Response:
     logger.exception("request failed", error_type=type(exc).__name__)
     if _is_owner_page():
         return html(500, pages.render_error(_page_locale()))
-    return json_error(500, "internal_error", "Something went wrong; please try again.")
+    return staff_errors.internal_error()
 
 
 def openapi_json() -> str:

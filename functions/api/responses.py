@@ -1,10 +1,13 @@
-"""Response helpers shared by the pay pages and the staff routes."""
+"""Response helpers of the api function: HTML for the pay pages; the staff routes' JSON helpers
+come from ``propdesk.web.staff_errors`` (shared with the other staff functions)."""
 
 from __future__ import annotations
 
-from typing import Any
+from aws_lambda_powertools.event_handler import Response
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from propdesk.web.staff_errors import json_error, json_ok
+
+__all__ = ["HTML_HEADERS", "html", "json_error", "json_ok", "redirect"]
 
 HTML_HEADERS = {
     "Cache-Control": "no-store",
@@ -29,21 +32,3 @@ def html(status: int, body: str, headers: dict[str, str] | None = None) -> Respo
 
 def redirect(url: str) -> Response:
     return Response(status_code=303, body="", headers={"Location": url, "Cache-Control": "no-store"})
-
-
-def json_error(status: int, error: str, message: str, **extra: Any) -> Response:
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body={"error": error, "message": message, **extra},
-        headers={"Cache-Control": "no-store"},
-    )
-
-
-def json_ok(body: Any, status: int = 200) -> Response:
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=body,
-        headers={"Cache-Control": "no-store"},
-    )

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path
@@ -27,10 +27,14 @@ from propdesk.auth import NotAllowed, NotAuthenticated, require_roles
 from propdesk.domain.tickets import Ticket, TicketRequest
 from propdesk.services.tickets import get_ticket, route_ticket, submit
 from propdesk.settings import get_settings
+from propdesk.web import staff_errors
+from propdesk.web.staff_errors import json_error, json_ok
 
 logger = Logger()
 tracer = Tracer()
 app = APIGatewayHttpResolver(enable_validation=True)
+# 401/403 in the staff API's shared wording (the same as the api function's).
+staff_errors.register_auth_handlers(app)
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 ADMIN, CASHIER, AGENT = "admin", "cashier", "agent"
@@ -52,19 +56,6 @@ class TicketIn(BaseModel):
     channel: Literal["hotline", "app", "front_desk"]
     summary: str = Field(min_length=1, max_length=2000)
     emergency: bool = False
-
-
-def _json(status: int, body: dict[str, Any]) -> Response:
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=body,
-        headers={"Cache-Control": "no-store"},
-    )
-
-
-def _error(status: int, error: str, message: str, **extra: Any) -> Response:
-    return _json(status, {"error": error, "message": message, **extra})
 
 
 def _ticket_json(ticket: Ticket) -> dict[str, Any]:
@@ -96,7 +87,9 @@ def create_ticket(body: TicketIn) -> Response[dict[str, Any]]:
         emergency=body.emergency,
     )
     result = submit(request, now=datetime.now(UTC), staff_id=str(claims.get("sub") or ""))
-    return _json(201 if result.created else 200, {**_ticket_json(result.ticket), "created": result.created})
+    return json_ok(
+        {**_ticket_json(result.ticket), "created": result.created}, status=201 if result.created else 200
+    )
 
 
 @app.get("/staff/tickets/<ticket_id>", summary="One service request", tags=["Staff"])
@@ -104,36 +97,19 @@ def read_ticket(ticket_id: Annotated[str, Path(min_length=3, max_length=64)]) ->
     require_roles(app.current_event.raw_event, ROUTE_ROLES["GET /staff/tickets/{ticket_id}"])
     ticket = get_ticket(ticket_id)
     if ticket is None:
-        return _error(404, "not_found", "no such ticket")
-    return _json(200, _ticket_json(ticket))
-
-
-@app.exception_handler(NotAuthenticated)
-def _unauthenticated(_exc: NotAuthenticated) -> Response:
-    return _error(401, "unauthorized", "a staff token is required")
-
-
-@app.exception_handler(NotAllowed)
-def _forbidden(_exc: NotAllowed) -> Response:
-    return _error(403, "forbidden", "your role may not use this route")
+        return json_error(404, "not_found", "No ticket with this id.")
+    return json_ok(_ticket_json(ticket))
 
 
 @app.exception_handler(RequestValidationError)
 def _invalid(exc: RequestValidationError) -> Response:
     # Field locations and messages only: never echo the submitted values (free text).
-    details = [
-        {
-            "field": ".".join(str(part) for part in error.get("loc", ())[1:]) or "body",
-            "problem": error.get("msg", ""),
-        }
-        for error in exc.errors()
-    ]
-    return _error(422, "invalid_request", "the request does not match the schema", details=details)
+    return staff_errors.invalid_request(exc)
 
 
 @app.exception_handler(NotFoundError)
 def _no_route(_exc: NotFoundError) -> Response:
-    return _error(404, "not_found", "no such route")
+    return staff_errors.no_such_route()
 
 
 def _check_route_roles(event: dict[str, Any]) -> Response | None:
@@ -142,10 +118,8 @@ def _check_route_roles(event: dict[str, Any]) -> Response | None:
         return None
     try:
         require_roles(event, roles)
-    except NotAuthenticated:
-        return _unauthenticated(NotAuthenticated())
-    except NotAllowed:
-        return _forbidden(NotAllowed())
+    except (NotAuthenticated, NotAllowed) as denied:
+        return staff_errors.refusal(denied)
     return None
 
 
@@ -156,15 +130,16 @@ def _http(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return _response_dict(refused)
     body = event.get("body") or ""
     if len(body) > MAX_BODY_BYTES:
-        return _response_dict(_error(413, "too_large", "the request body is too large"))
+        return _response_dict(staff_errors.too_large(MAX_BODY_BYTES))
     return app.resolve(event, context)
 
 
 def _response_dict(response: Response) -> dict[str, Any]:
+    # Answered before the resolver runs: serialised as the resolver would (compact JSON).
     return {
         "statusCode": response.status_code,
-        "headers": {"Content-Type": content_types.APPLICATION_JSON, "Cache-Control": "no-store"},
-        "body": json.dumps(response.body),
+        "headers": dict(response.headers),
+        "body": json.dumps(response.body, separators=(",", ":")),
         "isBase64Encoded": False,
     }
 

@@ -136,6 +136,7 @@ def test_bad_requests_get_a_clear_4xx(aws, body):
     assert response["statusCode"] == 422
     payload = json.loads(response["body"])
     assert payload["error"] == "invalid_request"
+    assert payload["details"] and all(set(d) == {"field", "problem"} for d in payload["details"])
     assert "Kitchen pipe" not in response["body"]
     assert TicketItem.count() == 0
 

@@ -1,0 +1,98 @@
+"""The staff API's JSON answers, shared by every function that serves staff routes.
+
+One staff console calls routes of several functions (``api``, ``tickets``); they all answer
+errors as ``{"error": <code>, "message": <sentence>, ...}`` with the same codes and wording,
+and validation errors as ``details: [{"field", "problem"}]`` without the submitted values.
+(The local gateway's own 401, ``{"message": "Unauthorized"}``, mimics API Gateway's JWT
+authorizer and is not one of these.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from propdesk.auth import NotAllowed, NotAuthenticated
+
+JSON_HEADERS = {"Cache-Control": "no-store"}
+
+UNAUTHORIZED = "A staff sign-in token is required."
+FORBIDDEN = "Your role may not use this route."
+NO_SUCH_ROUTE = "No such route."
+INVALID_REQUEST = "The request is not valid."
+INTERNAL_ERROR = "Something went wrong; please try again."
+
+# Where a value came from; dropped from a detail's field when a name follows ("period", not "query.period").
+_SOURCES = frozenset({"body", "query", "path"})
+
+
+def json_error(status: int, error: str, message: str, **extra: Any) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body={"error": error, "message": message, **extra},
+        headers=dict(JSON_HEADERS),
+    )
+
+
+def json_ok(body: Any, status: int = 200) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=body,
+        headers=dict(JSON_HEADERS),
+    )
+
+
+def unauthorized() -> Response:
+    return json_error(401, "unauthorized", UNAUTHORIZED)
+
+
+def forbidden() -> Response:
+    return json_error(403, "forbidden", FORBIDDEN)
+
+
+def refusal(denied: NotAuthenticated | NotAllowed) -> Response:
+    """401 for no staff identity, 403 for a role the route does not allow."""
+    return unauthorized() if isinstance(denied, NotAuthenticated) else forbidden()
+
+
+def no_such_route() -> Response:
+    return json_error(404, "not_found", NO_SUCH_ROUTE)
+
+
+def too_large(limit: int) -> Response:
+    return json_error(413, "too_large", f"The body is larger than {limit} bytes.")
+
+
+def internal_error() -> Response:
+    return json_error(500, "internal_error", INTERNAL_ERROR)
+
+
+def _field(error: dict[str, Any]) -> str:
+    parts = list(error.get("loc") or ())
+    if error.get("type") == "json_invalid":
+        # loc is ("body", <character offset>): the body as a whole is not JSON.
+        return str(parts[0]) if parts else "body"
+    # "body.kind" -> "kind", "query.period" -> "period"; a bare "body" (wrong shape) stays "body".
+    if len(parts) > 1 and parts[0] in _SOURCES:
+        parts = parts[1:]
+    return ".".join(str(part) for part in parts) or "request"
+
+
+def validation_details(exc: RequestValidationError) -> list[dict[str, str]]:
+    """Where and what, per error; never the submitted value (it may be free text or personal data)."""
+    return [{"field": _field(error), "problem": str(error.get("msg") or "invalid")} for error in exc.errors()]
+
+
+def invalid_request(exc: RequestValidationError) -> Response:
+    return json_error(422, "invalid_request", INVALID_REQUEST, details=validation_details(exc))
+
+
+def register_auth_handlers(app: ApiGatewayResolver) -> None:
+    """Answer ``NotAuthenticated`` with 401 and ``NotAllowed`` with 403 on this resolver."""
+    app.exception_handler(NotAuthenticated)(refusal)
+    app.exception_handler(NotAllowed)(refusal)
