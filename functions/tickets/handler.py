@@ -112,6 +112,13 @@ def _no_route(_exc: NotFoundError) -> Response:
     return staff_errors.no_such_route()
 
 
+@app.exception_handler(Exception)
+def _unexpected(exc: Exception) -> Response:
+    # Logged with its trace for us; the caller gets the same plain answer as from the api function.
+    logger.exception("request failed", error_type=type(exc).__name__)
+    return staff_errors.internal_error()
+
+
 def _check_route_roles(event: dict[str, Any]) -> Response | None:
     roles = ROUTE_ROLES.get(str(event.get("routeKey") or ""))
     if roles is None:

@@ -106,3 +106,23 @@ def test_oversized_body_is_the_same_413(aws):
     tickets = _post_ticket(big, roles=("agent",))
     assert api == tickets
     assert api == (413, {"error": "too_large", "message": "The body is larger than 16384 bytes."})
+
+
+def test_an_unexpected_failure_is_a_plain_500_without_details(aws, monkeypatch):
+    # GIVEN the ticket store fails in a way nobody planned for
+    import tickets.handler as tickets_module
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("store exploded: secret detail")
+
+    monkeypatch.setattr(tickets_module, "get_ticket", broken)
+    # WHEN a staff member reads a ticket
+    status, body = _tickets(
+        "GET",
+        "/staff/tickets/T-123456",
+        roles=("agent",),
+        route_key="GET /staff/tickets/{ticket_id}",
+        path_parameters={"ticket_id": "T-123456"},
+    )
+    # THEN the answer is the api function's plain 500, with nothing of the failure in it
+    assert (status, body) == (500, {"error": "internal_error", "message": staff_errors.INTERNAL_ERROR})

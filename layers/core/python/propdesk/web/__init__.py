@@ -1,1 +1,2 @@
-"""HTML pages owners see (pay pages). Every value from data or configuration is escaped."""
+"""What people see over HTTP: owners' pay pages (HTML, every value escaped) and the staff API's
+JSON errors, one vocabulary for every function behind the API."""
