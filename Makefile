@@ -17,7 +17,7 @@ help:
 	@echo "make test                      set up, lint and run the whole test suite"
 	@echo "make run [PROPERTY=demo]       start the local runtime on http://127.0.0.1:8000"
 	@echo "make token ROLE=cashier        mint a staff token for the local runtime"
-	@echo "make bench [UNITS=2000]        one billing cycle in process on moto: time and AWS calls per unit"
+	@echo "make bench [UNITS=500]         one billing cycle in process on moto: time and AWS calls per unit"
 	@echo "make synth PROPERTY=<id>       synthesize the CDK stack PropDesk-<id> offline"
 	@echo "make deploy PROPERTY=<id>      deploy PropDesk-<id> to the AWS account in your environment"
 
@@ -62,7 +62,7 @@ diff: install node_modules/.installed
 deploy: install node_modules/.installed
 	npx --no-install cdk deploy PropDesk-$(PROPERTY) -c property=$(PROPERTY) --require-approval broadening --outputs-file build/outputs-$(PROPERTY).json
 
-UNITS ?= 2000
+UNITS ?= 500
 bench: install
 	$(BIN)/python -m bench.cycle --units $(UNITS)
 

@@ -7,7 +7,7 @@ the call counts are what a deployment pays for. (On moto, a DynamoDB transaction
 whole table to be able to roll back, so the webhook phase grows with the table; DynamoDB's
 transactions do not.)
 
-    make bench                 # 2,000 units, 85 % pay online
+    make bench                 # 500 units, 85 % pay online
     make bench UNITS=20000     # the size the roadmap targets (slow on moto)
 """
 
@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--units", type=int, default=2000)
+    parser.add_argument("--units", type=int, default=500)
     parser.add_argument("--pay-share", type=float, default=0.85)
     parser.add_argument("--property", default="demo")
     args = parser.parse_args(argv)
