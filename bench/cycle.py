@@ -47,8 +47,10 @@ import botocore.client
 from moto import mock_aws
 
 from infra.config import load_config
+from infra.local.invoker import LocalLambdaContext
 from infra.local.resources import LocalSecrets, provision
 
+REGION = "ap-southeast-1"
 WEBHOOK_SECRET = "whsec_bench"  # noqa: S105 - a local benchmark secret
 
 
@@ -81,18 +83,10 @@ class CallCounter:
         botocore.client.BaseClient._make_api_call = self._original
 
 
-@dataclass
-class Context:
-    function_name: str = "bench"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:ap-southeast-1:123456789012:function:bench"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = "/aws/lambda/bench"
-    log_stream_name: str = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 300_000
+def Context() -> LocalLambdaContext:
+    return LocalLambdaContext(
+        function_name="propdesk-bench", memory_limit_in_mb=512, timeout_s=300, region=REGION
+    )
 
 
 def synthetic_units(config, count: int) -> str:
