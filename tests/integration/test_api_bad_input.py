@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from api.handler import lambda_handler
 from payment_webhook.handler import lambda_handler as webhook_handler
+from propdesk.services.units import COLUMNS
 from tests.paytools import LambdaContextStub, http_event, pay_token, store_bill
 
 ADMIN = {"sub": "u-admin", "cognito:groups": "[admin]"}
@@ -92,3 +95,25 @@ def test_webhook_invalid_base64_is_400(aws):
     event = http_event("POST", "/webhooks/stripe", body="%%%", headers={"stripe-signature": "t=1,v1=00"})
     event["isBase64Encoded"] = True
     assert webhook_handler(event, LambdaContextStub())["statusCode"] == 400
+
+
+@pytest.mark.parametrize(
+    ("csv_text", "line"),
+    [
+        # a field larger than the csv module reads (131,072 characters), under the 2 MB body limit
+        (",".join(COLUMNS) + "\nA-101," + "x" * 200_000 + "\n", 2),
+        ("unit_id," + "y" * 200_000 + "\n", 1),
+    ],
+)
+def test_units_import_with_a_huge_field_is_400_with_the_line(aws, csv_text, line):
+    # GIVEN an admin uploads a file with a field larger than the csv module reads by default
+    event = http_event(
+        "POST", "/staff/units/import", claims=ADMIN, headers={"content-type": "text/csv"}, body=csv_text
+    )
+    # WHEN it is imported
+    response = lambda_handler(event, LambdaContextStub())
+    # THEN the answer is a 400 naming the line, and the field is not echoed back
+    assert response["statusCode"] == 400, response["body"][:500]
+    body = json.loads(response["body"])
+    assert [e["line"] for e in body["errors"]] == [line]
+    assert len(response["body"]) < 2_000

@@ -108,3 +108,17 @@ def test_byte_order_mark_and_blank_lines_are_tolerated(demo_config):
     )
     assert errors == []
     assert [u.unit_id for u in units] == ["A-101", "A-102"]
+
+
+def test_a_line_the_csv_reader_cannot_read_is_reported_not_raised(demo_config):
+    # GIVEN a field beyond even the raised field-size limit, after one good line
+    from propdesk.services.units import MAX_FIELD_CHARS
+
+    text = _csv(GOOD, "A-102,A,1," + "z" * (MAX_FIELD_CHARS + 1))
+    # WHEN parsed
+    units, _, errors = parse_units_csv(text, config=demo_config)
+    # THEN the failure is one reported error (not an exception) without the field's content
+    assert len(errors) == 1
+    assert errors[0][1].startswith("not readable as CSV")
+    assert "zzzz" not in errors[0][1]
+    assert [u.unit_id for u in units] == ["A-101"]

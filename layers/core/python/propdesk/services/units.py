@@ -68,7 +68,7 @@ def _parse_row(row: dict[str, str], config: PropertyConfig) -> tuple[Unit, Owner
     try:
         building = config.building(value["building"])
     except KeyError:
-        reasons.append(f"unknown building {value['building']!r}")
+        reasons.append(f"unknown building {value['building'][:16]!r}")
     floor = 0
     try:
         floor = int(value["floor"])
@@ -127,16 +127,42 @@ def _parse_row(row: dict[str, str], config: PropertyConfig) -> tuple[Unit, Owner
     return unit, owner
 
 
+# The csv module refuses fields over 128 KiB by default. Every field is bounded by the row
+# checks below, so let the reader take any field the request could carry and report it there,
+# on its own line, instead of failing the whole file.
+MAX_FIELD_CHARS = 4 * 1024 * 1024
+csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_CHARS))
+
+
+def _not_csv(exc: csv.Error) -> str:
+    # csv's own messages name the problem (e.g. a field over the size limit) without the data.
+    return f"not readable as CSV: {exc}"
+
+
+def _read_rows(reader: csv.DictReader) -> tuple[list[tuple[int, dict]], tuple[int, str] | None]:
+    """``(line number, row)`` pairs, and the error where the csv module could not read on."""
+    rows: list[tuple[int, dict]] = []
+    try:
+        for row in reader:
+            rows.append((reader.line_num, row))
+    except csv.Error as exc:
+        return rows, (reader.line_num, _not_csv(exc))
+    return rows, None
+
+
 def parse_units_csv(
     text: str, *, config: PropertyConfig
 ) -> tuple[list[Unit], list[Owner], list[tuple[int, str]]]:
     """Units, owners (one per owner id) and every error as ``(line number, reason)``."""
     errors: list[tuple[int, str]] = []
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = tuple(name.strip() for name in (reader.fieldnames or ()))
+    try:
+        header = tuple(name.strip() for name in (reader.fieldnames or ()))
+    except csv.Error as exc:
+        return [], [], [(max(reader.line_num, 1), _not_csv(exc))]
     if header != COLUMNS:
         missing = [name for name in COLUMNS if name not in header]
-        extra = [name for name in header if name not in COLUMNS]
+        extra = [name[:40] for name in header if name not in COLUMNS]
         detail = []
         if missing:
             detail.append(f"missing columns: {', '.join(missing)}")
@@ -152,8 +178,10 @@ def parse_units_csv(
     owners: dict[str, Owner] = {}
     unit_lines: dict[str, int] = {}
     rows = 0
-    for row in reader:
-        line = reader.line_num
+    parsed, unreadable = _read_rows(reader)
+    if unreadable:
+        errors.append(unreadable)
+    for line, row in parsed:
         rows += 1
         if rows > MAX_ROWS:
             errors.append((line, f"too many rows (at most {MAX_ROWS})"))
