@@ -17,7 +17,7 @@ from infra.constructs.auth import StaffAuth
 from infra.constructs.documents import Documents
 from infra.constructs.functions import Functions
 from infra.constructs.messaging import Messaging
-from infra.constructs.monitoring import Monitoring
+from infra.constructs.monitoring import PAYMENT_WEBHOOK, Monitoring, payment_webhook_alarms
 from infra.constructs.nag import acknowledge, arn_in_finding
 from infra.constructs.queues import Queues
 from infra.constructs.schedules import Schedules
@@ -82,6 +82,11 @@ class PropertyStack(Stack):
             self.monitoring.alarm_on_dead_letters(f"{name}-dlq", dlq)
         self.monitoring.alarm_on_dead_letters("schedules-dlq", self.schedules.dead_letter_queue)
         self.monitoring.alarm_on_dead_letters("failed-runs", self.functions.failed_async)
+        self.monitoring.alarm_on_function_metrics(
+            PAYMENT_WEBHOOK,
+            self.functions.environments[PAYMENT_WEBHOOK],
+            payment_webhook_alarms(pid),
+        )
         self._outputs()
 
     def _wire(self, spec: manifest.FunctionSpec) -> None:

@@ -1,6 +1,10 @@
-"""Alarms on dead-letter queues and function errors, sent to one alarm topic."""
+"""Alarms on dead-letter queues, function errors and the payment webhook's own metrics, sent to
+one alarm topic."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -11,6 +15,74 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from infra.constructs.tables import table_name
+
+# The environment through which Powertools Metrics learns its namespace and its default
+# ``service`` dimension (set per function in infra/constructs/functions.py).
+METRICS_NAMESPACE_ENV = "POWERTOOLS_METRICS_NAMESPACE"
+SERVICE_NAME_ENV = "POWERTOOLS_SERVICE_NAME"
+SERVICE_DIMENSION = "service"
+
+PAYMENT_WEBHOOK = "payment_webhook"
+
+
+@dataclass(frozen=True)
+class MetricAlarm:
+    """An alarm on a count a function emits with Powertools Metrics (Sum over five minutes)."""
+
+    metric_name: str
+    threshold: int
+    description: str
+
+
+def payment_webhook_alarms(property_id: str) -> tuple[MetricAlarm, ...]:
+    """What the payment webhook (functions/payment_webhook/handler.py) counts that staff must hear of."""
+    payments = table_name(property_id, "payments")
+    ledger = table_name(property_id, "ledger")
+    logs = (
+        f"the {PAYMENT_WEBHOOK} function's log (message 'payment set aside for staff' gives "
+        "payment_id, bill_id and reason)"
+    )
+    return (
+        MetricAlarm(
+            "StripeEvent_mismatch",
+            1,
+            "A Stripe payment was NOT credited: its amount or currency differs from what the bill has "
+            "outstanding, or its bill is unknown. The bill stays open and the owner may get overdue "
+            f"notices for money already paid. Find it in {logs}, in table {payments} (status "
+            f"'mismatch') and in table {ledger} (entity bill#<bill_id> or payment#<payment_id>, event "
+            "'payment_mismatch'); settle the bill by hand or refund the payment in Stripe.",
+        ),
+        MetricAlarm(
+            "StripeEvent_duplicate",
+            1,
+            "A bill was paid twice: a Stripe payment arrived for a bill already paid by another payment. "
+            "The second payment is held as a credit and the bill is untouched. Find it in "
+            f"{logs}, in table {payments} (status 'duplicate') and in table {ledger} (entity "
+            "bill#<bill_id>, event 'duplicate_payment'); refund it in Stripe or credit it to the "
+            "owner's account, and tell the owner.",
+        ),
+        MetricAlarm(
+            "StripeEvent_failed",
+            1,
+            "The Stripe webhook failed to process an event and answered 500 (the function's Errors "
+            "metric does not show this: the handler catches the exception). Stripe retries for up to "
+            f"3 days, so the payment is not lost yet. Read the {PAYMENT_WEBHOOK} function's log "
+            "('webhook processing failed', with stripe_event_id and the traceback) and fix the cause "
+            "(table throttling or permissions, a bad deploy); if it persists, check the event's "
+            "deliveries in the Stripe dashboard.",
+        ),
+        MetricAlarm(
+            "WebhookRejected",
+            10,
+            "Many requests to the Stripe webhook were rejected (bad signature, undecodable or oversized "
+            "body). Either the webhook signing secret in Secrets Manager no longer matches Stripe's "
+            "(e.g. after a rotation: real payments are then NOT recorded, check failed deliveries in "
+            f"the Stripe dashboard) or someone is sending forged webhooks. See the {PAYMENT_WEBHOOK} "
+            "function's log ('webhook signature rejected') and the API access log for the callers.",
+        ),
+    )
 
 
 class Monitoring(Construct):
@@ -51,6 +123,42 @@ class Monitoring(Construct):
         )
         alarm.add_alarm_action(self._action)
         return alarm
+
+    def alarm_on_function_metrics(
+        self,
+        function_name: str,
+        environment: Mapping[str, str],
+        alarms: tuple[MetricAlarm, ...],
+    ) -> list[cloudwatch.Alarm]:
+        """Alarm on counts a function emits with Powertools Metrics.
+
+        Powertools writes each metric in the namespace of ``POWERTOOLS_METRICS_NAMESPACE`` with the
+        one default dimension ``service`` = ``POWERTOOLS_SERVICE_NAME``; both are read from the
+        function's own environment so the alarm watches exactly the series the function emits.
+        """
+        namespace = environment[METRICS_NAMESPACE_ENV]
+        service = environment[SERVICE_NAME_ENV]
+        created = []
+        for spec in alarms:
+            alarm = cloudwatch.Alarm(
+                self,
+                f"{function_name}-{spec.metric_name}",
+                alarm_description=spec.description,
+                metric=cloudwatch.Metric(
+                    namespace=namespace,
+                    metric_name=spec.metric_name,
+                    dimensions_map={SERVICE_DIMENSION: service},
+                    period=Duration.minutes(5),
+                    statistic="Sum",
+                ),
+                threshold=spec.threshold,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            alarm.add_alarm_action(self._action)
+            created.append(alarm)
+        return created
 
     def alarm_on_errors(self, name: str, function: lambda_.IFunction) -> cloudwatch.Alarm:
         alarm = cloudwatch.Alarm(

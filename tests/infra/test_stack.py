@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
+from typing import get_args
 
 import pytest
 from aws_cdk.assertions import Match, Template
 
 from infra import manifest
 from infra.app import build_app
+from infra.constructs import monitoring
 from infra.constructs.functions import ENV_LIMIT_BYTES, environment_size
 from infra.stack import stack_name
 from propdesk.settings import get_settings
@@ -340,6 +343,125 @@ def test_dead_letter_queues_and_function_errors_raise_alarms_on_the_alarm_topic(
         if d["Name"] == "FunctionName"
     }
     assert watched_functions == set(function_ids(resources).values())
+
+
+PAYMENT_WEBHOOK_ALARMS = monitoring.payment_webhook_alarms("demo")
+# What RELIABILITY.md #8/#9/#11 and a wrong signing secret require staff to hear of: (threshold).
+REQUIRED_WEBHOOK_ALARMS = {
+    **{f"StripeEvent_{outcome}": 1 for outcome in ("mismatch", "duplicate")},
+    "StripeEvent_failed": 1,
+    "WebhookRejected": 10,
+}
+
+
+def metric_alarms(resources: dict) -> dict[str, dict]:
+    """Alarms on custom metrics (not on a queue or a function), by metric name."""
+    return {
+        a["Properties"]["MetricName"]: a["Properties"]
+        for a in of_type(resources, "AWS::CloudWatch::Alarm").values()
+        if not a["Properties"]["Namespace"].startswith("AWS/")
+    }
+
+
+def test_set_aside_outcomes_the_alarms_watch_are_real_outcomes():
+    from propdesk.services.payments import Outcome
+
+    assert {"mismatch", "duplicate"} <= set(get_args(Outcome))
+
+
+def test_payment_webhook_metrics_raise_alarms_on_the_alarm_topic(resources):
+    (topic_id,) = of_type(resources, "AWS::SNS::Topic")
+    env = function_env(resources, monitoring.PAYMENT_WEBHOOK)
+    alarms = metric_alarms(resources)
+    assert {a.metric_name: a.threshold for a in PAYMENT_WEBHOOK_ALARMS} == REQUIRED_WEBHOOK_ALARMS
+    assert set(alarms) == set(REQUIRED_WEBHOOK_ALARMS)
+    for spec in PAYMENT_WEBHOOK_ALARMS:
+        alarm = alarms[spec.metric_name]
+        # the series Powertools writes: the function's namespace, dimension service=<its service name>
+        assert alarm["Namespace"] == env["POWERTOOLS_METRICS_NAMESPACE"] == "PropDesk/demo"
+        assert alarm["Dimensions"] == [{"Name": "service", "Value": env["POWERTOOLS_SERVICE_NAME"]}]
+        assert env["POWERTOOLS_SERVICE_NAME"] == monitoring.PAYMENT_WEBHOOK
+        assert alarm["Statistic"] == "Sum"
+        assert alarm["Period"] == 300
+        assert alarm["EvaluationPeriods"] == 1
+        assert alarm["Threshold"] == REQUIRED_WEBHOOK_ALARMS[spec.metric_name]
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert alarm["TreatMissingData"] == "notBreaching"
+        assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+        assert alarm["AlarmDescription"] == spec.description
+
+
+def test_set_aside_alarms_tell_the_operator_where_to_look():
+    by_name = {a.metric_name: a.description for a in PAYMENT_WEBHOOK_ALARMS}
+    for name in ("StripeEvent_mismatch", "StripeEvent_duplicate"):
+        assert "propdesk-demo-payments" in by_name[name]
+        assert "propdesk-demo-ledger" in by_name[name]
+        assert "bill#<bill_id>" in by_name[name]
+    assert all(len(d) <= 1024 for d in by_name.values())  # CloudWatch's limit
+
+
+def test_powertools_emits_the_series_the_alarms_watch(resources):
+    from aws_lambda_powertools import Metrics
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    # GIVEN Powertools Metrics configured as the deployed webhook's environment configures it
+    env = function_env(resources, monitoring.PAYMENT_WEBHOOK)
+    alarms = metric_alarms(resources)
+    metrics = Metrics(namespace=env["POWERTOOLS_METRICS_NAMESPACE"], service=env["POWERTOOLS_SERVICE_NAME"])
+    try:
+        for name in alarms:
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+        # WHEN it serialises the EMF blob written to the log
+        blob = metrics.serialize_metric_set()
+    finally:
+        metrics.clear_metrics()
+    # THEN each alarm's namespace and dimensions name exactly that series
+    (directive,) = blob["_aws"]["CloudWatchMetrics"]
+    assert {m["Name"] for m in directive["Metrics"]} == set(alarms)
+    for alarm in alarms.values():
+        assert directive["Namespace"] == alarm["Namespace"]
+        assert directive["Dimensions"] == [[d["Name"] for d in alarm["Dimensions"]]]
+        assert all(blob[d["Name"]] == d["Value"] for d in alarm["Dimensions"])
+
+
+class _Context:
+    function_name = "payment_webhook"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@pytest.mark.parametrize("metric_name", sorted(REQUIRED_WEBHOOK_ALARMS))
+def test_payment_webhook_emits_each_alarmed_metric(metric_name, monkeypatch):
+    from payment_webhook import handler
+    from propdesk.payments.stripe_provider import InvalidWebhook
+
+    # GIVEN the webhook with its signature check, store and event processing stood in for
+    def verify(body, signature, secret):
+        if metric_name == "WebhookRejected":
+            raise InvalidWebhook("bad signature")
+        return {"id": "evt_1", "type": "checkout.session.completed"}
+
+    def process(stripe_event, **_kwargs):
+        if metric_name == "StripeEvent_failed":
+            raise RuntimeError("store unavailable")
+        return {"received": True, "outcome": metric_name.removeprefix("StripeEvent_")}
+
+    monkeypatch.setattr(handler, "verify_webhook", verify)
+    monkeypatch.setattr(handler, "process_stripe_event", process)
+    monkeypatch.setattr(handler, "idempotent_function", lambda **_kw: lambda fn: fn)
+    monkeypatch.setattr(handler, "persistence_layer", lambda: None)
+    monkeypatch.setattr(handler, "get_settings", lambda: SimpleNamespace(property_config=None))
+    keys = SimpleNamespace(webhook_secret="whsec_x", livemode=False)
+    handler.metrics.clear_metrics()
+    try:
+        # WHEN an event comes in
+        handler.handle_webhook({"body": "{}", "headers": {}}, _Context(), keys=keys)
+        emitted = set(handler.metrics.metric_set)
+    finally:
+        handler.metrics.clear_metrics()
+    # THEN the handler counts it under the name the alarm watches
+    assert emitted == {metric_name}
 
 
 # --- documents bucket -----------------------------------------------------------------------------
