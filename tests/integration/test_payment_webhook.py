@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import boto3
 import pytest
+import time_machine
 
 from payment_webhook.handler import lambda_handler
 from propdesk.messaging.requests import parse_message
@@ -116,3 +118,22 @@ def test_async_payment_success_credits_a_delayed_payment(aws):
     assert json.loads(first["body"])["outcome"] == "ignored"
     assert json.loads(second["body"])["outcome"] == "credited"
     assert BillRepository().get(bill.bill_id).payment_id == "stripe:pi_async"
+
+
+def test_a_late_delivery_records_when_the_owner_paid_not_when_it_arrived(aws):
+    # GIVEN an owner paid just before midnight on New Year's Eve in Shanghai (15:59 UTC), and
+    # Stripe's delivery reaches us two hours later, in the next year
+    bill = store_bill()
+    paid = datetime(2026, 12, 31, 15, 59, tzinfo=UTC)
+    event = checkout_event(bill, payment_intent="pi_late", created=int(paid.timestamp()))
+    with time_machine.travel(datetime(2026, 12, 31, 18, 0, tzinfo=UTC), tick=False):
+        # WHEN it is processed
+        response = deliver(event)
+    assert response["statusCode"] == 200
+    # THEN the bill says it was paid at the owner's time, in the year of its receipt number
+    credited = BillRepository().get(bill.bill_id)
+    assert credited.paid_at == paid
+    assert "-2026-" in credited.receipt_no
+    payment = PaymentItem.get("stripe:pi_late")
+    assert payment.paid_at == paid
+    assert payment.received_at == datetime(2026, 12, 31, 18, 0, tzinfo=UTC)

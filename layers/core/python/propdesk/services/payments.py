@@ -121,6 +121,7 @@ def record_online_payment(
             status=status,
             received_at=now,
             event_id=payment.event_id,
+            paid_at=payment.paid_at,
         )
 
     def set_aside(status: str, bill: Bill | None, reason: str) -> PaymentOutcome:

@@ -137,7 +137,8 @@ class PaymentItem(Model):
     status = UnicodeAttribute()  # credited | mismatch | duplicate
     event_id = UnicodeAttribute(null=True)
     receipt_no = UnicodeAttribute(null=True)
-    received_at = UTCDateTimeAttribute()
+    received_at = UTCDateTimeAttribute()  # when PropDesk recorded it
+    paid_at = UTCDateTimeAttribute(null=True)  # when the owner paid, by the provider's clock
 
 
 class CounterItem(Model):
@@ -159,13 +160,17 @@ class MessageItem(Model):
     message_id = UnicodeAttribute(hash_key=True)  # e.g. "bill_notice#A-1203#2026-12"
     template = UnicodeAttribute()
     owner_id = UnicodeAttribute()
-    status = UnicodeAttribute()  # queued | sent | failed
+    status = UnicodeAttribute()  # queued | sending | sent | failed | undeliverable
     channels = ListAttribute(of=UnicodeAttribute, default=list)  # channels actually used
     provider_ids = ListAttribute(of=UnicodeAttribute, default=list)
     attempts = NumberAttribute(default=0)
     note = UnicodeAttribute(null=True)  # e.g. why SMS was skipped
     created_at = UTCDateTimeAttribute()
     sent_at = UTCDateTimeAttribute(null=True)
+    # The send lease: while ``status`` is "sending" and ``lease_until`` lies ahead, one invocation
+    # (``claimed_by``) owns the message; others leave it to the queue to redeliver.
+    lease_until = UTCDateTimeAttribute(null=True)
+    claimed_by = UnicodeAttribute(null=True)
 
 
 class LedgerItem(Model):

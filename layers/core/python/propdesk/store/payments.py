@@ -37,9 +37,10 @@ class PaymentRecord:
     amount_minor: int
     currency: str
     status: str  # credited | mismatch | duplicate
-    received_at: datetime
+    received_at: datetime  # when we recorded it
     event_id: str | None = None
     receipt_no: str | None = None
+    paid_at: datetime | None = None  # when the owner paid (the provider's time); else received_at
 
 
 class CreditResult(enum.Enum):
@@ -65,6 +66,7 @@ def _to_item(record: PaymentRecord) -> PaymentItem:
         event_id=record.event_id,
         receipt_no=record.receipt_no,
         received_at=_utc(record.received_at),
+        paid_at=_utc(record.paid_at) if record.paid_at else None,
     )
 
 
@@ -80,6 +82,7 @@ def _from_item(item: PaymentItem) -> PaymentRecord:
         received_at=_utc(item.received_at),
         event_id=item.event_id,
         receipt_no=item.receipt_no,
+        paid_at=_utc(item.paid_at) if item.paid_at else None,
     )
 
 
@@ -144,8 +147,8 @@ class PaymentRepository:
                     bill_item,
                     actions=[
                         BillItem.status.set(STATUS_PAID),
-                        BillItem.paid_minor.set(record.amount_minor),
-                        BillItem.paid_at.set(_utc(record.received_at)),
+                        BillItem.paid_minor.add(record.amount_minor),
+                        BillItem.paid_at.set(_utc(record.paid_at or record.received_at)),
                         BillItem.payment_id.set(record.payment_id),
                         BillItem.receipt_no.set(record.receipt_no),
                     ],
