@@ -42,10 +42,25 @@ def test_tickets_double_submit_within_a_minute(aws):
     assert {json.loads(b)["ticket_id"] for b in queued} == ids
 
 
-def test_tickets_same_text_a_minute_later_is_a_new_ticket(aws):
+def test_tickets_double_submit_across_a_minute_boundary(aws):
+    # WHEN the retry comes 20 seconds later but in the next clock minute
     with time_machine.travel(datetime(2026, 7, 3, 1, 0, 50, tzinfo=UTC), tick=False):
         first = _post(REQUEST)
     with time_machine.travel(datetime(2026, 7, 3, 1, 1, 10, tzinfo=UTC), tick=False):
         second = _post(REQUEST)
+    # THEN it is still the same ticket
+    assert json.loads(first["body"])["ticket_id"] == json.loads(second["body"])["ticket_id"]
+    assert second["statusCode"] == 200
+    assert TicketItem.count() == 1
+
+
+def test_tickets_same_text_more_than_a_minute_later_is_a_new_ticket(aws):
+    # GIVEN a request, and the same text again 70 seconds later (a new call about the same fault)
+    with time_machine.travel(datetime(2026, 7, 3, 1, 0, 50, tzinfo=UTC), tick=False):
+        first = _post(REQUEST)
+    with time_machine.travel(datetime(2026, 7, 3, 1, 2, 0, tzinfo=UTC), tick=False):
+        second = _post(REQUEST)
+    # THEN it is a ticket of its own
     assert json.loads(first["body"])["ticket_id"] != json.loads(second["body"])["ticket_id"]
+    assert second["statusCode"] == 201
     assert TicketItem.count() == 2

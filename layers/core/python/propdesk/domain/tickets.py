@@ -68,8 +68,13 @@ def normalise_category(category: str) -> str:
     return category.strip().lower()
 
 
+# The same request again within this window is the same ticket (double click, retried call).
+REPEAT_WINDOW = timedelta(minutes=1)
+
+
 def ticket_id_for(request: TicketRequest, now: datetime) -> str:
-    """The same request within the same minute gets the same id (double click, retried call)."""
+    """The id of ``request`` received in ``now``'s minute. A repeat that crosses into the next
+    minute gets another id, so intake also looks up the previous minute's (``is_repeat``)."""
     minute = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
     content = json.dumps(
         [
@@ -84,6 +89,11 @@ def ticket_id_for(request: TicketRequest, now: datetime) -> str:
         ensure_ascii=False,
     )
     return "T-" + hashlib.sha256(content.encode("utf-8")).hexdigest()[:20]
+
+
+def is_repeat(earlier: Ticket, now: datetime) -> bool:
+    """Whether a request received ``now`` repeats ``earlier`` (same content, within the window)."""
+    return timedelta(0) <= now - earlier.created_at <= REPEAT_WINDOW
 
 
 def route(ticket: Ticket, departments: Sequence[Department]) -> Routing:

@@ -22,8 +22,10 @@ from propdesk.config import PropertyConfig
 from propdesk.domain.tickets import (
     DISPATCHED,
     RECEIVED,
+    REPEAT_WINDOW,
     Ticket,
     TicketRequest,
+    is_repeat,
     normalise_category,
     route,
     ticket_id_for,
@@ -80,10 +82,14 @@ def submit(
         status=RECEIVED,
         created_at=now,
     )
-    created = tickets.create(ticket)
-    if not created:
-        stored = tickets.get(ticket.ticket_id)
-        ticket = stored or ticket
+    earlier = tickets.get(ticket_id_for(request, now - REPEAT_WINDOW))
+    if earlier is not None and is_repeat(earlier, now):
+        ticket, created = earlier, False
+    else:
+        created = tickets.create(ticket)
+        if not created:
+            stored = tickets.get(ticket.ticket_id)
+            ticket = stored or ticket
     if ticket.status == RECEIVED:
         # Also for a repeat: if the first call died before queueing, this one queues it
         # (routing is conditional, so a second routing message changes nothing).
