@@ -30,7 +30,7 @@ def test_params_carry_lines_metadata_expiry_and_urls(demo_config):
     assert params["metadata"] == {"property_id": "demo", "bill_id": "A-101#2026-03"}
     assert params["payment_intent_data"]["metadata"] == params["metadata"]
     assert params["client_reference_id"] == "A-101#2026-03"
-    assert params["expires_at"] == int(NOW.timestamp()) + 60 * 60
+    assert params["expires_at"] == int(NOW.timestamp()) + 61 * 60  # configured hour + margin
     assert params["payment_method_types"] == ["card", "alipay", "wechat_pay"]
     assert params["payment_method_options"] == {"wechat_pay": {"client": "web"}}
     assert (
@@ -57,3 +57,13 @@ def test_partly_paid_bill_charges_the_outstanding_amount(demo_config):
         bill, token="t.k", config=demo_config, now=NOW, public_base="https://x", locale="en"
     )
     assert [item["price_data"]["unit_amount"] for item in params["line_items"]] == [bill.total_minor - 10000]
+
+
+def test_expiry_stays_within_stripe_s_window_at_both_ends():
+    from propdesk.services.checkout import checkout_expires_at
+
+    # Stripe counts from its own creation time, a moment after NOW: 30 minutes must not fall short
+    created = NOW.timestamp() + 2
+    assert checkout_expires_at(NOW, 30) - created >= 30 * 60
+    # and 24 hours must not run over
+    assert checkout_expires_at(NOW, 1440) - NOW.timestamp() <= 24 * 3600

@@ -30,6 +30,16 @@ logger = Logger(child=True)
 # Stripe Checkout's own page locales for ours.
 CHECKOUT_LOCALES = {"zh-CN": "zh", "en": "en"}
 
+# Stripe wants a session's expires_at 30 minutes to 24 hours after it creates the session,
+# which is a moment after ``now``: a margin keeps the configured minimum valid, and the
+# maximum is clamped so the margin cannot push it past 24 hours.
+EXPIRY_MARGIN = timedelta(minutes=1)
+STRIPE_MAX_EXPIRY = timedelta(hours=24)
+
+
+def checkout_expires_at(now: datetime, minutes: int) -> int:
+    return int(min(now + timedelta(minutes=minutes) + EXPIRY_MARGIN, now + STRIPE_MAX_EXPIRY).timestamp())
+
 
 class PayLinkRefused(Exception):
     """Unknown, altered or expired link, missing bill, or a bill of another unit. No detail."""
@@ -134,7 +144,7 @@ def checkout_params(
         "client_reference_id": bill.bill_id,
         "metadata": metadata,
         "payment_intent_data": {"metadata": metadata, "description": f"{bill.unit_id} {bill.period}"},
-        "expires_at": int((now + timedelta(minutes=config.payment.checkout_expiry_minutes)).timestamp()),
+        "expires_at": checkout_expires_at(now, config.payment.checkout_expiry_minutes),
         "success_url": f"{page}/return?session_id={{CHECKOUT_SESSION_ID}}",
         "cancel_url": page,
         "locale": CHECKOUT_LOCALES.get(locale, "auto"),
