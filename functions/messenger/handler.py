@@ -1,7 +1,10 @@
 """Messenger: consumes the messages queue and sends each message once (SES email, SNS SMS).
 
 Partial batch failures: a failed or malformed record is reported alone, so the queue retries
-only it and, after its retries, keeps it in the dead-letter queue.
+only it and, after its retries, keeps it in the dead-letter queue. A copy of a message that
+another invocation is sending right now fails the same way (``MessageInFlight``) and is
+redelivered after the visibility timeout, when it finds the message sent. Failed records are
+logged with their exception, whose text never carries a contact (see ``MalformedMessage``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
 
 from propdesk.messaging.requests import parse_message
 from propdesk.services.messenger import Messenger
@@ -20,7 +24,11 @@ from propdesk.settings import get_settings
 
 logger = Logger()
 tracer = Tracer()
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False, logger=logger)
+
+
+class MalformedMessage(ValueError):
+    """A record that is not a ``MessageRequest``; names the offending fields, never their values."""
 
 
 @cache
@@ -30,7 +38,14 @@ def messenger() -> Messenger:
 
 
 def record_handler(record: SQSRecord) -> None:
-    messenger().deliver(parse_message(record.body))
+    try:
+        request = parse_message(record.body)
+    except ValidationError as exc:
+        # pydantic's text quotes the input (it may be an address): keep locations and kinds only.
+        fields = sorted({".".join(str(part) for part in e["loc"]) or "(root)" for e in exc.errors()})
+        kinds = sorted({e["type"] for e in exc.errors()})
+        raise MalformedMessage(f"invalid fields: {', '.join(fields)} ({', '.join(kinds)})") from None
+    messenger().deliver(request)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -35,7 +35,7 @@ tracer = Tracer()
 app = APIGatewayHttpResolver(enable_validation=True)
 # 401/403 in the staff API's shared wording (the same as the api function's).
 staff_errors.register_auth_handlers(app)
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False, logger=logger)
 
 ADMIN, CASHIER, AGENT = "admin", "cashier", "agent"
 ROUTE_ROLES: dict[str, tuple[str, ...]] = {

@@ -1,11 +1,14 @@
 """The messenger: renders a queued message in the recipient's locale and sends it once.
 
-Per message: the send record is created conditionally (a repeat of a sent message is
-skipped), channels are chosen from what the recipient can receive (fallback SMS <-> email,
-the choice recorded), each channel that goes out is recorded at once (a retry resends only
+Per message: the send record is claimed first, a conditional write that takes the message
+under a lease only when it is new or waiting for a retry, so two copies of one message
+processed at once never both send (the second raises ``MessageInFlight`` and the queue
+redelivers it; a repeat of a sent message is skipped; a crashed holder's message is taken
+over once its lease runs out). Channels are chosen from what the recipient can receive
+(fallback SMS <-> email, the choice recorded), each channel that goes out is recorded at once (a retry resends only
 what failed), and a provider failure is raised so the queue retries and finally keeps the
-message in its dead-letter queue. Logs carry ids, templates and channels, never contacts or
-names.
+message in its dead-letter queue (as ``SendFailed``, whose text carries no contact). Logs carry
+ids, templates and channels, never contacts or names.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
 
 from propdesk.config import PropertyConfig
 from propdesk.messaging.channels import EMAIL, SMS, Delivery, choose_channels
@@ -23,12 +27,48 @@ from propdesk.messaging.requests import MessageRequest
 from propdesk.messaging.senders import EmailSender, SesEmailSender, SmsNotPossible, SmsSender, SnsSmsSender
 from propdesk.messaging.templates import render
 from propdesk.store import ledger
-from propdesk.store.messages import SENT, TERMINAL, UNDELIVERABLE, MessageRepository
+from propdesk.store.messages import (
+    SENT,
+    TERMINAL,
+    UNDELIVERABLE,
+    MessageInFlight,
+    MessageRecord,
+    MessageRepository,
+)
 from propdesk.store.owners import OwnerRepository
 
 logger = Logger(child=True)
 
 DEPARTMENT_RECIPIENT = "department"
+
+
+class SendFailed(Exception):
+    """A channel's provider failed (the queue retries the message). Its text names only the
+    channels and the providers' error codes, never the recipient: a provider's own message may
+    quote the address or number, so it is not kept as the cause (it is on ``errors`` in memory)."""
+
+    def __init__(self, failures: tuple[tuple[str, str], ...], errors: tuple[Exception, ...] = ()) -> None:
+        super().__init__("; ".join(f"{channel} failed: {code}" for channel, code in failures))
+        self.failures = failures
+        self.errors = errors
+
+    @property
+    def code(self) -> str:
+        return ", ".join(code for _channel, code in self.failures)
+
+    @classmethod
+    def of(cls, channel: str, exc: Exception) -> SendFailed:
+        code = type(exc).__name__
+        if isinstance(exc, ClientError):
+            code = str(exc.response.get("Error", {}).get("Code") or code)
+        return cls(((channel, code),), (exc,))
+
+    @classmethod
+    def combined(cls, failures: list[SendFailed]) -> SendFailed:
+        return cls(
+            tuple(f for failure in failures for f in failure.failures),
+            tuple(e for failure in failures for e in failure.errors),
+        )
 
 
 class Pacer:
@@ -138,17 +178,28 @@ class Messenger:
             )
 
     def deliver(self, request: MessageRequest) -> Outcome:
+        """Send the message unless it is done; raises ``MessageInFlight`` (retry later) while
+        another invocation is sending it, and ``SendFailed`` when a channel failed (retried)."""
         recipient = self._recipient(request)
-        record = self._messages.begin(
+        record = self._messages.claim(
             message_id=request.message_id,
             template=request.template,
             recipient=recipient.key if recipient else (request.owner_id or DEPARTMENT_RECIPIENT),
             now=self._now(),
         )
-        if record.status in TERMINAL:
+        if record.claim is None or record.status in TERMINAL:
             logger.info("message already handled", message_id=request.message_id, status=record.status)
             return Outcome(request.message_id, "skipped", record.channels, record.note)
+        try:
+            return self._send(request, recipient, record)
+        except BaseException as exc:
+            # Record the failed attempt and release the lease so the queue's retry can take it.
+            note = str(exc) if isinstance(exc, SendFailed) else f"failed: {type(exc).__name__}"
+            self._messages.attempt_failed(request.message_id, note=note, claim=record.claim)
+            raise
 
+    def _send(self, request: MessageRequest, recipient: Recipient | None, record: MessageRecord) -> Outcome:
+        assert record.claim is not None
         if recipient is None:
             delivery = Delivery(channels=(), note="undeliverable: unknown recipient")
         else:
@@ -159,7 +210,7 @@ class Messenger:
                 sms_consent=recipient.sms_consent,
             )
         if not delivery.channels:
-            return self._undeliverable(request, delivery.note)
+            return self._undeliverable(request, delivery.note, claim=record.claim)
 
         assert recipient is not None
         rendered = render(
@@ -172,7 +223,7 @@ class Messenger:
         done = list(record.channels)
         notes = [delivery.note] if delivery.note else []
         pending = [channel for channel in delivery.channels if channel not in done]
-        failure: Exception | None = None
+        failures: list[SendFailed] = []
         while pending:
             channel = pending.pop(0)
             try:
@@ -194,35 +245,41 @@ class Messenger:
                 continue
             except Exception as exc:
                 # Try the other channels first; the message then fails as a whole and is retried.
-                failure = failure or exc
-                self._messages.attempt_failed(
-                    request.message_id, note=f"{channel} failed: {type(exc).__name__}"
-                )
+                failures.append(SendFailed.of(channel, exc))
                 logger.warning(
                     "send failed, will retry",
                     message_id=request.message_id,
                     template=request.template,
                     channel=channel,
-                    error=type(exc).__name__,
+                    error=failures[-1].code,
                 )
                 continue
             self._messages.channel_sent(request.message_id, channel=channel, provider_id=provider_id)
             done.append(channel)
-        if failure is not None:
-            raise failure
+        if failures:
+            # Raised without its cause: a provider's error text may quote the recipient's address,
+            # and failed records are logged with their traceback.
+            raise SendFailed.combined(failures) from None
 
         note = "; ".join(notes) or None
         if not done:
-            return self._undeliverable(request, note)
-        self._messages.finish(request.message_id, status=SENT, note=note, now=self._now())
+            return self._undeliverable(request, note, claim=record.claim)
+        self._finish(request, SENT, note, claim=record.claim)
         self._record(request, "sent", {"template": request.template, "channels": done, "note": note or ""})
         logger.info(
             "message sent", message_id=request.message_id, template=request.template, channels=done, note=note
         )
         return Outcome(request.message_id, SENT, tuple(done), note)
 
-    def _undeliverable(self, request: MessageRequest, note: str | None) -> Outcome:
-        self._messages.finish(request.message_id, status=UNDELIVERABLE, note=note, now=self._now())
+    def _finish(self, request: MessageRequest, status: str, note: str | None, *, claim: str) -> None:
+        if not self._messages.finish(
+            request.message_id, status=status, note=note, now=self._now(), claim=claim
+        ):
+            # Our lease ran out and another invocation took the message over: it finishes it.
+            logger.warning("send lease lost before finishing", message_id=request.message_id, status=status)
+
+    def _undeliverable(self, request: MessageRequest, note: str | None, *, claim: str) -> Outcome:
+        self._finish(request, UNDELIVERABLE, note, claim=claim)
         self._record(request, "undeliverable", {"template": request.template, "note": note or ""})
         logger.warning(
             "message undeliverable", message_id=request.message_id, template=request.template, note=note
@@ -230,4 +287,4 @@ class Messenger:
         return Outcome(request.message_id, UNDELIVERABLE, (), note)
 
 
-__all__ = ["EMAIL", "SMS", "Messenger", "Outcome", "Pacer", "Recipient"]
+__all__ = ["EMAIL", "SMS", "MessageInFlight", "Messenger", "Outcome", "Pacer", "Recipient", "SendFailed"]

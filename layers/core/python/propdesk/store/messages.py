@@ -1,21 +1,41 @@
-"""The send ledger of outbound messages: one item per message id, created conditionally so a
-message queued twice is recognised, and updated per channel so a retry never resends a channel
-that already went out."""
+"""The send ledger of outbound messages: one item per message id, claimed before each send so
+only one invocation sends a message at a time, and updated per channel so a retry never resends
+a channel that already went out."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import UpdateError
 
 from propdesk.store.models import MessageItem
 
-QUEUED = "queued"
+QUEUED = "queued"  # recorded by an earlier version before its first send; claimable
+SENDING = "sending"  # claimed: an invocation holds the lease and is sending
 SENT = "sent"
 FAILED = "failed"  # last attempt failed; the queue retries it
 UNDELIVERABLE = "undeliverable"  # no usable contact: nothing to retry
 TERMINAL = frozenset({SENT, UNDELIVERABLE})
+CLAIMABLE = (QUEUED, SENDING, FAILED)  # SENDING only once its lease has run out (a crashed holder)
+
+# How long a claim keeps other invocations off a message. It must outlast the messenger
+# function's timeout (150 s, infra/manifest.py) so a holder can never still be sending when its
+# lease runs out; it also exceeds the messages queue's visibility timeout (180 s), so a crashed
+# holder's message may fail one more receive (MessageInFlight) before it is taken over, which
+# the queue's max receive count (5) leaves room for.
+SEND_LEASE = timedelta(seconds=200)
+
+_CLAIM_TRIES = 3
+
+
+class MessageInFlight(Exception):
+    """Another invocation holds a live lease on this message: retry later (the queue redelivers)."""
+
+    def __init__(self, message_id: str) -> None:
+        super().__init__(f"message {message_id} is being sent by another invocation")
+        self.message_id = message_id
 
 
 @dataclass(frozen=True)
@@ -26,9 +46,10 @@ class MessageRecord:
     channels: tuple[str, ...]  # channels already sent
     attempts: int
     note: str | None
+    claim: str | None = None  # this invocation's lease token, when it holds the claim
 
 
-def _record(item: MessageItem) -> MessageRecord:
+def _record(item: MessageItem, claim: str | None = None) -> MessageRecord:
     return MessageRecord(
         message_id=item.message_id,
         template=item.template,
@@ -36,22 +57,66 @@ def _record(item: MessageItem) -> MessageRecord:
         channels=tuple(item.channels or ()),
         attempts=int(item.attempts or 0),
         note=item.note,
+        claim=claim,
     )
 
 
+def _conditional_failed(exc: UpdateError) -> bool:
+    return exc.cause_response_code == "ConditionalCheckFailedException"
+
+
 class MessageRepository:
-    def begin(self, *, message_id: str, template: str, recipient: str, now: datetime) -> MessageRecord:
-        """The message's record, created as ``queued`` on first sight."""
-        item = MessageItem(
-            message_id=message_id, template=template, owner_id=recipient, status=QUEUED, created_at=now
-        )
-        try:
-            item.save(condition=MessageItem.message_id.does_not_exist())
-        except PutError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
-            return _record(MessageItem.get(message_id, consistent_read=True))
-        return _record(item)
+    def claim(
+        self,
+        *,
+        message_id: str,
+        template: str,
+        recipient: str,
+        now: datetime,
+        lease: timedelta = SEND_LEASE,
+    ) -> MessageRecord:
+        """Take the message for sending: created on first sight, or taken over when it is
+        queued/failed (or its holder's lease ran out), as ``sending`` under a lease until
+        ``now + lease``. Returns the claimed record (``claim`` set), or the record as it is when
+        it is already sent or undeliverable (``claim`` None: nothing to do). Raises
+        ``MessageInFlight`` while another invocation holds a live lease."""
+        token = uuid.uuid4().hex
+        for _ in range(_CLAIM_TRIES):
+            item = MessageItem(message_id=message_id)
+            try:
+                item.update(
+                    actions=[
+                        MessageItem.template.set(MessageItem.template | template),
+                        MessageItem.owner_id.set(MessageItem.owner_id | recipient),
+                        MessageItem.created_at.set(MessageItem.created_at | now),
+                        MessageItem.channels.set(MessageItem.channels | []),
+                        MessageItem.provider_ids.set(MessageItem.provider_ids | []),
+                        MessageItem.attempts.set(MessageItem.attempts | 0),
+                        MessageItem.status.set(SENDING),
+                        MessageItem.lease_until.set(now + lease),
+                        MessageItem.claimed_by.set(token),
+                    ],
+                    condition=MessageItem.message_id.does_not_exist()
+                    | (
+                        MessageItem.status.is_in(*CLAIMABLE)
+                        & (MessageItem.lease_until.does_not_exist() | (MessageItem.lease_until < now))
+                    ),
+                )
+            except UpdateError as exc:
+                if not _conditional_failed(exc):
+                    raise
+            else:
+                return _record(item, claim=token)
+            try:
+                current = MessageItem.get(message_id, consistent_read=True)
+            except MessageItem.DoesNotExist:
+                continue  # gone in between: try again
+            if current.status in TERMINAL:
+                return _record(current)
+            if current.lease_until is not None and current.lease_until >= now:
+                raise MessageInFlight(message_id)
+            # Released or expired in between: try again.
+        raise MessageInFlight(message_id)
 
     def get(self, message_id: str) -> MessageRecord | None:
         try:
@@ -60,6 +125,7 @@ class MessageRepository:
             return None
 
     def channel_sent(self, message_id: str, *, channel: str, provider_id: str) -> None:
+        # Unconditional on the lease: a channel that went out is recorded whatever happened.
         MessageItem(message_id=message_id).update(
             actions=[
                 MessageItem.channels.set(MessageItem.channels.append([channel])),
@@ -68,15 +134,32 @@ class MessageRepository:
             condition=MessageItem.message_id.exists(),
         )
 
-    def attempt_failed(self, message_id: str, *, note: str) -> None:
-        MessageItem(message_id=message_id).update(
-            actions=[MessageItem.status.set(FAILED), MessageItem.attempts.add(1), MessageItem.note.set(note)],
-            condition=MessageItem.message_id.exists(),
+    def attempt_failed(self, message_id: str, *, note: str, claim: str) -> bool:
+        """Record a failed attempt and release the lease so the queue's retry can claim it.
+        False when the lease had passed to another invocation (its outcome then stands)."""
+        return self._release(
+            message_id,
+            [MessageItem.status.set(FAILED), MessageItem.attempts.add(1), MessageItem.note.set(note)],
+            claim=claim,
         )
 
-    def finish(self, message_id: str, *, status: str, note: str | None, now: datetime) -> None:
+    def finish(self, message_id: str, *, status: str, note: str | None, now: datetime, claim: str) -> bool:
+        """Record the final status and release the lease. False when the lease had passed to
+        another invocation (which finishes the message itself)."""
         actions = [MessageItem.status.set(status), MessageItem.attempts.add(1)]
         actions.append(MessageItem.note.set(note) if note else MessageItem.note.remove())
         if status == SENT:
             actions.append(MessageItem.sent_at.set(now))
-        MessageItem(message_id=message_id).update(actions=actions, condition=MessageItem.message_id.exists())
+        return self._release(message_id, actions, claim=claim)
+
+    def _release(self, message_id: str, actions: list, *, claim: str) -> bool:
+        actions = [*actions, MessageItem.lease_until.remove(), MessageItem.claimed_by.remove()]
+        try:
+            MessageItem(message_id=message_id).update(
+                actions=actions, condition=MessageItem.claimed_by == claim
+            )
+        except UpdateError as exc:
+            if not _conditional_failed(exc):
+                raise
+            return False
+        return True
