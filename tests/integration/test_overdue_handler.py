@@ -90,3 +90,22 @@ def test_an_old_bill_gets_a_link_that_is_still_valid(aws):
 def test_unknown_action_is_refused(aws):
     with pytest.raises(ValueError, match="run_ladder"):
         lambda_handler(scheduler_event({"action": "delete_everything"}), FakeLambdaContext())
+
+
+def test_a_bill_with_a_payment_set_aside_for_staff_is_not_chased(aws, bills):
+    # GIVEN the owner of A-101 paid through Stripe, but an amount that differs from the bill,
+    # so the webhook set the payment aside for staff and left the bill open
+    from payment_webhook.handler import lambda_handler as webhook_handler
+    from tests.paytools import LambdaContextStub, checkout_event, event_body, webhook_request
+
+    bill = bills.get("A-101#2026-07")
+    event = checkout_event(bill, payment_intent="pi_short", amount_minor=bill.total_minor - 1)
+    answer = webhook_handler(webhook_request(event_body(event)), LambdaContextStub())
+    assert '"mismatch"' in answer["body"]
+    # WHEN the daily run comes after the due date
+    with time_machine.travel(DAY_AFTER_DUE, tick=False):
+        result = lambda_handler(scheduler_event({"action": "run_ladder"}), FakeLambdaContext())
+        queued = [parse_message(b) for b in drain(aws["MESSAGES_QUEUE_URL"])]
+    # THEN the bill is past due and open, but its owner gets no reminder while staff review it
+    assert result == {"open_past_due": 1, "steps_taken": 0}
+    assert [m.message_id for m in queued if m.template == "overdue_reminder"] == []

@@ -47,3 +47,9 @@ def test_days_overdue_across_a_month_end():
     assert days_overdue(date(2026, 2, 28), date(2026, 3, 1)) == 1
     assert days_overdue(date(2028, 2, 28), date(2028, 3, 1)) == 2
     assert days_overdue(date(2026, 7, 15), date(2026, 7, 1)) == 0
+
+
+def test_the_ladder_waits_while_a_payment_is_under_review():
+    # the owner paid something that staff must still match to the bill: no reminder meanwhile
+    assert next_step(BILL, date(2026, 7, 16), (), payment_under_review=True) is None
+    assert next_step(BILL, date(2026, 7, 16), (), payment_under_review=False) == FRIENDLY_REMINDER

@@ -34,9 +34,17 @@ def step_key(step: LadderStep) -> str:
     return f"reminder#{step.number}"
 
 
-def next_step(bill: Bill, today: date, steps_done: Collection[int]) -> LadderStep | None:
-    """The next step for ``bill`` on ``today``, or None (paid, not yet due, or nothing left)."""
-    if not bill.is_open:
+# Ledger keys on a bill that mean a payment for it was set aside for staff (amount or
+# currency did not match): the owner paid something, so the ladder waits for staff.
+PAYMENT_UNDER_REVIEW_PREFIX = "mismatch#"
+
+
+def next_step(
+    bill: Bill, today: date, steps_done: Collection[int], *, payment_under_review: bool = False
+) -> LadderStep | None:
+    """The next step for ``bill`` on ``today``, or None (paid, not yet due, nothing left, or
+    paused: an owner whose payment staff are still reviewing is not chased for it)."""
+    if not bill.is_open or payment_under_review:
         return None
     overdue = days_overdue(bill.due_date, today)
     if overdue == 0:

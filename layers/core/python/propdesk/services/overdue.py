@@ -17,7 +17,13 @@ from aws_lambda_powertools import Logger
 from propdesk import aws
 from propdesk.config import PropertyConfig
 from propdesk.domain.billing import Bill
-from propdesk.domain.overdue import LadderStep, days_overdue, next_step, step_key
+from propdesk.domain.overdue import (
+    PAYMENT_UNDER_REVIEW_PREFIX,
+    LadderStep,
+    days_overdue,
+    next_step,
+    step_key,
+)
 from propdesk.messaging.outbox import Outbox, QueueOutbox
 from propdesk.messaging.requests import MessageRequest
 from propdesk.payments.links import link_key_from_secret, sign_pay_link
@@ -94,8 +100,10 @@ def run_ladder(
     count = 0
     for bill in bills.open_due_before(today):
         count += 1
-        done = {int(key.split("#", 1)[1]) for key in bills.ledger_keys(bill.bill_id, "reminder#")}
-        step = next_step(bill, today, done)
+        keys = bills.ledger_keys(bill.bill_id)
+        done = {int(key.split("#", 1)[1]) for key in keys if key.startswith("reminder#")}
+        under_review = any(key.startswith(PAYMENT_UNDER_REVIEW_PREFIX) for key in keys)
+        step = next_step(bill, today, done, payment_under_review=under_review)
         if step is not None:
             due.append((bill, step))
     # Queue first, record second: a crash in between only re-queues an id the messenger drops.

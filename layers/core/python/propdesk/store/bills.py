@@ -110,11 +110,7 @@ class BillRepository:
             raise
         return True
 
-    def ledger_keys(self, bill_id: str, prefix: str) -> list[str]:
-        """Keys of the bill's ledger entries starting with ``prefix`` (e.g. dunning steps done)."""
-        return [
-            item.seq
-            for item in LedgerItem.query(
-                f"bill#{bill_id}", LedgerItem.seq.startswith(prefix), consistent_read=True
-            )
-        ]
+    def ledger_keys(self, bill_id: str, prefix: str = "") -> list[str]:
+        """Keys of the bill's ledger entries starting with ``prefix`` (all of them by default)."""
+        condition = LedgerItem.seq.startswith(prefix) if prefix else None
+        return [item.seq for item in LedgerItem.query(f"bill#{bill_id}", condition, consistent_read=True)]
