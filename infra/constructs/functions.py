@@ -9,11 +9,11 @@ import jsii
 from aws_cdk import BundlingOptions, Duration, RemovalPolicy
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IValidation
 
 from infra import bundling, manifest
 from infra.constructs.nag import acknowledge
+from infra.constructs.queues import dead_letter_queue
 from infra.manifest import FunctionSpec
 
 # The newest Python runtime that both aws-cdk-lib 2.275 (Runtime.PYTHON_3_14) and Powertools
@@ -93,13 +93,8 @@ class Functions(Construct):
             compatible_architectures=[ARCHITECTURE],
         )
         # Asynchronous invocations (the scheduler's) that still fail after Lambda's own two retries.
-        self.failed_async = sqs.Queue(
-            self,
-            "FailedAsyncInvocations",
-            queue_name=f"propdesk-{property_id}-failed-runs",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
+        self.failed_async = dead_letter_queue(
+            self, "FailedAsyncInvocations", queue_name=f"propdesk-{property_id}-failed-runs"
         )
         acknowledge(
             self.failed_async,

@@ -12,6 +12,21 @@ from infra.manifest import QueueSpec
 DLQ_RETENTION = Duration.days(14)  # the longest SQS keeps a message: time to look and redrive
 
 
+def dead_letter_queue(
+    scope: Construct, construct_id: str, *, queue_name: str, fifo: bool = False
+) -> sqs.Queue:
+    """A dead-letter queue as every part of the stack keeps them: encrypted, SSL only, 14 days."""
+    return sqs.Queue(
+        scope,
+        construct_id,
+        queue_name=queue_name,
+        fifo=fifo or None,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=DLQ_RETENTION,
+    )
+
+
 class Queues(Construct):
     def __init__(
         self, scope: Construct, construct_id: str, *, property_id: str, specs: tuple[QueueSpec, ...]
@@ -21,14 +36,11 @@ class Queues(Construct):
         self.dead_letter: dict[str, sqs.Queue] = {}
         for spec in specs:
             suffix = ".fifo" if spec.fifo else ""
-            dlq = sqs.Queue(
+            dlq = dead_letter_queue(
                 self,
                 f"{spec.name}-dlq",
                 queue_name=f"{queue_name(property_id, spec.name)}-dlq{suffix}",
-                fifo=spec.fifo or None,
-                encryption=sqs.QueueEncryption.SQS_MANAGED,
-                enforce_ssl=True,
-                retention_period=DLQ_RETENTION,
+                fifo=spec.fifo,
             )
             acknowledge(
                 dlq,

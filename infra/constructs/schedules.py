@@ -7,10 +7,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constructs.nag import acknowledge, arn_in_finding
+from infra.constructs.queues import dead_letter_queue
 from infra.manifest import Schedule
 
 RETRY_ATTEMPTS = 3
@@ -23,13 +23,8 @@ class Schedules(Construct):
         self.time_zone = TimeZone.of(time_zone)
         self.property_id = property_id
         # Invocations the scheduler could not deliver after its retries.
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "dlq",
-            queue_name=f"propdesk-{property_id}-schedules-dlq",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
+        self.dead_letter_queue = dead_letter_queue(
+            self, "dlq", queue_name=f"propdesk-{property_id}-schedules-dlq"
         )
         acknowledge(
             self.dead_letter_queue,
