@@ -10,6 +10,8 @@ from typing import Any
 
 import boto3
 
+from propdesk.messaging.requests import MessageRequest
+
 
 @dataclass
 class FakeLambdaContext:
@@ -174,3 +176,28 @@ def pump(queue_url: str, handler: Any, *, rounds: int = 10, batch_size: int = 10
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
                 done += 1
     return done
+
+
+def bill_notice(
+    owner_id: str = "O0001",
+    unit_id: str = "A-101",
+    *,
+    period: str = "2026-07",
+    lines: tuple[tuple[str, int], ...] = (("service", 25024),),
+) -> MessageRequest:
+    """A ``bill_notice`` request as the notices worker queues it."""
+    return MessageRequest(
+        message_id=f"bill_notice#{unit_id}#{period}",
+        template="bill_notice",
+        owner_id=owner_id,
+        context={
+            "bill_id": f"{unit_id}#{period}",
+            "unit_id": unit_id,
+            "period": period,
+            "lines": [{"code": code, "amount_minor": amount} for code, amount in lines],
+            "total_minor": sum(amount for _, amount in lines),
+            "currency": "CNY",
+            "due_date": f"{period}-15",
+            "pay_url": "https://pay.example.test/pay/tok.sig",
+        },
+    )

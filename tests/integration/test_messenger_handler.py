@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from ops_support import FakeLambdaContext, import_demo_units, sent_emails, sent_sms, sqs_event
+from ops_support import FakeLambdaContext, bill_notice, import_demo_units, sent_emails, sent_sms, sqs_event
 
 import messenger.handler as messenger_handler
 from messenger.handler import lambda_handler
@@ -14,6 +14,10 @@ from propdesk.store.models import LedgerItem, MessageItem
 # O0003 zh-CN, phone only, consent.
 
 
+def _notice(owner_id: str, unit_id: str) -> MessageRequest:
+    return bill_notice(owner_id, unit_id, lines=(("service", 25024), ("waste", 1000)))
+
+
 @pytest.fixture
 def owners(aws, demo_config):
     import_demo_units(demo_config, 5)
@@ -21,24 +25,6 @@ def owners(aws, demo_config):
     built.cache_clear()
     yield
     built.cache_clear()
-
-
-def _notice(owner_id: str, unit_id: str) -> MessageRequest:
-    return MessageRequest(
-        message_id=f"bill_notice#{unit_id}#2026-07",
-        template="bill_notice",
-        owner_id=owner_id,
-        context={
-            "bill_id": f"{unit_id}#2026-07",
-            "unit_id": unit_id,
-            "period": "2026-07",
-            "lines": [{"code": "service", "amount_minor": 25024}, {"code": "waste", "amount_minor": 1000}],
-            "total_minor": 26024,
-            "currency": "CNY",
-            "due_date": "2026-07-15",
-            "pay_url": "https://pay.example.test/pay/tok.sig",
-        },
-    )
 
 
 def test_notice_goes_by_email_and_sms_in_the_owners_locale(owners, demo_config):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.exceptions import ClientError
-from ops_support import FakeLambdaContext, import_demo_units, sent_emails, sqs_event
+from ops_support import FakeLambdaContext, bill_notice, import_demo_units, sent_emails, sqs_event
 
 import messenger.handler as messenger_handler
 from messenger.handler import lambda_handler
@@ -20,21 +20,7 @@ EMAIL_O1, PHONE_O1 = "owner0001@mail.example.com", "+8613872620224"
 
 
 def _notice(owner_id: str = "O0001", unit_id: str = "A-101") -> MessageRequest:
-    return MessageRequest(
-        message_id=f"bill_notice#{unit_id}#2027-01",
-        template="bill_notice",
-        owner_id=owner_id,
-        context={
-            "bill_id": f"{unit_id}#2027-01",
-            "unit_id": unit_id,
-            "period": "2027-01",
-            "lines": [{"code": "service", "amount_minor": 25024}],
-            "total_minor": 25024,
-            "currency": "CNY",
-            "due_date": "2027-01-15",
-            "pay_url": "https://pay.example.test/pay/tok.sig",
-        },
-    )
+    return bill_notice(owner_id, unit_id, period="2027-01")
 
 
 class CountingEmail:

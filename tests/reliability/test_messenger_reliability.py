@@ -4,33 +4,24 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from ops_support import FakeLambdaContext, drain, import_demo_units, pump, sent_emails, sent_sms, sqs_event
+from ops_support import (
+    FakeLambdaContext,
+    bill_notice,
+    drain,
+    import_demo_units,
+    pump,
+    sent_emails,
+    sent_sms,
+    sqs_event,
+)
 
 import messenger.handler as messenger_handler
 from infra.manifest import queue
 from messenger.handler import lambda_handler
-from propdesk.messaging.requests import MessageRequest, enqueue_messages
+from propdesk.messaging.requests import enqueue_messages
 from propdesk.messaging.senders import SesEmailSender, SmsNotPossible
 from propdesk.services.messenger import Messenger, Pacer
 from propdesk.store.models import MessageItem
-
-
-def _notice(owner_id: str, unit_id: str) -> MessageRequest:
-    return MessageRequest(
-        message_id=f"bill_notice#{unit_id}#2026-07",
-        template="bill_notice",
-        owner_id=owner_id,
-        context={
-            "bill_id": f"{unit_id}#2026-07",
-            "unit_id": unit_id,
-            "period": "2026-07",
-            "lines": [{"code": "service", "amount_minor": 25024}],
-            "total_minor": 25024,
-            "currency": "CNY",
-            "due_date": "2026-07-15",
-            "pay_url": "https://pay.example.test/pay/tok.sig",
-        },
-    )
 
 
 class Throttled(Exception):
@@ -76,7 +67,7 @@ def test_messaging_provider_failure_is_retried_then_sent_once(owners, demo_confi
     )
     monkeypatch.setattr(messenger_handler, "messenger", lambda: flaky)
     url = boto3.client("sqs").get_queue_url(QueueName="propdesk-demo-messages")["QueueUrl"]
-    enqueue_messages([_notice("O0001", "A-101")], queue_url=url)
+    enqueue_messages([bill_notice("O0001", "A-101")], queue_url=url)
     # WHEN the queue delivers it until it succeeds
     pump(url, lambda_handler, rounds=5)
     # THEN the failures were recorded, the email went out once and the SMS was not repeated
@@ -97,7 +88,7 @@ def test_messaging_provider_down_keeps_the_message_in_the_dlq(owners, demo_confi
     monkeypatch.setattr(messenger_handler, "messenger", lambda: down)
     url = boto3.client("sqs").get_queue_url(QueueName="propdesk-demo-messages")["QueueUrl"]
     dlq = boto3.client("sqs").get_queue_url(QueueName="propdesk-demo-messages-dlq")["QueueUrl"]
-    enqueue_messages([_notice("O0002", "A-102")], queue_url=url)
+    enqueue_messages([bill_notice("O0002", "A-102")], queue_url=url)
     # WHEN the queue has delivered it more than its max receive count
     pump(url, lambda_handler, rounds=queue("messages").max_receive_count + 2)
     # THEN it is kept in the dead-letter queue, not dropped, and recorded as failed
@@ -111,7 +102,7 @@ def test_messaging_provider_down_keeps_the_message_in_the_dlq(owners, demo_confi
 def test_messaging_sms_not_possible_uses_email_and_records_it(owners, demo_config):
     messenger = Messenger(demo_config, pacer=_no_wait(demo_config))
     # GIVEN an owner without SMS consent, asked for SMS only
-    request = _notice("O0002", "A-102").model_copy(update={"channels": ("sms",)})
+    request = bill_notice("O0002", "A-102").model_copy(update={"channels": ("sms",)})
     outcome = messenger.deliver(request)
     # THEN email is used instead and the reason is recorded
     assert outcome.channels == ("email",)
@@ -125,7 +116,7 @@ def test_messaging_sms_not_possible_uses_email_and_records_it(owners, demo_confi
 def test_messaging_sms_refused_by_provider_falls_back_to_email(owners, demo_config):
     # GIVEN SNS refuses the number for good (opted out / spend limit) and only SMS was asked for
     messenger = Messenger(demo_config, sms=RefusingSms(), pacer=_no_wait(demo_config))
-    request = _notice("O0001", "A-101").model_copy(update={"channels": ("sms",)})
+    request = bill_notice("O0001", "A-101").model_copy(update={"channels": ("sms",)})
     outcome = messenger.deliver(request)
     # THEN the owner still gets the notice by email, and why is on the record
     assert outcome.channels == ("email",)
@@ -138,7 +129,7 @@ def test_messaging_sms_refused_by_provider_falls_back_to_email(owners, demo_conf
 def test_messaging_no_contact_is_recorded_undeliverable(owners, demo_config):
     # GIVEN an owner with a phone but no email, who refuses SMS (O0003 has consent, so fake it)
     messenger = Messenger(demo_config, pacer=_no_wait(demo_config))
-    request = _notice("O0003", "A-103").model_copy(update={"channels": ("email",)})
+    request = bill_notice("O0003", "A-103").model_copy(update={"channels": ("email",)})
     outcome = messenger.deliver(request)
     assert outcome.channels == ("sms",)  # phone only: SMS instead of email
     assert MessageItem.get(request.message_id).note == "email skipped: no email address; fallback to sms"
@@ -148,7 +139,7 @@ def test_messaging_poison_message(owners, demo_config, monkeypatch):
     monkeypatch.setattr(
         messenger_handler, "messenger", lambda: Messenger(demo_config, pacer=_no_wait(demo_config))
     )
-    good = _notice("O0001", "A-101").model_dump_json()
+    good = bill_notice("O0001", "A-101").model_dump_json()
     poison = ["{not json", '{"message_id": "x", "template": "ransom_note"}', "[]", ""]
     event = sqs_event([poison[0], good, poison[1], poison[2], poison[3]])
     # WHEN a batch holds malformed records beside a good one
@@ -169,8 +160,8 @@ def test_messaging_poison_message(owners, demo_config, monkeypatch):
 def test_messaging_logs_carry_no_contact_details(owners, demo_config, caplog):
     caplog.set_level("INFO")
     messenger = Messenger(demo_config, pacer=_no_wait(demo_config))
-    messenger.deliver(_notice("O0001", "A-101"))
-    messenger.deliver(_notice("O0002", "A-102").model_copy(update={"channels": ("sms",)}))
+    messenger.deliver(bill_notice("O0001", "A-101"))
+    messenger.deliver(bill_notice("O0002", "A-102").model_copy(update={"channels": ("sms",)}))
     # every field of every record, extras included
     logs = "\n".join(repr(record.__dict__) for record in caplog.records)
     assert "message sent" in logs
