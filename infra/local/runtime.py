@@ -25,7 +25,7 @@ from infra.local.gateway import Gateway, GatewayServer, Request, bindings_from_m
 from infra.local.invoker import Functions
 from infra.local.jwt_authorizer import TokenIssuer
 from infra.local.scheduler import CronExpression, Firing, ScheduledTarget, Scheduler, SimulatedClock
-from infra.local.stripe_standin import StripeStandIn
+from infra.local.stripe import StripeStandIn
 from propdesk.config import PropertyConfig
 
 log = logging.getLogger("propdesk.local")

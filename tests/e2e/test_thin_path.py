@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
-from infra.local.stripe_standin import sign_payload
+from infra.local.stripe import sign_payload
 from tests.e2e.localruntime import admin_headers, links_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]

@@ -1,0 +1,79 @@
+"""The hosted checkout page (``GET /checkout/{id}``) and its Pay button
+(``POST /checkout/{id}/pay``): paying completes the session, sends the signed
+``checkout.session.completed`` event and sends the owner back to the session's ``success_url``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from infra.local.stripe.api import Response
+from infra.local.stripe.errors import StripeError
+from infra.local.stripe.resources import Resources
+from infra.local.stripe.webhooks import Delivery, Webhooks, event
+
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+# Currencies whose amounts have no minor unit (Stripe's list, those we might meet).
+ZERO_DECIMAL = {"jpy", "krw", "vnd", "clp", "pyg", "xaf", "xof"}
+
+
+def format_amount(minor: int, currency: str) -> str:
+    if currency.lower() in ZERO_DECIMAL:
+        return f"{minor:,} {currency.upper()}"
+    return f"{minor // 100:,}.{minor % 100:02d} {currency.upper()}"
+
+
+def success_url(session: dict[str, Any]) -> str:
+    """Where the owner goes after paying, with ``{CHECKOUT_SESSION_ID}`` filled in as Stripe does."""
+    return str(session["success_url"]).replace("{CHECKOUT_SESSION_ID}", session["id"])
+
+
+# Every template is HTML, so everything is escaped; a missing value is an error, not "".
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_templates.filters["amount"] = format_amount
+
+
+class Checkout:
+    def __init__(self, resources: Resources, webhooks: Webhooks) -> None:
+        self.resources = resources
+        self.webhooks = webhooks
+
+    def handle(self, method: str, parts: list[str]) -> Response | None:
+        """Answer ``/checkout/<parts>``, or None if no such page."""
+        try:
+            match method, parts:
+                case "GET", [session_id]:
+                    return 200, dict(HTML), self.page(session_id).encode()
+                case "POST", [session_id, "pay"]:
+                    session, _ = self.pay(session_id)
+                    return 303, {"Location": success_url(session)}, b""
+        except StripeError as exc:
+            # A session already paid or expired is gone for the owner: 410.
+            status = 410 if exc.status == 409 else exc.status
+            page = _templates.get_template("error.html").render(message=str(exc))
+            return status, dict(HTML), page.encode()
+        return None
+
+    def page(self, session_id: str) -> str:
+        session = self.resources.session(session_id)
+        data = session.data
+        return _templates.get_template("checkout.html").render(
+            session=data,
+            line_items=session.line_items,
+            total=format_amount(data["amount_total"], data["currency"]),
+            return_url=success_url(data),
+        )
+
+    def pay(self, session_id: str) -> tuple[dict[str, Any], Delivery]:
+        """Complete the session as a successful card payment and send the webhook."""
+        session = self.resources.complete(session_id)
+        delivery = self.webhooks.send(event("checkout.session.completed", session))
+        return session, delivery

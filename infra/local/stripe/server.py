@@ -1,0 +1,70 @@
+"""The stand-in on an HTTP port: a threading server that hands every request to one function."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from infra.local.stripe.api import Response, json_response
+
+log = logging.getLogger("propdesk.local.stripe")
+
+# (method, path with query, headers with lower-case names, body) -> the answer.
+Handle = Callable[[str, str, dict[str, str], str], Response]
+
+
+class HttpServer:
+    def __init__(self, handle: Handle, *, host: str, port: int) -> None:
+        self.handle = handle
+        outer = self
+
+        class Handler(_Handler):
+            owner = outer
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self.base_url = f"http://{host}:{self._server.server_address[1]}"
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="stripe-standin", daemon=True)
+        self._thread.start()
+
+    def shutdown(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: HttpServer
+    protocol_version = "HTTP/1.1"
+
+    def _dispatch(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+        query = urlsplit(self.path).query
+        if self.command == "GET" and query and not body:
+            body = query
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        try:
+            status, out_headers, payload = self.owner.handle(self.command, self.path, headers, body)
+        except Exception:
+            log.exception("stripe stand-in failed")
+            status, out_headers, payload = json_response(
+                500, {"error": {"type": "api_error", "message": "stand-in error"}}
+            )
+        self.send_response(status)
+        for name, value in out_headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_DELETE = _dispatch
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("stripe stand-in: " + format, *args)

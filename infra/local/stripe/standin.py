@@ -1,0 +1,68 @@
+"""``StripeStandIn``: the resources, the REST API, the checkout page and the webhooks put
+together behind one request router, and served on an HTTP port."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from infra.local.stripe.api import Api, Response, json_response
+from infra.local.stripe.checkout import Checkout
+from infra.local.stripe.resources import Resources
+from infra.local.stripe.server import HttpServer
+from infra.local.stripe.webhooks import Delivery, Post, Webhooks, http_post
+
+
+class StripeStandIn:
+    """The stand-in's state and behaviour; ``serve()`` puts it on an HTTP port."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        webhook_secret: str,
+        webhook_url: str | None = None,
+        retry_delays_s: tuple[float, ...] = (1, 2, 4, 8),
+        post: Post | None = None,
+    ) -> None:
+        self.base_url = ""  # set by serve(); the sessions' checkout page URLs start with it
+        self.resources = Resources(checkout_url=lambda session_id: f"{self.base_url}/checkout/{session_id}")
+        self.api = Api(self.resources, api_key=api_key)
+        self.webhooks = Webhooks(
+            secret=webhook_secret, url=webhook_url, retry_delays_s=retry_delays_s, post=post or http_post
+        )
+        self.checkout = Checkout(self.resources, self.webhooks)
+        self._server: HttpServer | None = None
+
+    @property
+    def webhook_url(self) -> str | None:
+        return self.webhooks.url
+
+    @webhook_url.setter
+    def webhook_url(self, url: str | None) -> None:
+        # The runtime learns the gateway's URL after the stand-in is up.
+        self.webhooks.url = url
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        return self.webhooks.deliveries
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: str) -> Response:
+        """Route one request; ``headers`` have lower-case names; returns status, headers and body."""
+        parts = [p for p in urlsplit(path).path.split("/") if p]
+        if parts[:1] == ["v1"]:
+            return self.api.handle(method, parts[1:], headers, body)
+        if parts[:1] == ["checkout"] and (answer := self.checkout.handle(method, parts[1:])):
+            return answer
+        if method == "GET" and parts == ["_standin", "deliveries"]:
+            return json_response(200, {"deliveries": self.webhooks.summaries()})
+        return 404, {"Content-Type": "text/plain; charset=utf-8"}, b"Not found"
+
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        self._server = HttpServer(self.handle, host=host, port=port)
+        self.base_url = self._server.base_url
+        self._server.start()
+        return self.base_url
+
+    def shutdown(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()

@@ -1,0 +1,134 @@
+"""Webhook events: built like Stripe's, signed with the webhook secret (``Stripe-Signature:
+t=...,v1=...``), posted to the webhook URL, and a failed delivery retried in the background."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from infra.local.stripe.api import API_VERSION
+
+log = logging.getLogger("propdesk.local.stripe")
+
+# POST (url, body, headers) -> (status, start of the answer's body); status 0 if nothing answered.
+Post = Callable[[str, bytes, dict[str, str]], tuple[int, str]]
+
+
+def event(event_type: str, obj: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": "evt_" + secrets.token_hex(12),
+        "object": "event",
+        "api_version": API_VERSION,
+        "created": int(time.time()),
+        "data": {"object": obj},
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": event_type,
+    }
+
+
+def sign_payload(payload: str, secret: str, timestamp: int | None = None) -> str:
+    """A ``Stripe-Signature`` header for ``payload``, as Stripe computes it."""
+    t = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"{t}.{payload}".encode(), hashlib.sha256).hexdigest()
+    return f"t={t},v1={digest}"
+
+
+def http_post(url: str, data: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    """POST and return the status and the start of the body; status 0 if nothing answered."""
+    request = urllib.request.Request(url, data=data, method="POST", headers=headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - local URL
+            return response.status, response.read(2000).decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(2000).decode("utf-8", "replace")
+    except OSError as exc:
+        return 0, f"{type(exc).__name__}: {exc}"
+
+
+@dataclass
+class Delivery:
+    event_id: str
+    session_id: str
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def delivered(self) -> bool:
+        return any(200 <= a.get("status", 0) < 300 for a in self.attempts)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "session_id": self.session_id,
+            "delivered": self.delivered,
+            "attempts": self.attempts,
+        }
+
+
+class Webhooks:
+    """Sends events to one webhook endpoint and keeps a record of every delivery."""
+
+    def __init__(
+        self,
+        *,
+        secret: str,
+        url: str | None = None,
+        retry_delays_s: tuple[float, ...] = (1, 2, 4, 8),
+        post: Post = http_post,
+    ) -> None:
+        self.secret = secret
+        self.url = url
+        self.retry_delays_s = retry_delays_s
+        self._post = post
+        self.deliveries: list[Delivery] = []
+        self._lock = threading.Lock()
+
+    def send(self, event: dict[str, Any]) -> Delivery:
+        """POST the signed event to the webhook URL now; retry a failure in the background."""
+        delivery = Delivery(event_id=event["id"], session_id=event["data"]["object"].get("id", ""))
+        with self._lock:
+            self.deliveries.append(delivery)
+        payload = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+        if self._attempt(delivery, payload) or not self.retry_delays_s:
+            return delivery
+        threading.Thread(
+            target=self._retry, args=(delivery, payload), name=f"webhook-retry-{event['id']}", daemon=True
+        ).start()
+        return delivery
+
+    def summaries(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [delivery.summary() for delivery in self.deliveries]
+
+    def _retry(self, delivery: Delivery, payload: str) -> None:
+        for delay in self.retry_delays_s:
+            time.sleep(delay)
+            if self._attempt(delivery, payload):
+                return
+
+    def _attempt(self, delivery: Delivery, payload: str) -> bool:
+        """One POST, signed afresh (a retry carries a new timestamp, as Stripe's do)."""
+        if not self.url:
+            delivery.attempts.append({"status": 0, "error": "no webhook endpoint configured"})
+            return False
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "Stripe-Signature": sign_payload(payload, self.secret),
+            "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks) local stand-in",
+        }
+        status, body = self._post(self.url, payload.encode("utf-8"), headers)
+        delivery.attempts.append({"status": status, "body": body[:500], "at": int(time.time())})
+        if not 200 <= status < 300:
+            log.warning("webhook delivery of %s answered %s", delivery.event_id, status)
+        return 200 <= status < 300

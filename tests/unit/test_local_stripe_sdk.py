@@ -1,0 +1,122 @@
+"""The Stripe stand-in on a loopback port, driven by the real ``stripe`` SDK: the API calls the
+product makes answer as Stripe's do, and the webhook it posts verifies with the SDK."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+import stripe
+
+from infra.local.stripe import StripeStandIn
+from tests.stripe_standin_tools import KEY, SECRET, session_params
+
+
+class WebhookEndpoint:
+    """A webhook endpoint on a loopback port that keeps every POST's body and headers."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[bytes, dict[str, str]]] = []
+        self.arrived = threading.Event()
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                endpoint.received.append((body, dict(self.headers.items())))
+                endpoint.arrived.set()
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/webhooks/stripe"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def endpoint() -> Iterator[WebhookEndpoint]:
+    endpoint = WebhookEndpoint()
+    yield endpoint
+    endpoint.close()
+
+
+@pytest.fixture
+def standin(endpoint: WebhookEndpoint) -> Iterator[StripeStandIn]:
+    standin = StripeStandIn(api_key=KEY, webhook_secret=SECRET, webhook_url=endpoint.url, retry_delays_s=())
+    standin.serve("127.0.0.1", 0)
+    yield standin
+    standin.shutdown()
+
+
+def _client(standin: StripeStandIn, key: str = KEY) -> stripe.StripeClient:
+    # As the payment provider builds it (propdesk.payments.stripe_provider).
+    return stripe.StripeClient(key, base_addresses={"api": standin.base_url}, max_network_retries=2)
+
+
+def test_the_sdk_creates_reads_and_expires_a_session(standin):
+    client = _client(standin)
+    # WHEN the SDK creates a session
+    created = client.v1.checkout.sessions.create(params=session_params())
+    # THEN it is an open Checkout Session whose page the stand-in serves
+    assert isinstance(created, stripe.checkout.Session)
+    assert created.id.startswith("cs_test_") and created.status == "open"
+    assert created.url == f"{standin.base_url}/checkout/{created.id}"
+    assert (created.amount_total, created.currency) == (26024, "cny")
+    assert created.metadata["bill_id"] == "A-101#2027-01"
+    # AND the SDK reads it back, line items included
+    read = client.v1.checkout.sessions.retrieve(created.id)
+    assert (read.id, read.status, read.payment_status) == (created.id, "open", "unpaid")
+    items = client.v1.checkout.sessions.line_items.list(created.id)
+    assert [(item.description, item.quantity) for item in items.data] == [("Service", 1), ("Waste", 2)]
+    # AND expires it, once
+    expired = client.v1.checkout.sessions.expire(created.id)
+    assert expired.status == "expired"
+    assert client.v1.checkout.sessions.retrieve(created.id).status == "expired"
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.checkout.sessions.expire(created.id)
+
+
+def test_the_sdk_raises_stripe_s_errors(standin):
+    with pytest.raises(stripe.InvalidRequestError) as missing:
+        _client(standin).v1.checkout.sessions.create(params=session_params(mode=None))
+    assert (missing.value.code, missing.value.param) == ("parameter_missing", "mode")
+    with pytest.raises(stripe.InvalidRequestError) as unknown:
+        _client(standin).v1.checkout.sessions.retrieve("cs_test_nope")
+    assert unknown.value.http_status == 404 and unknown.value.code == "resource_missing"
+    with pytest.raises(stripe.AuthenticationError):
+        _client(standin, key="sk_test_other").v1.checkout.sessions.retrieve("cs_test_nope")
+
+
+def test_a_delivered_webhook_verifies_with_the_sdk(standin, endpoint):
+    # GIVEN a session the SDK created
+    session = _client(standin).v1.checkout.sessions.create(params=session_params())
+    # WHEN the owner presses Pay on the checkout page
+    paid = requests.post(f"{session.url}/pay", allow_redirects=False, timeout=10)
+    # THEN the owner is sent back, and the webhook endpoint got one signed event
+    assert paid.status_code == 303
+    assert endpoint.arrived.wait(10)
+    ((body, headers),) = endpoint.received
+    signature = headers["Stripe-Signature"]
+    assert stripe.WebhookSignature.verify_header(
+        body.decode(), signature, SECRET, stripe.Webhook.DEFAULT_TOLERANCE
+    )
+    event = stripe.Webhook.construct_event(body.decode(), signature, SECRET)
+    assert event.type == "checkout.session.completed"
+    assert (event.data.object.id, event.data.object.payment_status) == (session.id, "paid")
+    # AND it does not verify with another secret, or once the body is changed
+    with pytest.raises(stripe.SignatureVerificationError):
+        stripe.WebhookSignature.verify_header(body.decode(), signature, "whsec_other", 300)
+    with pytest.raises(stripe.SignatureVerificationError):
+        stripe.WebhookSignature.verify_header(body.decode() + " ", signature, SECRET, 300)
+    assert standin.deliveries[0].delivered
