@@ -15,7 +15,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 help:
 	@echo "make demo                      set up and run a scripted month of the demo property locally"
 	@echo "make test                      set up, lint and run the whole test suite"
-	@echo "make run [PROPERTY=demo]       start the local runtime on http://127.0.0.1:8000"
+	@echo "make run [PROPERTY=demo] [PORT=8000]  start the local runtime on http://127.0.0.1:PORT"
 	@echo "make token ROLE=cashier        mint a staff token for the local runtime"
 	@echo "make bench [UNITS=500]         one billing cycle in process on moto: time and AWS calls per unit"
 	@echo "make synth PROPERTY=<id>       synthesize the CDK stack PropDesk-<id> offline"
@@ -47,8 +47,9 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+PORT ?= 8000
 run: install
-	$(BIN)/python -m infra.local --property $(PROPERTY)
+	$(BIN)/python -m infra.local --property $(PROPERTY) --port $(PORT)
 
 token: install
 	$(BIN)/python -m infra.local.tokens --role $(or $(ROLE),admin)

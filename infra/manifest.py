@@ -1,8 +1,10 @@
-"""The system's one list of functions and their triggers.
+"""The system's one list of functions, their triggers and the resources each may use.
 
-Read by the CDK stack (to build functions, routes, schedules, queues and grants) and by the
-local runtime (to serve the same routes, poll the same queues and fire the same schedules).
-Add a function, route, schedule or queue here and both pick it up.
+Read by the CDK stack (to build functions, routes, schedules, queues, grants and each
+function's environment) and by the local runtime (to serve the same routes, poll the same
+queues, fire the same schedules and give each function the same environment). A function's
+routes are its entries in the route table (``propdesk.routes``). Add a function, schedule or
+queue here, or a route there, and both pick it up.
 """
 
 from __future__ import annotations
@@ -11,36 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from propdesk import routes as route_table
 from propdesk.config import PropertyConfig
+from propdesk.routes import Route
 
-Auth = Literal["staff", "owner_link", "stripe_signature"]
 Access = Literal["read", "read_write"]
-
-# Cognito groups. Department groups are added per property: "dept-<code>".
-ROLE_ADMIN = "admin"
-ROLE_CASHIER = "cashier"
-ROLE_AGENT = "agent"
-BASE_ROLES: tuple[str, ...] = (ROLE_ADMIN, ROLE_CASHIER, ROLE_AGENT)
-
-
-def department_role(code: str) -> str:
-    return f"dept-{code}"
 
 
 def staff_roles(config: PropertyConfig) -> tuple[str, ...]:
-    return BASE_ROLES + tuple(department_role(d.code) for d in config.departments)
-
-
-@dataclass(frozen=True)
-class Route:
-    """An HTTP route of the API. ``auth`` says who may call it: staff (Cognito JWT, checked by
-    the authorizer; ``roles`` are then checked by the function), an owner's signed pay link
-    (checked by the function), or Stripe (signature checked by the function)."""
-
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
-    path: str
-    auth: Auth
-    roles: tuple[str, ...] = ()
+    """The property's Cognito groups: the base roles and one per department."""
+    return route_table.staff_roles(d.code for d in config.departments)
 
 
 @dataclass(frozen=True)
@@ -75,7 +57,6 @@ class FunctionSpec:
     description: str
     memory_mb: int
     timeout_s: int
-    routes: tuple[Route, ...] = ()
     schedules: tuple[Schedule, ...] = ()
     consumes: tuple[QueueTrigger, ...] = ()
     sends_to: tuple[str, ...] = ()  # queue names
@@ -89,6 +70,10 @@ class FunctionSpec:
     @property
     def handler(self) -> str:
         return f"{self.name}.handler.lambda_handler"
+
+    @property
+    def routes(self) -> tuple[Route, ...]:
+        return route_table.routes_of(self.name)
 
 
 def _daily_at(config: PropertyConfig, minutes_after: int = 0) -> str:
@@ -113,8 +98,6 @@ SECRETS: dict[str, str] = {
     "link_key": "Key that signs owners' pay links",
 }
 
-STAFF_READERS = (ROLE_ADMIN, ROLE_CASHIER, ROLE_AGENT)
-
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="notices",
@@ -131,7 +114,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         ),
         consumes=(QueueTrigger("notices", batch_size=1),),
         sends_to=("notices", "messages"),
-        tables={"units": "read", "owners": "read", "bills": "read_write", "ledger": "read_write"},
+        tables={"units": "read", "bills": "read_write", "ledger": "read_write"},
         secrets=("link_key",),
         reads_public_url=True,
     ),
@@ -150,7 +133,6 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         description="Stripe webhook: verifies the signature and credits each payment exactly once",
         memory_mb=256,
         timeout_s=30,
-        routes=(Route("POST", "/webhooks/stripe", auth="stripe_signature"),),
         sends_to=("messages",),
         tables={
             "bills": "read_write",
@@ -175,40 +157,32 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             ),
         ),
         sends_to=("messages",),
-        tables={"bills": "read_write", "ledger": "read_write", "units": "read"},
+        tables={"bills": "read_write", "ledger": "read_write"},
         secrets=("link_key",),
         reads_public_url=True,
     ),
     FunctionSpec(
         name="tickets",
-        description="Customer-service desk: takes requests, routes them to departments as work orders",
+        description="Customer-service desk: routes each request to its department as a work order",
         memory_mb=256,
         timeout_s=60,
-        routes=(
-            Route("POST", "/staff/tickets", auth="staff", roles=(ROLE_ADMIN, ROLE_AGENT)),
-            Route("GET", "/staff/tickets/{ticket_id}", auth="staff", roles=STAFF_READERS),
-        ),
         consumes=(QueueTrigger("tickets", batch_size=10),),
-        sends_to=("tickets", "messages"),
-        tables={"tickets": "read_write", "units": "read", "ledger": "read_write"},
+        sends_to=("messages",),
+        tables={"tickets": "read_write", "ledger": "read_write"},
     ),
     FunctionSpec(
         name="api",
-        description="Owner pay pages and the staff API",
+        description="Owner pay pages, the staff API and the service desk's intake",
         memory_mb=512,
         timeout_s=29,
-        routes=(
-            Route("GET", "/pay/{token}", auth="owner_link"),
-            Route("POST", "/pay/{token}/checkout", auth="owner_link"),
-            Route("GET", "/pay/{token}/return", auth="owner_link"),
-            Route("GET", "/staff/bills", auth="staff", roles=STAFF_READERS),
-            Route("GET", "/staff/bills/{bill_id}", auth="staff", roles=STAFF_READERS),
-            Route("GET", "/staff/summary", auth="staff", roles=(ROLE_ADMIN, ROLE_CASHIER)),
-            Route("POST", "/staff/units/import", auth="staff", roles=(ROLE_ADMIN,)),
-            Route("POST", "/staff/cycles/{period}", auth="staff", roles=(ROLE_ADMIN,)),
-        ),
-        sends_to=("notices",),
-        tables={"bills": "read_write", "units": "read_write", "owners": "read_write", "ledger": "read_write"},
+        sends_to=("notices", "tickets"),
+        tables={
+            "bills": "read_write",
+            "units": "read_write",
+            "owners": "read_write",
+            "ledger": "read_write",
+            "tickets": "read_write",
+        },
         secrets=("stripe", "link_key"),
         reads_public_url=True,
     ),
@@ -233,24 +207,11 @@ def routes() -> list[tuple[FunctionSpec, Route]]:
     return [(spec, route) for spec in FUNCTIONS for route in spec.routes]
 
 
-# Environment variable names, shared by the stack and the local runtime.
-def queue_env(name: str) -> str:
-    return f"{name.upper()}_QUEUE_URL"
+def _check_routes_have_functions() -> None:
+    names = {spec.name for spec in FUNCTIONS}
+    orphans = [route.key for route in route_table.ROUTES if route.function not in names]
+    if orphans:
+        raise ValueError(f"routes served by no manifest function: {', '.join(orphans)}")
 
 
-def secret_env(key: str) -> str:
-    return f"{key.upper()}_SECRET_NAME"
-
-
-PUBLIC_URL_PARAMETER_ENV = "PUBLIC_URL_PARAMETER"
-DOCUMENTS_BUCKET_ENV = "DOCUMENTS_BUCKET"
-PROPERTY_CONFIG_ENV = "PROPERTY_CONFIG"
-
-
-# Names both the stack and the local runtime give to resources an administrator refers to.
-def secret_name(property_id: str, key: str) -> str:
-    return f"propdesk/{property_id}/{key}"
-
-
-def public_url_parameter_name(property_id: str) -> str:
-    return f"/propdesk/{property_id}/public-url"
+_check_routes_have_functions()

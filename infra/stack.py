@@ -1,10 +1,14 @@
 """PropertyStack: one property's whole deployment, composed from the constructs and wired by the manifest.
 
-Every function, route, schedule, queue, table grant and secret comes from ``infra/manifest.py``;
-every table's keys and indexes from ``propdesk.store.models.TABLES``. This module only wires.
+Every function, schedule, queue, table grant and secret comes from ``infra/manifest.py``, every
+route and its audience from the route table (``propdesk.routes``), every table's keys and indexes
+from ``propdesk.store.models.TABLES``, each function's environment from ``infra.environment``.
+This module only wires.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_lambda as lambda_
@@ -23,12 +27,35 @@ from infra.constructs.queues import Queues
 from infra.constructs.schedules import Schedules
 from infra.constructs.secrets import Secrets
 from infra.constructs.tables import Tables
+from infra.environment import function_environment
+from propdesk import naming
 from propdesk.config import PropertyConfig
+from propdesk.routes import ProviderSignature
 from propdesk.settings import compress_env_value
 
 
 def stack_name(property_id: str) -> str:
     return f"PropDesk-{property_id}"
+
+
+@dataclass(frozen=True)
+class StackResources:
+    """The stack's resources, as ``function_environment`` names them (CloudFormation tokens)."""
+
+    property_id: str
+    property_config_env: str
+    tables: Tables
+    queues: Queues
+    documents: Documents
+
+    def table_name(self, key: str) -> str:
+        return self.tables.by_key[key].table_name
+
+    def queue_url(self, name: str) -> str:
+        return self.queues.by_name[name].queue_url
+
+    def documents_bucket(self) -> str:
+        return self.documents.bucket.bucket_name
 
 
 class PropertyStack(Stack):
@@ -56,12 +83,19 @@ class PropertyStack(Stack):
         self.auth = StaffAuth(self, "StaffAuth", property_id=pid, roles=manifest.staff_roles(config))
         self.messaging = Messaging(self, "Messaging", sender_email=config.messaging.sender_email)
         self.monitoring = Monitoring(self, "Monitoring", property_id=pid)
+        resources = StackResources(
+            property_id=pid,
+            property_config_env=compress_env_value(config.to_env_json()),
+            tables=self.tables,
+            queues=self.queues,
+            documents=self.documents,
+        )
         self.functions = Functions(
             self,
             "Functions",
             specs=functions,
             property_id=pid,
-            property_config_env=compress_env_value(config.to_env_json()),
+            environments={spec.name: function_environment(spec, resources) for spec in functions},
         )
         self.api = Api(
             self,
@@ -71,7 +105,7 @@ class PropertyStack(Stack):
             functions=self.functions.by_name,
             jwt_issuer=self.auth.issuer_url,
             jwt_audience=self.auth.client.user_pool_client_id,
-            public_url_parameter_name=manifest.public_url_parameter_name(pid),
+            public_url_parameter_name=naming.public_url_parameter_name(pid),
         )
         self.schedules = Schedules(self, "Schedules", property_id=pid, time_zone=config.time_zone)
 
@@ -90,38 +124,28 @@ class PropertyStack(Stack):
         self._outputs()
 
     def _wire(self, spec: manifest.FunctionSpec) -> None:
-        """Environment, triggers and least-privilege grants of one function, as its spec lists them."""
+        """Triggers and least-privilege grants of one function, as its spec lists them (its
+        environment names the same resources: ``infra.environment``)."""
         fn = self.functions.by_name[spec.name]
-        env = self.functions.add_environment
 
         for key, access in spec.tables.items():
             table = self.tables.by_key[key]
-            env(spec.name, self.tables.defs[key].env_var, table.table_name)
             if access == "read":
                 table.grant_read_data(fn)
             else:
                 table.grant_read_write_data(fn)
 
         for name in spec.sends_to:
-            queue = self.queues.by_name[name]
-            env(spec.name, manifest.queue_env(name), queue.queue_url)
-            queue.grant_send_messages(fn)
+            self.queues.by_name[name].grant_send_messages(fn)
 
         for key in spec.secrets:
-            env(spec.name, manifest.secret_env(key), manifest.secret_name(self.config.property_id, key))
             self.secrets.by_key[key].grant_read(fn)
 
         if spec.reads_public_url:
-            env(
-                spec.name,
-                manifest.PUBLIC_URL_PARAMETER_ENV,
-                manifest.public_url_parameter_name(self.config.property_id),
-            )
             self.api.public_url.grant_read(fn)
 
         if spec.documents:
             bucket = self.documents.bucket
-            env(spec.name, manifest.DOCUMENTS_BUCKET_ENV, bucket.bucket_name)
             if spec.documents == "read":
                 bucket.grant_read(fn)
             else:
@@ -203,18 +227,18 @@ class PropertyStack(Stack):
         CfnOutput(
             self,
             "StripeSecretName",
-            value=manifest.secret_name(pid, "stripe"),
+            value=naming.secret_name(pid, "stripe"),
             description="Created with placeholders: put the real Stripe keys before going live, as "
             '{"api_key": "sk_...", "webhook_secret": "whsec_..."} (aws secretsmanager put-secret-value)',
         )
         CfnOutput(
             self,
             "LinkKeySecretName",
-            value=manifest.secret_name(pid, "link_key"),
+            value=naming.secret_name(pid, "link_key"),
             description="Generated pay-link signing key; changing it invalidates pay links already sent",
         )
         for _, route in manifest.routes():
-            if route.auth == "stripe_signature":
+            if isinstance(route.audience, ProviderSignature) and route.audience.provider == "stripe":
                 CfnOutput(
                     self,
                     "StripeWebhookUrl",

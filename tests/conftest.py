@@ -1,4 +1,8 @@
-"""Shared fixtures: every test runs against moto with fake credentials and no network."""
+"""Shared fixtures: every test runs against moto with fake credentials and no network.
+
+Events and Lambda contexts come from ``infra.local.events`` (the builders the local runtime
+uses); ``tests/route_events.py`` builds requests for the route table's routes with them.
+"""
 
 from __future__ import annotations
 
@@ -45,11 +49,13 @@ def aws(demo_config, monkeypatch):
 
     with mock_aws():
         reset_clients()
-        env = provision(
+        resources = provision(
             demo_config,
             public_url="https://pay.example.test",
             secrets=LocalSecrets(TEST_STRIPE_KEY, TEST_WEBHOOK_SECRET, TEST_LINK_KEY),
         )
+        # The tests call every function's code in one process: they see every resource.
+        env = resources.operator_env()
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         get_settings.cache_clear()

@@ -1,59 +1,16 @@
-"""Test helpers for the notices, messenger, overdue and tickets functions: a Lambda context
-stand-in, event builders in the shapes AWS delivers, and readers of what was queued/sent."""
+"""Test helpers for the notices, messenger, overdue and tickets functions: readers of what was
+queued and sent, the SQS event-source emulation, and message builders. (Events and contexts:
+``infra.local.events``, ``tests/route_events.py``.)"""
 
 from __future__ import annotations
 
 import json
-import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 
+from infra.local.events import LambdaContext, sqs_event
 from propdesk.messaging.requests import MessageRequest
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "propdesk-test"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:ap-southeast-1:123456789012:function:propdesk-test"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = "/aws/lambda/propdesk-test"
-    log_stream_name: str = "test"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
-
-
-def scheduler_event(payload: dict[str, Any]) -> dict[str, Any]:
-    """EventBridge Scheduler's universal Lambda target delivers the schedule's input as the event."""
-    return dict(payload)
-
-
-def sqs_event(bodies: list[str], *, queue: str = "propdesk-demo-messages") -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": str(uuid.uuid4()),
-                "receiptHandle": f"handle-{n}",
-                "body": body,
-                "attributes": {
-                    "ApproximateReceiveCount": "1",
-                    "SentTimestamp": "1767225600000",
-                    "SenderId": "AIDAEXAMPLE",
-                    "ApproximateFirstReceiveTimestamp": "1767225600000",
-                },
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": f"arn:aws:sqs:ap-southeast-1:123456789012:{queue}",
-                "awsRegion": "ap-southeast-1",
-            }
-            for n, body in enumerate(bodies)
-        ]
-    }
 
 
 def drain(queue_url: str) -> list[str]:
@@ -71,54 +28,6 @@ def drain(queue_url: str) -> list[str]:
 
 def drain_json(queue_url: str) -> list[dict[str, Any]]:
     return [json.loads(body) for body in drain(queue_url)]
-
-
-def http_event(
-    method: str,
-    path: str,
-    *,
-    body: Any = None,
-    roles: tuple[str, ...] | None = ("agent",),
-    route_key: str | None = None,
-    path_parameters: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload 2.0) event as the JWT authorizer passes it on."""
-    context: dict[str, Any] = {
-        "accountId": "123456789012",
-        "apiId": "api",
-        "domainName": "api.example.test",
-        "domainPrefix": "api",
-        "http": {
-            "method": method,
-            "path": path,
-            "protocol": "HTTP/1.1",
-            "sourceIp": "198.51.100.1",
-            "userAgent": "t",
-        },
-        "requestId": str(uuid.uuid4()),
-        "routeKey": route_key or f"{method} {path}",
-        "stage": "$default",
-        "time": "01/Jan/2026:00:00:00 +0000",
-        "timeEpoch": 1767225600000,
-    }
-    if roles is not None:
-        context["authorizer"] = {
-            "jwt": {
-                "claims": {"sub": "staff-1", "cognito:groups": "[" + " ".join(roles) + "]"},
-                "scopes": None,
-            }
-        }
-    return {
-        "version": "2.0",
-        "routeKey": context["routeKey"],
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {"content-type": "application/json", "host": "api.example.test"},
-        "requestContext": context,
-        "pathParameters": path_parameters or {},
-        "body": None if body is None else (body if isinstance(body, str) else json.dumps(body)),
-        "isBase64Encoded": False,
-    }
 
 
 def import_demo_units(config, limit: int | None = None) -> int:
@@ -166,10 +75,7 @@ def pump(queue_url: str, handler: Any, *, rounds: int = 10, batch_size: int = 10
         ).get("Messages", [])
         if not messages:
             break
-        event = sqs_event([m["Body"] for m in messages])
-        for record, message in zip(event["Records"], messages, strict=True):
-            record["messageId"] = message["MessageId"]
-        response = handler(event, FakeLambdaContext())
+        response = handler(sqs_event(messages), LambdaContext())
         failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
         for message in messages:
             if message["MessageId"] not in failed:

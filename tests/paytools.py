@@ -1,5 +1,5 @@
-"""Test helpers for the pay pages, the staff API and the Stripe webhook: API Gateway HTTP API
-v2 events, a LambdaContext stand-in, Stripe-signed webhook bodies and stored bills."""
+"""Test helpers for the pay pages, the staff API and the Stripe webhook: Stripe-signed webhook
+requests, Stripe events, stored bills and pay tokens. (Events and contexts: ``tests/route_events.py``.)"""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import hmac
 import json
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -17,77 +16,7 @@ from propdesk.domain.billing import Bill, BillLine, bill_id_for
 from propdesk.payments.links import sign_pay_link
 from propdesk.store.bills import BillRepository
 from tests.conftest import TEST_LINK_KEY, TEST_WEBHOOK_SECRET
-
-
-@dataclass
-class LambdaContextStub:
-    function_name: str = "propdesk-test"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:ap-southeast-1:123456789012:function:propdesk-test"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    remaining_ms: int = 30_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
-def http_event(
-    method: str,
-    path: str,
-    *,
-    route: str | None = None,
-    path_parameters: dict[str, str] | None = None,
-    query: dict[str, str] | None = None,
-    body: str | bytes | None = None,
-    headers: dict[str, str] | None = None,
-    claims: dict[str, Any] | None = None,
-    base64_body: bool = False,
-) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload 2.0) event, as API Gateway and the local gateway send it."""
-    raw_query = "&".join(f"{k}={v}" for k, v in (query or {}).items())
-    if isinstance(body, bytes):
-        body_text = base64.b64encode(body).decode("ascii")
-        base64_body = True
-    elif body is not None and base64_body:
-        body_text = base64.b64encode(body.encode("utf-8")).decode("ascii")
-    else:
-        body_text = body
-    request_context: dict[str, Any] = {
-        "accountId": "123456789012",
-        "apiId": "api123",
-        "domainName": "pay.example.test",
-        "domainPrefix": "pay",
-        "http": {
-            "method": method,
-            "path": path,
-            "protocol": "HTTP/1.1",
-            "sourceIp": "203.0.113.7",
-            "userAgent": "pytest",
-        },
-        "requestId": str(uuid.uuid4()),
-        "routeKey": f"{method} {route or path}",
-        "stage": "$default",
-        "time": "01/Mar/2026:01:00:00 +0000",
-        "timeEpoch": 1772326800000,
-    }
-    if claims is not None:
-        request_context["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": f"{method} {route or path}",
-        "rawPath": path,
-        "rawQueryString": raw_query,
-        "headers": {"host": "pay.example.test", **{k.lower(): v for k, v in (headers or {}).items()}},
-        "requestContext": request_context,
-        "isBase64Encoded": base64_body,
-    }
-    if query:
-        event["queryStringParameters"] = dict(query)
-    if path_parameters:
-        event["pathParameters"] = dict(path_parameters)
-    if body_text is not None:
-        event["body"] = body_text
-    return event
+from tests.route_events import route_event
 
 
 def stripe_signature(
@@ -152,13 +81,18 @@ def webhook_request(
     timestamp: int | None = None,
     secret: str = TEST_WEBHOOK_SECRET,
 ) -> dict[str, Any]:
-    """POST /webhooks/stripe carrying ``payload``; ``signature="sign"`` signs it correctly."""
+    """POST /webhooks/stripe carrying ``payload``; ``signature="sign"`` signs it correctly.
+    ``base64_body`` sends it base64-encoded, as API Gateway may."""
     headers = {"content-type": "application/json; charset=utf-8", "user-agent": "Stripe/1.0"}
     if signature == "sign":
         headers["stripe-signature"] = stripe_signature(payload, secret=secret, timestamp=timestamp)
     elif signature is not None:
         headers["stripe-signature"] = signature
-    return http_event("POST", "/webhooks/stripe", body=payload, headers=headers, base64_body=base64_body)
+    event = route_event("stripe_webhook", body=payload, headers=headers)
+    if base64_body and not event["isBase64Encoded"]:
+        event["body"] = base64.b64encode(event["body"].encode("utf-8")).decode("ascii")
+        event["isBase64Encoded"] = True
+    return event
 
 
 def event_body(event: dict[str, Any]) -> str:

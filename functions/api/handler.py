@@ -1,89 +1,107 @@
-"""The HTTP API function: owner pay pages (HTML) and staff routes (JSON).
+"""The HTTP API function: owner pay pages (HTML) and the staff API (JSON).
 
-Routes live in ``api.pay`` and ``api.staff``; this module wires them into one resolver,
-maps errors to clear 4xx answers (HTML for owners, JSON for staff) and never lets a stack
-trace out. ``openapi_json()`` gives the local runtime the OpenAPI document; the deployed API
-serves no documentation route.
+Its routes are the route table's ``api`` routes, served by three routers (``api.pay``,
+``api.staff``, ``api.tickets``). Every request first passes the authorization step
+(``propdesk.web.access``): a refused one is answered here (HTML for owner pages, JSON for
+staff), and errors map to clear 4xx answers; no stack trace ever leaves.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from api import pay, staff
+from api import pay, staff, tickets
 from api.responses import html
-from propdesk.auth import NotAllowed, NotAuthenticated
 from propdesk.domain.calendar import InvalidPeriod
+from propdesk.payments.links import PayLink, pay_links
 from propdesk.services.checkout import PayLinkRefused
-from propdesk.settings import get_settings
+from propdesk.settings import Settings, get_settings
 from propdesk.web import pages, staff_errors
+from propdesk.web.access import Access, Refused
+from propdesk.web.http import serve
 from propdesk.web.staff_errors import json_error
 
 logger = Logger()
 tracer = Tracer()
 
-app = APIGatewayHttpResolver(enable_validation=True)
-app.include_router(pay.router)
-app.include_router(staff.router)
-# 401/403 in the staff API's shared wording (the same as the tickets function's).
-staff_errors.register_auth_handlers(app)
+ROUTERS = (pay.router, staff.router, tickets.router)
 
-# Largest bodies accepted: the units CSV (a few hundred kB for thousands of units), else small forms.
-MAX_IMPORT_BYTES = 2 * 1024 * 1024
-MAX_BODY_BYTES = 16 * 1024
+
+class HandlerSettings(Settings):
+    """What the api function cannot work without (its spec in infra/manifest.py provides it)."""
+
+    bills_table: str
+    units_table: str
+    owners_table: str
+    ledger_table: str
+    tickets_table: str
+    notices_queue_url: str
+    tickets_queue_url: str
+    stripe_secret_name: str
+    link_key_secret_name: str
+    public_url_parameter: str
+
+
+app = APIGatewayHttpResolver(enable_validation=True)
+for _router in ROUTERS:
+    app.include_router(_router)
+
+
+def _verify_link(token: str, now: datetime) -> PayLink:
+    return pay_links().verify(token, now=now)
+
+
+access = Access(function="api", links=_verify_link)
 
 
 def _is_owner_page() -> bool:
     return app.current_event.path.startswith("/pay/")
 
 
-def _page_locale() -> str:
-    requested = app.current_event.get_query_string_value("lang")
+def _page_locale(event: Mapping[str, Any] | None = None) -> str:
+    if event is None:
+        requested = app.current_event.get_query_string_value("lang")
+    else:
+        requested = (event.get("queryStringParameters") or {}).get("lang")
     return pages.choose_locale(requested, None, get_settings().property_config.default_locale)
 
 
-def _not_found_page() -> Response:
-    return html(404, pages.render_not_found(_page_locale()))
+def failed(event: Mapping[str, Any]) -> Response:
+    """A failure before the route ran (a secret that cannot be read): logged, answered plainly."""
+    logger.exception("request failed before its route")
+    if str(event.get("rawPath") or "").startswith("/pay/"):
+        return html(500, pages.render_error(_page_locale(event)))
+    return staff_errors.internal_error()
 
 
-def _body_size() -> int:
-    body = app.current_event.body or ""
-    if app.current_event.is_base64_encoded:
-        return len(body) * 3 // 4
-    return len(body.encode("utf-8"))
-
-
-def limit_body_size(app: APIGatewayHttpResolver, next_middleware: Any) -> Response:
-    limit = MAX_IMPORT_BYTES if app.current_event.path == "/staff/units/import" else MAX_BODY_BYTES
-    if _body_size() > limit:
-        if _is_owner_page():
-            return html(413, pages.render_error(_page_locale()))
-        return staff_errors.too_large(limit)
-    return next_middleware(app)
-
-
-app.use(middlewares=[limit_body_size])
+def refusal(refused: Refused, event: Mapping[str, Any]) -> Response:
+    """Owner pages answer with a page in the owner's language; staff routes with JSON."""
+    if str(event.get("rawPath") or "").startswith("/pay/"):
+        if refused.kind == "too_large":
+            return html(413, pages.render_error(_page_locale(event)))
+        # Same page and status whatever the reason: nothing about other units leaks.
+        return html(404, pages.render_not_found(_page_locale(event)))
+    return staff_errors.refusal(refused)
 
 
 @app.exception_handler(PayLinkRefused)
 def _refused_link(_: PayLinkRefused) -> Response:
-    # Same page and status whatever the reason: nothing about other units leaks.
-    return _not_found_page()
+    return html(404, pages.render_not_found(_page_locale()))
 
 
 @app.exception_handler(NotFoundError)
 def _no_route(_: NotFoundError) -> Response:
     if _is_owner_page():
-        return _not_found_page()
+        return html(404, pages.render_not_found(_page_locale()))
     return staff_errors.no_such_route()
 
 
@@ -91,11 +109,6 @@ def _no_route(_: NotFoundError) -> Response:
 def _invalid_request(exc: RequestValidationError) -> Response:
     if _is_owner_page():
         return html(422, pages.render_error(_page_locale()))
-    # Who is asking comes before what they asked: no token -> 401 even with bad input.
-    try:
-        staff.authorize(app)
-    except (NotAuthenticated, NotAllowed) as denied:
-        return staff_errors.refusal(denied)
     return staff_errors.invalid_request(exc)
 
 
@@ -113,23 +126,8 @@ def _unexpected(exc: Exception) -> Response:
     return staff_errors.internal_error()
 
 
-def openapi_json() -> str:
-    """The OpenAPI document of this function's routes (the local runtime serves it as docs)."""
-    return app.get_openapi_json_schema(
-        title="PropDesk API",
-        version="1.0.0",
-        description="Owner pay pages (signed links) and the staff API (Cognito JWT with role groups).",
-        security_schemes={
-            "staff": HTTPBearer(bearerFormat="JWT", description="Cognito ID token of a staff user")
-        },
-    )
-
-
-def openapi_document() -> dict[str, Any]:
-    return json.loads(openapi_json())
-
-
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return app.resolve(event, context)
+    get_settings(HandlerSettings)
+    return serve(app, event, context, access=access, refusal=refusal, failed=failed)

@@ -1,77 +1,63 @@
 """Owner pay pages: /pay/{token}, /pay/{token}/checkout, /pay/{token}/return (HTML).
 
-The token is the only credential: every route opens it through the service, and every
-refusal shows the same not-found page.
+The token is the only credential. The authorization step has verified it before a route runs
+(a refused token gets the one not-found page); the routes read the verified link from the
+caller and open its bill through the checkout service.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
-from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Form, Path, Query
 
 from api.responses import html, redirect
+from propdesk.payments.links import MAX_TOKEN_LENGTH, pay_links
 from propdesk.payments.stripe_provider import ProviderUnavailable
 from propdesk.services import checkout
 from propdesk.settings import get_settings
 from propdesk.web import pages
+from propdesk.web.access import LinkHolder, caller_of
+from propdesk.web.http import endpoint
 
 router = Router()
 
-_HTML = {"text/html": {"schema": {"type": "string"}}}
-_PAGE_RESPONSES = {
-    200: {"description": "The page", "content": _HTML},
-    404: {"description": "Link unknown, altered, expired or for another unit", "content": _HTML},
-}
+Token = Annotated[str, Path(max_length=MAX_TOKEN_LENGTH, description="The signed pay-link token")]
 Lang = Annotated[str | None, Query(max_length=16, description="Page language: zh-CN or en")]
+FormLang = Annotated[str | None, Form(max_length=16, description="Page language: zh-CN or en")]
 
 
-def _form_lang() -> str | None:
-    try:
-        body = router.current_event.decoded_body or ""
-    except (ValueError, UnicodeDecodeError):
-        return None
-    values = parse_qs(body, max_num_fields=10).get("lang")
-    return values[0] if values else None
+def _holder() -> LinkHolder:
+    holder = caller_of(router.context)
+    assert isinstance(holder, LinkHolder)
+    return holder
 
 
-@router.get(
-    "/pay/<token>",
-    summary="The owner's bill",
-    description="Itemised bill with total, due date and status; Pay button while open.",
-    responses=_PAGE_RESPONSES,
-    tags=["Owner pages"],
-)
-def bill_page(token: str, lang: Lang = None) -> Response[str]:
+@endpoint(router, "bill_page", html=True)
+def bill_page(token: Token, lang: Lang = None) -> Response[str]:
     config = get_settings().property_config
-    opened = checkout.owner_bill(token, lang=lang, now=datetime.now(UTC), config=config)
+    opened = checkout.owner_bill(_holder().link, lang=lang, config=config)
     return html(200, pages.render_bill_page(opened.bill, config=config, locale=opened.locale, token=token))
 
 
-@router.post(
-    "/pay/<token>/checkout",
-    summary="Start paying the bill",
-    description="Creates a fresh Stripe Checkout Session and redirects to it (303); a paid bill "
-    "redirects back to its page.",
-    responses={
-        303: {"description": "To Stripe Checkout, or back to the bill page"},
-        404: _PAGE_RESPONSES[404],
-        503: {"description": "Payment provider unavailable", "content": _HTML},
-    },
-    tags=["Owner pages"],
-)
-def start_checkout(token: str) -> Response[str]:
+@endpoint(router, "start_checkout", status_code=303, html=True)
+def start_checkout(token: Token, lang: FormLang = None) -> Response[str]:
     config = get_settings().property_config
-    lang = _form_lang()
-    now = datetime.now(UTC)
+    holder = _holder()
     try:
-        started = checkout.start_checkout(token, lang=lang, now=now, config=config)
+        started = checkout.start_checkout(
+            holder.link,
+            token=token,
+            lang=lang,
+            now=datetime.now(UTC),
+            config=config,
+            links=pay_links(),
+        )
     except ProviderUnavailable:
-        opened = checkout.owner_bill(token, lang=lang, now=now, config=config)
+        opened = checkout.owner_bill(holder.link, lang=lang, config=config)
         page = pages.render_bill_page(
             opened.bill, config=config, locale=opened.locale, token=token, notice="unavailable_body"
         )
@@ -79,18 +65,12 @@ def start_checkout(token: str) -> Response[str]:
     return redirect(started.redirect_url)
 
 
-@router.get(
-    "/pay/<token>/return",
-    summary="Back from Checkout",
-    description="Thanks the owner and shows whether the payment is confirmed yet.",
-    responses=_PAGE_RESPONSES,
-    tags=["Owner pages"],
-)
+@endpoint(router, "checkout_return", html=True)
 def checkout_return(
-    token: str,
+    token: Token,
     lang: Lang = None,
     session_id: Annotated[str | None, Query(max_length=255, description="Stripe's session id")] = None,
 ) -> Response[str]:
     config = get_settings().property_config
-    opened = checkout.owner_bill(token, lang=lang, now=datetime.now(UTC), config=config)
+    opened = checkout.owner_bill(_holder().link, lang=lang, config=config)
     return html(200, pages.render_return_page(opened.bill, config=config, locale=opened.locale, token=token))

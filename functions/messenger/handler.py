@@ -20,11 +20,19 @@ from pydantic import ValidationError
 
 from propdesk.messaging.requests import parse_message
 from propdesk.services.messenger import Messenger
-from propdesk.settings import get_settings
+from propdesk.settings import Settings, get_settings
 
 logger = Logger()
 tracer = Tracer()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False, logger=logger)
+
+
+class HandlerSettings(Settings):
+    """What the messenger cannot work without."""
+
+    owners_table: str
+    messages_table: str
+    ledger_table: str
 
 
 class MalformedMessage(ValueError):
@@ -51,6 +59,7 @@ def record_handler(record: SQSRecord) -> None:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    get_settings(HandlerSettings)
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from propdesk.domain.calendar import local_today, parse_period
 from propdesk.services.notices import issue_bills, parse_issue_bills, run_notice_day
-from propdesk.settings import get_settings
+from propdesk.settings import Settings, get_settings
 
 logger = Logger()
 tracer = Tracer()
@@ -26,6 +26,18 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 class UnknownAction(ValueError):
     pass
+
+
+class HandlerSettings(Settings):
+    """What the notices function cannot work without."""
+
+    units_table: str
+    bills_table: str
+    ledger_table: str
+    notices_queue_url: str
+    messages_queue_url: str
+    link_key_secret_name: str
+    public_url_parameter: str
 
 
 def record_handler(record: SQSRecord) -> None:
@@ -53,6 +65,7 @@ def _scheduled(event: dict[str, Any]) -> dict[str, Any]:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    get_settings(HandlerSettings)
     if "Records" in event:
         return process_partial_response(
             event=event, record_handler=record_handler, processor=processor, context=context

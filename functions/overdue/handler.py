@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from propdesk.domain.calendar import local_today
 from propdesk.services.overdue import run_ladder
-from propdesk.settings import get_settings
+from propdesk.settings import Settings, get_settings
 
 logger = Logger()
 tracer = Tracer()
@@ -23,9 +23,20 @@ class UnknownAction(ValueError):
     pass
 
 
+class HandlerSettings(Settings):
+    """What the overdue function cannot work without."""
+
+    bills_table: str
+    ledger_table: str
+    messages_queue_url: str
+    link_key_secret_name: str
+    public_url_parameter: str
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    get_settings(HandlerSettings)
     if event.get("action") != "run_ladder":
         raise UnknownAction("overdue expects {'action': 'run_ladder'}")
     config = get_settings().property_config

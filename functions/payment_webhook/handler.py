@@ -1,48 +1,47 @@
-"""Stripe webhook (POST /webhooks/stripe): signature first, then once per event id, then credit.
+"""Payment providers' notifications: ``POST /webhooks/stripe``.
 
-1. The raw body (base64-decoded when API Gateway encoded it) and the ``stripe-signature``
-   header are checked with the SDK (default tolerance 300 s). Anything wrong -> 400 and
-   nothing is written.
+1. The authorization step checks the provider's signature over the raw body (the Stripe SDK,
+   default tolerance 300 s) before the route runs: anything wrong -> 400, nothing written.
 2. Powertools idempotency keyed on the event id (kept 7 days, longer than Stripe's 3 days of
-   retries): a repeat replays the first answer; a repeat while the first is still running
-   gets 409 and Stripe delivers again later.
-3. ``process_stripe_event`` filters and credits. A store failure raises -> 500 -> the
-   idempotency record is released and Stripe's retry completes the payment.
+   retries): a repeat replays the first answer; a repeat while the first is still running gets
+   409 and Stripe delivers again later.
+3. ``process_stripe_event`` filters and credits. A store failure -> 500 -> the idempotency
+   record is released and Stripe's retry completes the payment.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from propdesk import aws
-from propdesk.payments.stripe_provider import InvalidWebhook, StripeKeys, stripe_keys, verify_webhook
+from propdesk.payments.stripe_provider import InvalidWebhook, stripe_keys, verify_webhook
 from propdesk.services.payments import process_stripe_event
-from propdesk.settings import get_settings
-from propdesk.store.models import IdempotencyItem
+from propdesk.settings import Settings, get_settings
+from propdesk.store.idempotency import persistence_layer
+from propdesk.web import staff_errors
+from propdesk.web.access import Access, InvalidSignature, Provider, Refused, caller_of
+from propdesk.web.http import endpoint, serve
+from propdesk.web.schemas import WebhookAnswer
+from propdesk.web.staff_errors import json_error, json_ok
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+router = Router()
+ROUTERS = (router,)
 
-# Stripe's events are a few kB; anything far larger is not from Stripe.
-MAX_BODY_BYTES = 256 * 1024
 EVENT_RECORD_SECONDS = 7 * 24 * 3600
 
 idempotency_config = IdempotencyConfig(
@@ -51,64 +50,38 @@ idempotency_config = IdempotencyConfig(
     expires_after_seconds=EVENT_RECORD_SECONDS,
 )
 
-_persistence: DynamoDBPersistenceLayer | None = None
+
+class HandlerSettings(Settings):
+    """What the payment webhook cannot work without."""
+
+    bills_table: str
+    payments_table: str
+    counters_table: str
+    ledger_table: str
+    idempotency_table: str
+    messages_queue_url: str
+    stripe_secret_name: str
 
 
-def persistence_layer() -> DynamoDBPersistenceLayer:
-    """Built on first use (after a test's mock or the local endpoint is in place) and rebuilt
-    when the shared clients are reset."""
-    global _persistence
-    dynamodb = aws.client("dynamodb")
-    if _persistence is None or _persistence.client is not dynamodb:
-        table = os.environ.get("IDEMPOTENCY_TABLE", IdempotencyItem.Meta.table_name)
-        _persistence = DynamoDBPersistenceLayer(table_name=table, boto3_client=dynamodb)
-    return _persistence
-
-
-def _response(status: int, body: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": "application/json"},
-        "body": json.dumps(body),
-    }
-
-
-def _raw_body(event: Mapping[str, Any]) -> bytes:
-    body = event.get("body") or ""
-    if event.get("isBase64Encoded"):
-        return base64.b64decode(body, validate=True)
-    return body.encode("utf-8")
-
-
-def _header(event: Mapping[str, Any], name: str) -> str | None:
-    for key, value in (event.get("headers") or {}).items():
-        if key.lower() == name:
-            return value
-    return None
-
-
-def handle_webhook(
-    event: Mapping[str, Any], context: LambdaContext, *, keys: StripeKeys | None = None
-) -> dict:
+def verify_stripe(body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
     try:
-        body = _raw_body(event)
-    except (binascii.Error, ValueError):
-        metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
-        return _response(400, {"error": "invalid_body", "message": "The body could not be decoded."})
-    if len(body) > MAX_BODY_BYTES:
-        metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
-        return _response(413, {"error": "too_large", "message": "The body is too large."})
-    keys = keys or stripe_keys(get_settings())
-    try:
-        stripe_event = verify_webhook(body, _header(event, "stripe-signature"), keys.webhook_secret)
+        return verify_webhook(body, headers.get("stripe-signature"), stripe_keys().webhook_secret)
     except InvalidWebhook:
-        logger.warning("webhook signature rejected")
-        metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
-        return _response(400, {"error": "invalid_signature", "message": "The signature is not valid."})
+        raise InvalidSignature from None
 
+
+access = Access(function="payment_webhook", providers={"stripe": verify_stripe})
+
+
+@endpoint(router, "stripe_webhook")
+def stripe_webhook() -> Response[WebhookAnswer]:
+    caller = caller_of(router.context)
+    assert isinstance(caller, Provider)
+    stripe_event: dict[str, Any] = caller.payload
     logger.append_keys(stripe_event_id=stripe_event["id"], stripe_event_type=stripe_event.get("type"))
-    idempotency_config.register_lambda_context(context)
+    idempotency_config.register_lambda_context(router.lambda_context)
     config = get_settings().property_config
+    livemode = stripe_keys().livemode
 
     @idempotent_function(
         data_keyword_argument="stripe_event",
@@ -117,28 +90,61 @@ def handle_webhook(
         key_prefix="stripe-event",
     )
     def once(stripe_event: dict[str, Any]) -> dict[str, Any]:
-        return process_stripe_event(
-            stripe_event, config=config, livemode=keys.livemode, now=datetime.now(UTC)
-        )
+        return process_stripe_event(stripe_event, config=config, livemode=livemode, now=datetime.now(UTC))
 
     try:
         result = once(stripe_event=stripe_event)
     except IdempotencyAlreadyInProgressError:
         # The same event is being handled right now; Stripe retries a non-2xx answer later.
         metrics.add_metric(name="StripeEvent_in_progress", unit=MetricUnit.Count, value=1)
-        return _response(409, {"error": "in_progress", "message": "This event is being processed."})
+        return json_error(409, "in_progress", "This event is being processed.")
     except Exception:
         # Nothing was credited or the credit is complete; either way the retry finishes it.
         logger.exception("webhook processing failed")
         metrics.add_metric(name="StripeEvent_failed", unit=MetricUnit.Count, value=1)
-        return _response(500, {"error": "retry", "message": "Temporary failure, please retry."})
+        return json_error(500, "retry", "Temporary failure, please retry.")
     # credited | already_recorded | mismatch | duplicate | ignored: alarms watch mismatch/duplicate.
     metrics.add_metric(name=f"StripeEvent_{result.get('outcome')}", unit=MetricUnit.Count, value=1)
-    return _response(200, result)
+    return json_ok(result)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+app = APIGatewayHttpResolver(enable_validation=True)
+app.include_router(router)
+
+
+def refusal(refused: Refused, event: Mapping[str, Any]) -> Response:
+    if refused.kind in ("bad_signature", "too_large"):
+        logger.warning("webhook rejected", reason=refused.kind)
+        metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
+    return staff_errors.refusal(refused)
+
+
+def failed(event: Mapping[str, Any]) -> Response:
+    logger.exception("webhook failed before its route")
+    metrics.add_metric(name="StripeEvent_failed", unit=MetricUnit.Count, value=1)
+    return json_error(500, "retry", "Temporary failure, please retry.")
+
+
+@app.exception_handler(NotFoundError)
+def _no_route(_: NotFoundError) -> Response:
+    return staff_errors.no_such_route()
+
+
+@app.exception_handler(RequestValidationError)
+def _invalid_request(exc: RequestValidationError) -> Response:
+    return staff_errors.invalid_request(exc)
+
+
+@app.exception_handler(Exception)
+def _unexpected(exc: Exception) -> Response:
+    logger.exception("webhook failed", error_type=type(exc).__name__)
+    metrics.add_metric(name="StripeEvent_failed", unit=MetricUnit.Count, value=1)
+    return json_error(500, "retry", "Temporary failure, please retry.")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return handle_webhook(event, context)
+    get_settings(HandlerSettings)
+    return serve(app, event, context, access=access, refusal=refusal, failed=failed)

@@ -1,4 +1,4 @@
-"""The HTTP API: every manifest route, a Cognito JWT authorizer on the staff routes."""
+"""The HTTP API: every route of the route table, a Cognito JWT authorizer on the staff routes."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from constructs import Construct
 
 from infra.constructs.functions import LOG_RETENTION
 from infra.constructs.nag import acknowledge
-from infra.manifest import FunctionSpec, Route
+from infra.manifest import FunctionSpec
+from propdesk.routes import OwnerLink, ProviderSignature, Public, Route, Staff
 
 # Route keys, not paths: a path would put owners' pay-link tokens into the access log.
 _ACCESS_LOG_FORMAT = json.dumps(
@@ -32,12 +33,23 @@ _ACCESS_LOG_FORMAT = json.dumps(
     }
 )
 
-_UNAUTHORIZED_REASON = {
-    "owner_link": "Owner pay pages are opened from a notice without signing in: the function verifies "
-    "the signed, expiring pay-link token in the path (scoped to one bill) and answers 404 otherwise.",
-    "stripe_signature": "Stripe cannot present a Cognito token: the function verifies the Stripe-Signature "
-    "header (HMAC of the raw body with the webhook secret, with a timestamp tolerance) and answers 400 otherwise.",
-}
+
+def _why_no_authorizer(route: Route) -> str:
+    """The written reason a route without API Gateway's authorizer is not open to anyone."""
+    audience = route.audience
+    if isinstance(audience, OwnerLink):
+        return (
+            "Owner pay pages are opened from a notice without signing in: the function verifies the "
+            "signed, expiring pay-link token in the path (scoped to one bill) and answers 404 otherwise."
+        )
+    if isinstance(audience, ProviderSignature):
+        return (
+            f"The payment provider ({audience.provider}) cannot present a Cognito token: the function "
+            "verifies the provider's signature over the raw body (with a timestamp tolerance) and answers "
+            "400 otherwise."
+        )
+    assert isinstance(audience, Public)
+    return f"{route.route_key} is public by design (route table: Public()); it reveals nothing per owner."
 
 
 class Api(Construct):
@@ -87,15 +99,16 @@ class Api(Construct):
                 integrations_by_function[spec.name] = integrations.HttpLambdaIntegration(
                     f"{spec.name}-integration", functions[spec.name]
                 )
-            authorizer = self.staff_authorizer if route.auth == "staff" else apigwv2.HttpNoneAuthorizer()
+            staff = isinstance(route.audience, Staff)
+            authorizer = self.staff_authorizer if staff else apigwv2.HttpNoneAuthorizer()
             (created,) = self.http_api.add_routes(
                 path=route.path,
                 methods=[apigwv2.HttpMethod(route.method)],
                 integration=integrations_by_function[spec.name],
                 authorizer=authorizer,
             )
-            if route.auth != "staff":
-                acknowledge(created, "AwsSolutions-APIG4", _UNAUTHORIZED_REASON[route.auth])
+            if not staff:
+                acknowledge(created, "AwsSolutions-APIG4", _why_no_authorizer(route))
         # Functions read the public URL at run time from here: passing the endpoint in their
         # environment would make each function depend on the API that depends on it.
         self.public_url = ssm.StringParameter(

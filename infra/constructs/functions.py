@@ -11,7 +11,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct, IValidation
 
-from infra import bundling, manifest
+from infra import bundling
 from infra.constructs.nag import acknowledge
 from infra.constructs.queues import dead_letter_queue
 from infra.manifest import FunctionSpec
@@ -57,7 +57,8 @@ class _EnvironmentFits:
 
 
 class Functions(Construct):
-    """The functions and their shared code; the stack adds environment variables and grants."""
+    """The functions and their shared code, each with the environment computed from its spec
+    (``infra.environment``); the stack adds triggers and grants."""
 
     def __init__(
         self,
@@ -66,7 +67,7 @@ class Functions(Construct):
         *,
         specs: tuple[FunctionSpec, ...],
         property_id: str,
-        property_config_env: str,
+        environments: dict[str, dict[str, str]],
     ) -> None:
         super().__init__(scope, construct_id)
         code = lambda_.Code.from_asset(str(bundling.FUNCTIONS_DIR), exclude=bundling.CODE_EXCLUDES)
@@ -111,12 +112,7 @@ class Functions(Construct):
                 retention=LOG_RETENTION,
                 removal_policy=RemovalPolicy.DESTROY,
             )
-            env = {
-                manifest.PROPERTY_CONFIG_ENV: property_config_env,
-                "POWERTOOLS_SERVICE_NAME": spec.name,
-                "POWERTOOLS_METRICS_NAMESPACE": f"PropDesk/{property_id}",
-                "POWERTOOLS_LOG_LEVEL": "INFO",
-            }
+            env = dict(environments[spec.name])
             fn = lambda_.Function(
                 self,
                 spec.name,
@@ -144,7 +140,3 @@ class Functions(Construct):
             self.by_name[spec.name] = fn
             self.environments[spec.name] = env
             fn.node.add_validation(_EnvironmentFits(spec.name, env))
-
-    def add_environment(self, name: str, key: str, value: str) -> None:
-        self.by_name[name].add_environment(key, value)
-        self.environments[name][key] = value

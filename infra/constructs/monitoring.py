@@ -16,7 +16,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.constructs.tables import table_name
+from propdesk import naming
 
 # The environment through which Powertools Metrics learns its namespace and its default
 # ``service`` dimension (set per function in infra/constructs/functions.py).
@@ -38,8 +38,8 @@ class MetricAlarm:
 
 def payment_webhook_alarms(property_id: str) -> tuple[MetricAlarm, ...]:
     """What the payment webhook (functions/payment_webhook/handler.py) counts that staff must hear of."""
-    payments = table_name(property_id, "payments")
-    ledger = table_name(property_id, "ledger")
+    payments = naming.table_name(property_id, "payments")
+    ledger = naming.table_name(property_id, "ledger")
     logs = (
         f"the {PAYMENT_WEBHOOK} function's log (message 'payment set aside for staff' gives "
         "payment_id, bill_id and reason)"

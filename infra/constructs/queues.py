@@ -8,6 +8,7 @@ from constructs import Construct
 
 from infra.constructs.nag import acknowledge
 from infra.manifest import QueueSpec
+from propdesk import naming
 
 DLQ_RETENTION = Duration.days(14)  # the longest SQS keeps a message: time to look and redrive
 
@@ -39,7 +40,7 @@ class Queues(Construct):
             dlq = dead_letter_queue(
                 self,
                 f"{spec.name}-dlq",
-                queue_name=f"{queue_name(property_id, spec.name)}-dlq{suffix}",
+                queue_name=f"{naming.dead_letter_queue_name(property_id, spec.name)}{suffix}",
                 fifo=spec.fifo,
             )
             acknowledge(
@@ -52,15 +53,10 @@ class Queues(Construct):
             self.by_name[spec.name] = sqs.Queue(
                 self,
                 spec.name,
-                queue_name=f"{queue_name(property_id, spec.name)}{suffix}",
+                queue_name=f"{naming.queue_name(property_id, spec.name)}{suffix}",
                 fifo=spec.fifo or None,
                 encryption=sqs.QueueEncryption.SQS_MANAGED,
                 enforce_ssl=True,
                 visibility_timeout=Duration.seconds(spec.visibility_timeout_s),
                 dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=spec.max_receive_count),
             )
-
-
-def queue_name(property_id: str, name: str) -> str:
-    # Same names as the local runtime gives its queues (infra/local/resources.py).
-    return f"propdesk-{property_id}-{name}"

@@ -10,6 +10,7 @@ from constructs import Construct
 
 from infra import manifest
 from infra.constructs.nag import acknowledge
+from propdesk import naming
 
 # link_key: generated here and never seen by anyone; 48 letters and digits.
 # stripe: created with generated placeholders; an administrator replaces the value with the
@@ -38,7 +39,7 @@ class Secrets(Construct):
             secret = secretsmanager.Secret(
                 self,
                 key,
-                secret_name=manifest.secret_name(property_id, key),
+                secret_name=naming.secret_name(property_id, key),
                 description=description,
                 generate_secret_string=secretsmanager.SecretStringGenerator(
                     secret_string_template=json.dumps(template),

@@ -9,6 +9,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 from pynamodb.models import Model
 
+from propdesk import naming
 from propdesk.store.models import TABLES, TableDef
 
 _TYPES = {
@@ -82,7 +83,7 @@ class Tables(Construct):
                 table_def.key.capitalize(),
                 # A fixed name an administrator recognises; also keeps the functions' environment
                 # measurable at synth (see functions.ENV_LIMIT_BYTES).
-                table_name=table_name(property_id, table_def.key),
+                table_name=naming.table_name(property_id, table_def.key),
                 partition_key=_attribute(schema.hash_key),
                 sort_key=_attribute(schema.range_key),
                 billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
@@ -105,7 +106,3 @@ class Tables(Construct):
             self.by_key[table_def.key] = table
             self.defs[table_def.key] = table_def
             self.schemas[table_def.key] = schema
-
-
-def table_name(property_id: str, key: str) -> str:
-    return f"propdesk-{property_id}-{key}"

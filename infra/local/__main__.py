@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from infra.config import ConfigError, load_config
 from infra.local.runtime import LocalRuntime, RuntimeOptions
@@ -29,7 +30,7 @@ def banner(runtime: LocalRuntime) -> str:
         f"  Units               {runtime.units_imported}",
     ]
     if missing:
-        lines.append(f"  Not in this build   {', '.join(sorted(missing))}")
+        lines.append(f"  DID NOT START       {', '.join(sorted(missing))} (see the log above)")
     lines += [
         "",
         f"Ready! Your webhook signing secret is {runtime.secrets.stripe_webhook_secret} (^C to quit)",
@@ -46,6 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stripe-port", type=int, default=0, help="Stripe stand-in port (0: any free port)")
     parser.add_argument("--no-import", action="store_true", help="do not import the property's units CSV")
     parser.add_argument("--quiet", action="store_true", help="no access log")
+    parser.add_argument(
+        "--log-dir",
+        default=None,
+        help="write each function's log to <dir>/<function>.log (default: this terminal)",
+    )
     args = parser.parse_args(argv)
 
     # The runtime's own messages at INFO; libraries (botocore, werkzeug, ...) only when they warn.
@@ -64,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         stripe_port=args.stripe_port,
         access_log=not args.quiet,
         import_units=not args.no_import,
+        log_dir=Path(args.log_dir) if args.log_dir else None,
     )
     runtime = LocalRuntime(config, options)
     stop = threading.Event()

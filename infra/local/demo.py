@@ -7,7 +7,8 @@ owners (a fixed ~85 %, chosen by unit) open their bill, pay through the Stripe s
 checkout and come back; the others don't. Then it prints the collection summary from the
 staff API and checks the path from the stored records: exit status 0 only if it worked.
 
-The functions' own log lines go to ``.local/<property>/demo-logs.jsonl``.
+Each function's log goes to ``.local/<property>/logs/<function>.log`` (as a log group would),
+the runtime's own to ``.local/<property>/logs/runtime.log``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import hashlib
 import logging
 import os
 import re
+import shutil
 import sys
 import time
 from collections import Counter, defaultdict
@@ -268,7 +270,7 @@ def verify(
     return checks
 
 
-def run_demo(config: PropertyConfig, *, out: TextIO, workers: int, log_path: Path) -> int:
+def run_demo(config: PropertyConfig, *, out: TextIO, workers: int, log_dir: Path) -> int:
     started = time.monotonic()
 
     def say(text: str) -> None:
@@ -276,13 +278,14 @@ def run_demo(config: PropertyConfig, *, out: TextIO, workers: int, log_path: Pat
 
     owners = read_owners(config)
     say(f"starting the local runtime for {config.name.en} ({len(owners)} units)")
-    runtime = LocalRuntime(config, RuntimeOptions(port=0, stripe_port=0, state_dir=None, access_log=False))
+    options = RuntimeOptions(port=0, stripe_port=0, state_dir=None, access_log=False, log_dir=log_dir)
+    runtime = LocalRuntime(config, options)
     runtime.start()
     try:
         base = runtime.base_url
         missing = runtime.functions.missing
         if missing:
-            say(f"not in this build: {', '.join(sorted(missing))}")
+            raise RuntimeError(f"functions did not start: {missing}")
         say(f"gateway {base}, Stripe stand-in {runtime.stripe_base_url}; {runtime.units_imported}")
         http = requests.Session()
 
@@ -339,8 +342,9 @@ def run_demo(config: PropertyConfig, *, out: TextIO, workers: int, log_path: Pat
         )
         if not summary_response.ok:
             checks.check(False, f"GET /staff/summary answered {summary_response.status_code}")
-        sys.stdout.flush()  # the functions' log lines, redirected to log_path
-        leaks = personal_data_in(log_path.read_text(encoding="utf-8"), owners)
+        sys.stdout.flush()
+        logs = "".join(path.read_text(encoding="utf-8") for path in sorted(log_dir.glob("*.log")))
+        leaks = personal_data_in(logs, owners)
         checks.check(
             not leaks,
             "no owner e-mail address or phone number in the functions' logs"
@@ -356,7 +360,7 @@ def run_demo(config: PropertyConfig, *, out: TextIO, workers: int, log_path: Pat
             records=records,
             checks=checks,
             wall_s=time.monotonic() - started,
-            log_path=log_path,
+            log_dir=log_dir,
         )
         return 0 if checks.ok else 1
     finally:
@@ -374,7 +378,7 @@ def print_summary(
     records: dict[str, Any],
     checks: Checks,
     wall_s: float,
-    log_path: Path,
+    log_dir: Path,
 ) -> None:
     currency = summary.get("currency", config.currency)
     by_template: Counter[str] = Counter()
@@ -414,7 +418,7 @@ def print_summary(
     lines.extend(f"  [{'ok' if ok else 'FAILED'}] {text}" for ok, text in checks.results)
     lines.append("")
     lines.append(
-        f"{'Demo passed' if checks.ok else 'Demo FAILED'} in {wall_s:.1f} s; the functions' logs are in {log_path}"
+        f"{'Demo passed' if checks.ok else 'Demo FAILED'} in {wall_s:.1f} s; the functions' logs are in {log_dir}"
     )
     print("\n".join(lines), file=out, flush=True)
 
@@ -429,15 +433,19 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    log_dir = DEFAULT_STATE_DIR / config.property_id
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / "demo-logs.jsonl"
+    log_dir = DEFAULT_STATE_DIR / config.property_id / "logs"
+    if log_dir.exists():
+        shutil.rmtree(log_dir)
+    log_dir.mkdir(parents=True)
     out = sys.stdout
-    # Everything the functions (and moto) print goes to the log file; the demo talks on `out`.
-    with log_path.open("w", encoding="utf-8") as log_file, contextlib.redirect_stdout(log_file):
+    # The runtime's own lines (moto, the gateway) go to its log; the demo talks on `out`.
+    with (
+        (log_dir / "runtime.log").open("w", encoding="utf-8") as log_file,
+        contextlib.redirect_stdout(log_file),
+    ):
         logging.basicConfig(level=logging.WARNING, stream=log_file, force=True)
         try:
-            return run_demo(config, out=out, workers=args.workers, log_path=log_path)
+            return run_demo(config, out=out, workers=args.workers, log_dir=log_dir)
         except Exception as exc:
             print(f"Demo FAILED: {type(exc).__name__}: {exc}", file=out, flush=True)
             logging.getLogger("propdesk.local.demo").exception("demo failed")

@@ -1,48 +1,85 @@
-"""The runtime's own endpoints on the gateway (under ``/_local/``): clock, staff tokens,
-outbox, queues, API documentation.
+"""The runtime's own endpoints on the gateway (under ``/_local/``): clock, staff tokens, outbox,
+queues, the API documentation (Swagger UI on the OpenAPI document, assets served from here).
 
-These exist only locally; the deployed API has none of them.
+These exist only locally; the deployed API has none of them. They reach the runtime through the
+small ``Runtime`` protocol below, so this module does not import the runtime.
 """
 
 from __future__ import annotations
 
-import html
-import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
-from infra import manifest
-from infra.local import outbox
-from infra.local.gateway import Gateway, Request, Response
+import aws_lambda_powertools.event_handler.openapi.swagger_ui as swagger_ui
 
-if TYPE_CHECKING:
-    from infra.local.runtime import LocalRuntime
+from infra import manifest
+from infra.local import openapi, outbox, pages
+from infra.local.gateway import Gateway, Request, Response
+from infra.local.inputs import BadRequest, json_object, parse_duration, parse_local_datetime
+from propdesk.config import PropertyConfig
+from propdesk.routes import ROLE_ADMIN
 
 log = logging.getLogger("propdesk.local.endpoints")
 
-# Names under which the api function may expose its OpenAPI document (first found wins).
-OPENAPI_CALLABLES = ("openapi_document", "openapi_schema", "openapi", "get_openapi_document")
+# Swagger UI's assets ship inside Powertools (its own Swagger UI uses them): no CDN, no download.
+SWAGGER_UI = Path(swagger_ui.__file__).resolve().parent
+STATIC = Path(__file__).resolve().parent / "static"
+ASSETS = {
+    "/_local/docs/swagger-ui-bundle.js": (SWAGGER_UI / "swagger-ui-bundle.min.js", "text/javascript"),
+    "/_local/docs/swagger-ui.css": (SWAGGER_UI / "swagger-ui.min.css", "text/css"),
+    "/_local/docs/start.js": (STATIC / "start.js", "text/javascript"),
+}
+
+LOCAL_ROUTES = (
+    ("GET", "/_local/outbox", "email and SMS sent (?format=json)"),
+    ("GET", "/_local/clock", "the simulated time and the next schedule runs"),
+    (
+        "POST",
+        "/_local/clock",
+        '{"advance": "P1D"} or {"to": "2027-01-17T09:00"} (property time zone): moves the clock forward '
+        "and fires every schedule passed, in order",
+    ),
+    ("POST", "/_local/token", '{"role": "admin"} -> a staff JWT'),
+    ("GET", "/_local/queues", "queue and dead-letter queue depths"),
+    ("POST", "/_local/drain", "waits until every queue is processed"),
+    ("GET", "/_local/health", "whether every function started"),
+    ("GET", "/_local/stripe", "the Stripe stand-in: webhook secret and deliveries"),
+)
 
 
-def _body_json(request: Request) -> dict[str, Any]:
-    from infra.local.runtime import BadRequest
+class Runtime(Protocol):
+    """What the endpoints need of the local runtime."""
 
-    if not request.body:
-        return {}
-    try:
-        value = json.loads(request.body)
-    except ValueError as exc:
-        raise BadRequest("the body must be JSON") from exc
-    if not isinstance(value, dict):
-        raise BadRequest("the body must be a JSON object")
-    return value
+    config: PropertyConfig
+    started: bool
+    units_imported: str
+
+    @property
+    def base_url(self) -> str: ...
+
+    def clock_state(self) -> dict[str, Any]: ...
+
+    def advance(self, *, to: datetime | None = None, by: timedelta | None = None) -> list[Any]: ...
+
+    def mint_token(self, roles: list[str], *, sub: str | None = None, ttl_s: int = 3600) -> str: ...
+
+    def queue_depths(self) -> dict[str, dict[str, int]]: ...
+
+    def poller_counts(self) -> dict[str, dict[str, Any]]: ...
+
+    def wait_until_drained(self, timeout_s: float | None = None) -> bool: ...
+
+    def function_states(self) -> dict[str, str]: ...
+
+    def stripe_state(self) -> dict[str, Any]: ...
 
 
-def _guard(handler):
+def _guard(handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
     """Runtime endpoint errors as 400 JSON, like the API's own clear 4xx answers."""
-    from infra.local.runtime import BadRequest
 
     def wrapped(request: Request) -> Response:
         try:
@@ -53,138 +90,7 @@ def _guard(handler):
     return wrapped
 
 
-def openapi_document(runtime: LocalRuntime) -> dict[str, Any] | None:
-    """The api function's OpenAPI document, if the function exposes one."""
-    module = runtime.functions.module("api")
-    if module is None:
-        return None
-    document: Any = None
-    for name in OPENAPI_CALLABLES:
-        candidate = getattr(module, name, None)
-        if callable(candidate):
-            document = candidate()
-            break
-    else:
-        app = getattr(module, "app", None)
-        if app is not None and hasattr(app, "get_openapi_json_schema"):
-            document = app.get_openapi_json_schema()
-    if document is None:
-        return None
-    if isinstance(document, str | bytes):
-        document = json.loads(document)
-    if hasattr(document, "model_dump"):
-        document = document.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return document if isinstance(document, dict) else None
-
-
-def manifest_openapi(runtime: LocalRuntime) -> dict[str, Any]:
-    """A minimal document from the manifest, when the api function offers none."""
-    paths: dict[str, Any] = {}
-    for spec, route in manifest.routes():
-        operation: dict[str, Any] = {
-            "summary": f"{route.method} {route.path} ({spec.name})",
-            "x-propdesk-auth": route.auth,
-            "responses": {"default": {"description": "See the function"}},
-        }
-        if route.auth == "staff":
-            operation["security"] = [{"staffJwt": []}]
-            operation["x-propdesk-roles"] = list(route.roles)
-        paths.setdefault(route.path, {})[route.method.lower()] = operation
-    return {
-        "openapi": "3.0.3",
-        "info": {"title": f"PropDesk {runtime.config.property_id} (from the manifest)", "version": "0"},
-        "servers": [{"url": runtime.base_url}],
-        "paths": paths,
-        "components": {
-            "securitySchemes": {"staffJwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
-        },
-    }
-
-
-def _page(title: str, body: str) -> str:
-    return (
-        "<!doctype html><html><head><meta charset=utf-8>"
-        f"<title>{html.escape(title)}</title>"
-        "<style>body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222;max-width:70rem}"
-        "table{border-collapse:collapse}td,th{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:left}"
-        "code{background:#f4f4f4;padding:0 .2rem}.muted{color:#777}</style></head>"
-        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
-    )
-
-
-def docs_page(runtime: LocalRuntime) -> str:
-    document = openapi_document(runtime)
-    operations = (document or {}).get("paths", {})
-    rows = []
-    for spec, route in manifest.routes():
-        operation = (operations.get(route.path) or {}).get(route.method.lower()) or {}
-        summary = operation.get("summary") or operation.get("description") or ""
-        roles = ", ".join(route.roles) if route.roles else ""
-        state = (
-            "" if runtime.functions.available(spec.name) else " <span class=muted>(not in this build)</span>"
-        )
-        rows.append(
-            f"<tr><td><code>{route.method}</code></td><td><code>{html.escape(route.path)}</code></td>"
-            f"<td>{route.auth}{' (' + html.escape(roles) + ')' if roles else ''}</td>"
-            f"<td>{spec.name}{state}</td><td>{html.escape(summary)}</td></tr>"
-        )
-    source = (
-        "the api function's OpenAPI document"
-        if document
-        else "the manifest (the api function publishes no OpenAPI document in this build)"
-    )
-    body = (
-        f"<p>Base URL <code>{runtime.base_url}</code>. Every route of the deployed HTTP API, served locally."
-        f" OpenAPI: <a href='/_local/openapi.json'>/_local/openapi.json</a> (from {source}).</p>"
-        "<table><tr><th>Method</th><th>Path</th><th>Auth</th><th>Function</th><th>Summary</th></tr>"
-        + "".join(rows)
-        + "</table>"
-        "<h2>Auth</h2><ul><li><b>staff</b>: <code>Authorization: Bearer &lt;JWT&gt;</code>; mint one with"
-        ' <code>make token ROLE=cashier</code> or <code>POST /_local/token {"role": "cashier"}</code>.'
-        " Roles: " + html.escape(", ".join(manifest.staff_roles(runtime.config))) + "</li>"
-        "<li><b>owner_link</b>: the signed token in the owner's <code>/pay/{token}</code> link (see the outbox).</li>"
-        "<li><b>stripe_signature</b>: a <code>Stripe-Signature</code> header signed with the local webhook"
-        " secret (printed at start, also at <a href='/_local/stripe'>/_local/stripe</a>).</li></ul>"
-        "<h2>Local only</h2><table>"
-        "<tr><td><code>GET /_local/outbox</code></td><td>email and SMS sent (<code>?format=json</code>)</td></tr>"
-        "<tr><td><code>GET /_local/clock</code></td><td>the simulated time and the next schedule runs</td></tr>"
-        '<tr><td><code>POST /_local/clock</code></td><td><code>{"advance": "P1D"}</code> or'
-        ' <code>{"to": "2027-01-17T09:00"}</code> (property time zone): moves the clock forward and fires'
-        " every schedule passed, in order</td></tr>"
-        '<tr><td><code>POST /_local/token</code></td><td><code>{"role": "admin"}</code> -> a staff JWT</td></tr>'
-        "<tr><td><code>GET /_local/queues</code></td><td>queue and dead-letter queue depths</td></tr>"
-        "<tr><td><code>POST /_local/drain</code></td><td>waits until every queue is processed</td></tr>"
-        "</table>"
-    )
-    return _page(f"PropDesk API - {runtime.config.name.en} (local)", body)
-
-
-def clock_state(runtime: LocalRuntime) -> dict[str, Any]:
-    now = runtime.clock.now()
-    tz = runtime.config.tz
-    upcoming = []
-    if runtime.scheduler is not None:
-        for target in runtime.scheduler.targets:
-            nxt = next(target.cron.occurrences(now, now + timedelta(days=400), tz), None)
-            upcoming.append(
-                {
-                    "schedule": target.name,
-                    "function": target.function,
-                    "next": nxt.astimezone(tz).isoformat() if nxt else None,
-                }
-            )
-    return {
-        "now": now.isoformat(),
-        "local": now.astimezone(tz).isoformat(),
-        "time_zone": runtime.config.time_zone,
-        "offset_s": int(runtime.clock.offset.total_seconds()),
-        "schedules": upcoming,
-    }
-
-
-def register(gateway: Gateway, runtime: LocalRuntime) -> None:
-    from infra.local.runtime import BadRequest, parse_duration, parse_local_datetime
-
+def register(gateway: Gateway, runtime: Runtime) -> None:
     def index(request: Request) -> Response:
         links = [
             ("/_local/docs", "API documentation"),
@@ -193,19 +99,26 @@ def register(gateway: Gateway, runtime: LocalRuntime) -> None:
             ("/_local/queues", "Queues"),
             ("/_local/stripe", "Stripe stand-in"),
         ]
-        items = "".join(f"<li><a href='{href}'>{text}</a></li>" for href, text in links)
-        return Response.html(200, _page(f"PropDesk local - {runtime.config.name.en}", f"<ul>{items}</ul>"))
+        return Response.html(200, pages.render("index.html", title=runtime.config.name.en, links=links))
 
     def docs(request: Request) -> Response:
-        return Response.html(200, docs_page(runtime))
+        page = pages.render(
+            "docs.html",
+            title=f"PropDesk API - {runtime.config.name.en}",
+            base_url=runtime.base_url,
+            roles=manifest.staff_roles(runtime.config),
+            local_routes=LOCAL_ROUTES,
+        )
+        return Response.html(200, page)
 
-    def openapi(request: Request) -> Response:
-        try:
-            document = openapi_document(runtime)
-        except Exception:
-            log.exception("the api function's OpenAPI document failed")
-            document = None
-        return Response.json(200, document or manifest_openapi(runtime))
+    def asset(request: Request) -> Response:
+        path, content_type = ASSETS[request.path]
+        return Response(
+            200, [("Content-Type", content_type), ("Cache-Control", "max-age=3600")], path.read_bytes()
+        )
+
+    def openapi_json(request: Request) -> Response:
+        return Response.json(200, openapi.document(runtime.base_url))
 
     def outbox_page(request: Request) -> Response:
         box = outbox.outbox()
@@ -214,17 +127,17 @@ def register(gateway: Gateway, runtime: LocalRuntime) -> None:
         return Response.html(200, outbox.render_html(box))
 
     def clock_get(request: Request) -> Response:
-        return Response.json(200, clock_state(runtime))
+        return Response.json(200, runtime.clock_state())
 
     def clock_post(request: Request) -> Response:
-        body = _body_json(request)
+        body = json_object(request.body)
         if ("advance" in body) == ("to" in body):
             raise BadRequest('send either {"advance": "P1D" | seconds} or {"to": "<local ISO datetime>"}')
         if "advance" in body:
             firings = runtime.advance(by=parse_duration(body["advance"]))
         else:
             firings = runtime.advance(to=parse_local_datetime(body["to"], runtime.config.tz))
-        state = clock_state(runtime)
+        state = runtime.clock_state()
         state["fired"] = [
             {
                 "schedule": f.target.name,
@@ -236,8 +149,8 @@ def register(gateway: Gateway, runtime: LocalRuntime) -> None:
         return Response.json(200, state)
 
     def token(request: Request) -> Response:
-        body = _body_json(request)
-        roles = body.get("roles") or ([body["role"]] if body.get("role") else [manifest.ROLE_ADMIN])
+        body = json_object(request.body)
+        roles = body.get("roles") or ([body["role"]] if body.get("role") else [ROLE_ADMIN])
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise BadRequest("roles must be a list of role names")
         ttl_s = body.get("ttl_s", 3600)
@@ -251,19 +164,10 @@ def register(gateway: Gateway, runtime: LocalRuntime) -> None:
         return Response.json(200, {"token": jwt_text, "roles": roles, "expires_at": expires.isoformat()})
 
     def queues(request: Request) -> Response:
-        return Response.json(
-            200,
-            {
-                "queues": runtime.queue_depths(),
-                "pollers": {
-                    p.queue: {"function": p.function, "processed": p.processed, "failed": p.failures}
-                    for p in runtime.pollers
-                },
-            },
-        )
+        return Response.json(200, {"queues": runtime.queue_depths(), "pollers": runtime.poller_counts()})
 
     def drain(request: Request) -> Response:
-        body = _body_json(request)
+        body = json_object(request.body)
         timeout = body.get("timeout_s", 60)
         if not isinstance(timeout, int | float) or not 0 < timeout <= 600:
             raise BadRequest("timeout_s must be between 0 and 600")
@@ -271,39 +175,18 @@ def register(gateway: Gateway, runtime: LocalRuntime) -> None:
         return Response.json(200 if drained else 504, {"drained": drained, "queues": runtime.queue_depths()})
 
     def health(request: Request) -> Response:
-        functions = {
-            name: "ready" if runtime.functions.available(name) else f"missing: {why}"
-            for name, why in ((n, runtime.functions.missing.get(n, "")) for n in runtime.functions.specs)
-        }
         return Response.json(
-            200, {"ok": runtime.started, "functions": functions, "units": runtime.units_imported}
+            200,
+            {"ok": runtime.started, "functions": runtime.function_states(), "units": runtime.units_imported},
         )
 
     def stripe_info(request: Request) -> Response:
-        assert runtime.standin is not None
-        deliveries = [
-            {
-                "event_id": d.event_id,
-                "session_id": d.session_id,
-                "delivered": d.delivered,
-                "attempts": d.attempts,
-            }
-            for d in runtime.standin.deliveries
-        ]
-        return Response.json(
-            200,
-            {
-                "api_base": runtime.stripe_base_url,
-                "webhook_url": runtime.standin.webhook_url,
-                "webhook_signing_secret": runtime.secrets.stripe_webhook_secret,
-                "deliveries": deliveries,
-            },
-        )
+        return Response.json(200, runtime.stripe_state())
 
     routes = {
         ("GET", "/"): index,
         ("GET", "/_local/docs"): docs,
-        ("GET", "/_local/openapi.json"): openapi,
+        ("GET", "/_local/openapi.json"): openapi_json,
         ("GET", "/_local/outbox"): outbox_page,
         ("GET", "/_local/clock"): clock_get,
         ("POST", "/_local/clock"): clock_post,
@@ -312,6 +195,7 @@ def register(gateway: Gateway, runtime: LocalRuntime) -> None:
         ("POST", "/_local/drain"): drain,
         ("GET", "/_local/health"): health,
         ("GET", "/_local/stripe"): stripe_info,
+        **{("GET", path): asset for path in ASSETS},
     }
     for (method, path), handler in routes.items():
         gateway.route_local(method, path, _guard(handler))

@@ -1,9 +1,9 @@
-"""The HTTP API, locally: the manifest's routes, as API Gateway HTTP API (payload 2.0) events.
+"""The HTTP API, locally: the route table's routes, as API Gateway HTTP API (payload 2.0) events.
 
-``build_event`` turns a request into the event API Gateway would send; ``to_http`` turns a
-function's result back into a response, with API Gateway's rules for a result that is not a
-full response object. Staff routes are checked like the JWT authorizer does before the
-function runs (401 ``{"message":"Unauthorized"}``). Unknown routes get 404 JSON.
+``build_event`` turns a request into the event API Gateway would send (``infra.local.events``);
+``to_http`` turns a function's result back into a response, with API Gateway's rules for a
+result that is not a full response object. Staff routes are checked like the JWT authorizer
+does before the function runs (401 ``{"message":"Unauthorized"}``). Unknown routes get 404 JSON.
 Routes under ``/_local/`` belong to the runtime itself (clock, tokens, outbox, docs).
 """
 
@@ -15,25 +15,20 @@ import logging
 import re
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
-from infra import manifest
+from infra.local.events import http_event
 from infra.local.jwt_authorizer import TokenIssuer, Unauthorized
+from propdesk import routes
 
 log = logging.getLogger("propdesk.local.gateway")
 
-ACCOUNT_ID = "123456789012"
-API_ID = "local"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
-_TEXT_TYPES = re.compile(
-    r"^(text/|application/(json|x-www-form-urlencoded|xml|javascript|problem\+json|[\w.+-]*\+json))", re.I
-)
 
 
 @dataclass(frozen=True)
@@ -85,16 +80,24 @@ class Response:
 
 @dataclass(frozen=True)
 class RouteBinding:
-    method: str
-    path: str  # as in the manifest, e.g. "/pay/{token}/checkout"
-    function: str
-    auth: str
-    roles: tuple[str, ...]
+    route: routes.Route
     pattern: re.Pattern[str]
 
     @property
+    def method(self) -> str:
+        return self.route.method
+
+    @property
+    def path(self) -> str:
+        return self.route.path
+
+    @property
+    def function(self) -> str:
+        return self.route.function
+
+    @property
     def route_key(self) -> str:
-        return f"{self.method} {self.path}"
+        return self.route.route_key
 
 
 def compile_path(path: str) -> re.Pattern[str]:
@@ -112,13 +115,8 @@ def compile_path(path: str) -> re.Pattern[str]:
     return re.compile(f"^{regex}$")
 
 
-def bindings_from_manifest(functions: tuple[manifest.FunctionSpec, ...] | None = None) -> list[RouteBinding]:
-    specs = functions if functions is not None else manifest.FUNCTIONS
-    return [
-        RouteBinding(route.method, route.path, spec.name, route.auth, route.roles, compile_path(route.path))
-        for spec in specs
-        for route in spec.routes
-    ]
+def bindings(table: tuple[routes.Route, ...] = routes.ROUTES) -> list[RouteBinding]:
+    return [RouteBinding(route, compile_path(route.path)) for route in table]
 
 
 def match(bindings: list[RouteBinding], method: str, path: str) -> tuple[RouteBinding, dict[str, str]] | None:
@@ -138,81 +136,28 @@ def match(bindings: list[RouteBinding], method: str, path: str) -> tuple[RouteBi
     return binding, params
 
 
-def _is_text(content_type: str | None) -> bool:
-    return not content_type or bool(_TEXT_TYPES.match(content_type.strip()))
-
-
 def build_event(
     request: Request,
     binding: RouteBinding,
     path_params: dict[str, str],
     *,
     claims: dict[str, str] | None = None,
-    request_id: str | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """The API Gateway HTTP API payload 2.0 event for ``request`` on ``binding``."""
-    headers: dict[str, str] = {}
-    cookies: list[str] = []
-    for key, value in request.headers:
-        name = key.lower()
-        if name == "cookie":
-            cookies.extend(part.strip() for part in value.split(";") if part.strip())
-            continue
-        headers[name] = f"{headers[name]},{value}" if name in headers else value
-    query: dict[str, str] = {}
-    for key, value in parse_qsl(request.query, keep_blank_values=True):
-        query[key] = f"{query[key]},{value}" if key in query else value
-    at = now or datetime.now(UTC)
-    request_id = request_id or str(uuid.uuid4())
-    context: dict[str, Any] = {
-        "accountId": ACCOUNT_ID,
-        "apiId": API_ID,
-        "domainName": request.host,
-        "domainPrefix": request.host.split(".")[0].split(":")[0],
-        "http": {
-            "method": request.method,
-            "path": request.path,
-            "protocol": "HTTP/1.1",
-            "sourceIp": request.source_ip,
-            "userAgent": headers.get("user-agent", ""),
-        },
-        "requestId": request_id,
-        "routeKey": binding.route_key,
-        "stage": "$default",
-        "time": at.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-        "timeEpoch": int(at.timestamp() * 1000),
-    }
-    if claims is not None:
-        context["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": binding.route_key,
-        "rawPath": request.path,
-        "rawQueryString": request.query,
-        "headers": headers,
-        "requestContext": context,
-        "isBase64Encoded": False,
-    }
-    if cookies:
-        event["cookies"] = cookies
-    if query:
-        event["queryStringParameters"] = query
-    if path_params:
-        event["pathParameters"] = path_params
-    if request.body:
-        text = None
-        if _is_text(headers.get("content-type")):
-            try:
-                text = request.body.decode("utf-8")
-            except UnicodeDecodeError:
-                text = None
-        if text is None:
-            event["body"] = base64.b64encode(request.body).decode("ascii")
-            event["isBase64Encoded"] = True
-        else:
-            event["body"] = text
-    return event
+    return http_event(
+        request.method,
+        request.path,
+        route=binding.path,
+        path_parameters=path_params,
+        query=request.query,
+        headers=request.headers,
+        body=request.body or None,
+        claims=claims,
+        source_ip=request.source_ip,
+        host=request.host,
+        at=now,
+    )
 
 
 def to_http(result: Any) -> Response:
@@ -268,7 +213,7 @@ class Gateway:
             return Response.json(404, {"message": "Not Found"})
         binding, params = found
         claims = None
-        if binding.auth == "staff":
+        if isinstance(binding.route.audience, routes.Staff):
             try:
                 if self.authorizer is None:
                     raise Unauthorized
@@ -278,9 +223,7 @@ class Gateway:
         if len(request.body) > MAX_BODY_BYTES:
             return Response.json(413, {"message": "Request Entity Too Large"})
         if not self._available(binding.function):
-            return Response.json(
-                503, {"message": f"function {binding.function!r} is not available in this build yet"}
-            )
+            return Response.json(503, {"message": "Service Unavailable"})
         event = build_event(request, binding, params, claims=claims)
         try:
             result = self._invoke(binding.function, event)

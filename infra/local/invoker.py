@@ -1,57 +1,49 @@
-"""Invoking the manifest's functions in-process, the way Lambda would.
+"""Running the manifest's functions locally the way Lambda runs them.
 
-Each function is imported by its handler string (``<name>.handler.lambda_handler``) after the
-runtime has set the environment, and invoked with a Lambda-shaped context. One invocation at
-a time per function (like a reserved concurrency of one): the handlers' module-level
-Powertools objects are not meant to be shared by concurrent invocations.
+Each function is a warm instance in a process of its own (``infra.local.worker``), started
+with exactly the environment ``infra.environment`` computes from its spec, as the stack does:
+a function that reaches for a table, queue or secret it did not declare fails here as it would
+in AWS. Its own process also gives it its own Powertools service name and logger state, and its
+log (a file per function, like a log group, or the runtime's terminal). One invocation at a
+time per function, like a reserved concurrency of one.
 """
 
 from __future__ import annotations
 
-import importlib
+import contextlib
+import os
+import subprocess
+import sys
 import threading
 import time
-import uuid
 from collections import Counter, deque
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from types import ModuleType
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from multiprocessing import Pipe
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import IO, Any
 
 from infra import manifest
+from infra.local.events import LambdaContext
+from propdesk import naming
 
-ACCOUNT_ID = "123456789012"
-
-
-@dataclass
-class LocalLambdaContext:
-    """The attributes of Lambda's context object that Powertools and handlers read."""
-
-    function_name: str
-    memory_limit_in_mb: int
-    timeout_s: int
-    region: str
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_version: str = "$LATEST"
-    log_group_name: str = ""
-    log_stream_name: str = "local"
-    _deadline: float = 0.0
-
-    def __post_init__(self) -> None:
-        self._deadline = time.monotonic() + self.timeout_s
-        self.log_group_name = f"/aws/lambda/{self.function_name}"
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+REPO_ROOT = Path(__file__).resolve().parents[2]
+IMPORT_PATH = os.pathsep.join(str(REPO_ROOT / part) for part in ("", "functions", "layers/core/python"))
+START_TIMEOUT_S = 60.0
 
 
 class FunctionNotAvailable(Exception):
-    """The manifest names a function whose handler cannot be imported (yet)."""
+    """The manifest names a function whose handler could not be started."""
+
+
+class FunctionError(Exception):
+    """The function raised; its log holds the traceback (as Lambda's would)."""
+
+    def __init__(self, function: str, error_type: str, message: str) -> None:
+        super().__init__(f"{function}: {error_type}: {message}")
+        self.function = function
+        self.error_type = error_type
 
 
 @dataclass
@@ -62,73 +54,171 @@ class Invocation:
     error: str | None = None
 
 
-class Functions:
+class Worker:
+    """One function's process and the pipe to it."""
+
     def __init__(
-        self, *, property_id: str, region: str, specs: tuple[manifest.FunctionSpec, ...] | None = None
-    ):
+        self,
+        spec: manifest.FunctionSpec,
+        *,
+        env: Mapping[str, str],
+        function_name: str,
+        region: str,
+        log: IO[str] | None,
+    ) -> None:
+        self.spec = spec
+        self.function_name = function_name
+        self.region = region
+        self._lock = threading.Lock()
+        parent, child = Pipe()
+        self._connection: Connection = parent
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "infra.local.worker", str(child.fileno()), spec.handler],
+            env=dict(env),
+            pass_fds=(child.fileno(),),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT if log is not None else None,
+            start_new_session=True,  # ^C in the terminal stops the runtime, which stops this
+            cwd=REPO_ROOT,
+        )
+        child.close()
+
+    def start(self, offset_s: float) -> str | None:
+        """Send the start message; returns None when the handler loaded, else why not."""
+        self._connection.send(("start", offset_s))
+        if not self._connection.poll(START_TIMEOUT_S):
+            return f"no answer within {START_TIMEOUT_S:.0f} s"
+        try:
+            kind, detail = self._connection.recv()
+        except EOFError:
+            return f"the process exited ({self.process.wait()})"
+        return None if kind == "ready" else str(detail)
+
+    def invoke(self, event: Any, offset_s: float) -> Any:
+        context = LambdaContext(
+            function_name=self.function_name,
+            memory_limit_in_mb=self.spec.memory_mb,
+            timeout_s=self.spec.timeout_s,
+            region=self.region,
+        )
+        fields = {k: v for k, v in asdict(context).items() if not k.startswith("_")}
+        with self._lock:
+            self._connection.send(("invoke", event, fields, offset_s))
+            try:
+                answer = self._connection.recv()
+            except EOFError:
+                raise FunctionError(self.spec.name, "Crashed", f"exit {self.process.poll()}") from None
+        if answer[0] == "ok":
+            return answer[1]
+        raise FunctionError(self.spec.name, answer[1], answer[2])
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self._connection.send(("stop",))
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._connection.close()
+
+
+class Functions:
+    """The manifest's functions as local warm instances."""
+
+    def __init__(
+        self,
+        *,
+        property_id: str,
+        region: str,
+        specs: tuple[manifest.FunctionSpec, ...] | None = None,
+        clock_offset: Callable[[], float] = lambda: 0.0,
+    ) -> None:
         self.property_id = property_id
         self.region = region
         self.specs = {spec.name: spec for spec in (specs or manifest.FUNCTIONS)}
-        self._handlers: dict[str, Callable[[dict, Any], Any]] = {}
-        self._modules: dict[str, ModuleType] = {}
+        self._clock_offset = clock_offset
+        self._workers: dict[str, Worker] = {}
         self._missing: dict[str, str] = {}
-        self._instances = {
-            name: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"lambda-{name}")
-            for name in self.specs
-        }
+        self._logs: list[IO[str]] = []
         self.history: deque[Invocation] = deque(maxlen=5000)
         self.counts: Counter[tuple[str, bool]] = Counter()
         self._history_lock = threading.Lock()
 
-    def load(self) -> dict[str, str]:
-        """Import every handler; returns the functions that could not be loaded, with why."""
+    def start(
+        self,
+        environments: Mapping[str, Mapping[str, str]],
+        *,
+        platform_env: Mapping[str, str],
+        log_dir: Path | None = None,
+    ) -> dict[str, str]:
+        """Start every function with its environment (plus what Lambda's platform sets); returns
+        the functions that could not be started, with why."""
+        offset = self._clock_offset()
         for name, spec in self.specs.items():
-            module_name, _, attr = spec.handler.rpartition(".")
-            try:
-                module = importlib.import_module(module_name)
-                self._modules[name] = module
-                self._handlers[name] = getattr(module, attr)
-            except (ImportError, AttributeError) as exc:
-                self._missing[name] = f"{type(exc).__name__}: {exc}"
+            log = None
+            if log_dir is not None:
+                log_dir.mkdir(parents=True, exist_ok=True)
+                log = (log_dir / f"{name}.log").open("a", encoding="utf-8")
+                self._logs.append(log)
+            env = {
+                **platform_env,
+                **environments[name],
+                "PYTHONPATH": IMPORT_PATH,
+                "AWS_LAMBDA_FUNCTION_NAME": naming.function_name(self.property_id, name),
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+                "AWS_REGION": self.region,
+                "AWS_DEFAULT_REGION": self.region,
+                "TZ": ":UTC",
+            }
+            self._workers[name] = Worker(
+                spec,
+                env=env,
+                function_name=naming.function_name(self.property_id, name),
+                region=self.region,
+                log=log,
+            )
+        for name, worker in self._workers.items():
+            why = worker.start(offset)
+            if why is not None:
+                self._missing[name] = why
+        for name in self._missing:
+            self._workers.pop(name).stop()
         return dict(self._missing)
 
     @property
     def missing(self) -> dict[str, str]:
         return dict(self._missing)
 
-    def module(self, name: str) -> ModuleType | None:
-        return self._modules.get(name)
-
     def available(self, name: str) -> bool:
-        return name in self._handlers
+        return name in self._workers
 
     def invoke(self, name: str, event: dict) -> Any:
-        """Run the function; exceptions propagate (the caller decides what Lambda would do)."""
-        handler = self._handlers.get(name)
-        if handler is None:
+        """Run the function; its error is raised as ``FunctionError`` (the caller decides what
+        Lambda would do with it)."""
+        worker = self._workers.get(name)
+        if worker is None:
             raise FunctionNotAvailable(self._missing.get(name, name))
-        spec = self.specs[name]
-        context = LocalLambdaContext(
-            function_name=f"propdesk-{self.property_id}-{name}",
-            memory_limit_in_mb=spec.memory_mb,
-            timeout_s=spec.timeout_s,
-            region=self.region,
-        )
-        return self._instances[name].submit(self._run, name, handler, event, context).result()
-
-    def _run(self, name: str, handler: Callable[[dict, Any], Any], event: dict, context: Any) -> Any:
         started = time.monotonic()
         try:
-            result = handler(event, context)
-        except Exception as exc:
-            self._record(Invocation(name, False, (time.monotonic() - started) * 1000, type(exc).__name__))
+            result = worker.invoke(event, self._clock_offset())
+        except FunctionError as exc:
+            self._record(Invocation(name, False, (time.monotonic() - started) * 1000, exc.error_type))
             raise
         self._record(Invocation(name, True, (time.monotonic() - started) * 1000))
         return result
 
     def shutdown(self) -> None:
-        for instance in self._instances.values():
-            instance.shutdown(wait=False, cancel_futures=True)
+        threads = [threading.Thread(target=worker.stop) for worker in self._workers.values()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self._workers.clear()
+        for log in self._logs:
+            log.close()
+        self._logs.clear()
 
     def _record(self, invocation: Invocation) -> None:
         with self._history_lock:

@@ -17,6 +17,8 @@ from typing import Any
 from moto.ses.models import RawMessage, ses_backends
 from moto.sns.models import sns_backends
 
+from infra.local import pages
+
 _TAG_RE = re.compile(r"<[^>]+>")
 
 
@@ -98,35 +100,12 @@ def text_of(body: str, is_html: bool) -> str:
 
 
 def render_html(box: dict[str, Any], *, limit: int = 200) -> str:
-    emails = box["email"][:limit]
-    sms = box["sms"][:limit]
-    email_rows = []
-    for item in emails:
-        if item["html"]:
-            body = f'<iframe sandbox srcdoc="{html.escape(item["body"], quote=True)}"></iframe>'
-        else:
-            body = f"<pre>{html.escape(item['body'])}</pre>"
-        email_rows.append(
-            "<article>"
-            f"<div class=meta><b>{html.escape(item['subject'])}</b><br>"
-            f"from {html.escape(item['from'])} to {html.escape(', '.join(item['to']))}</div>{body}</article>"
-        )
-    sms_rows = [
-        f"<article><div class=meta>to {html.escape(item['to'])}</div><pre>{html.escape(item['text'])}</pre></article>"
-        for item in sms
-    ]
-    shown = (
-        "" if len(box["email"]) <= limit and len(box["sms"]) <= limit else f" (newest {limit} of each shown)"
-    )
-    return (
-        "<!doctype html><html><head><meta charset=utf-8><title>Outbox - PropDesk local</title>"
-        "<style>body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}"
-        "main{display:grid;grid-template-columns:1fr 1fr;gap:1.5rem}"
-        "article{border:1px solid #ddd;border-radius:6px;padding:.6rem;margin-bottom:.8rem}"
-        ".meta{color:#555;margin-bottom:.4rem}pre{white-space:pre-wrap;margin:0}"
-        "iframe{width:100%;height:18rem;border:1px solid #eee}</style></head><body>"
-        f"<h1>Outbox</h1><p>{box['counts']['email']} email, {box['counts']['sms']} SMS sent, newest first"
-        f"{shown}. <a href='?format=json'>JSON</a></p>"
-        f"<main><section><h2>Email</h2>{''.join(email_rows) or '<p>None yet.</p>'}</section>"
-        f"<section><h2>SMS</h2>{''.join(sms_rows) or '<p>None yet.</p>'}</section></main></body></html>"
+    return pages.render(
+        "outbox.html",
+        title="Outbox",
+        counts=box["counts"],
+        emails=box["email"][:limit],
+        texts=box["sms"][:limit],
+        limit=limit,
+        truncated=len(box["email"]) > limit or len(box["sms"]) > limit,
     )

@@ -17,52 +17,9 @@ from typing import Any
 
 import boto3
 
+from infra.local.events import sqs_event
+
 log = logging.getLogger("propdesk.local.pollers")
-
-
-def sqs_event(messages: list[dict[str, Any]], *, queue_arn: str, region: str) -> dict[str, Any]:
-    """The event Lambda's SQS event source mapping delivers for a batch of received messages."""
-    records = []
-    for message in messages:
-        attributes = {
-            key: str(value)
-            for key, value in (message.get("Attributes") or {}).items()
-            if key
-            in (
-                "ApproximateReceiveCount",
-                "SentTimestamp",
-                "SenderId",
-                "ApproximateFirstReceiveTimestamp",
-                "MessageGroupId",
-                "MessageDeduplicationId",
-                "SequenceNumber",
-            )
-        }
-        attributes.setdefault("ApproximateReceiveCount", "1")
-        message_attributes = {
-            name: {
-                "stringValue": value.get("StringValue"),
-                "binaryValue": value.get("BinaryValue"),
-                "stringListValues": [],
-                "binaryListValues": [],
-                "dataType": value.get("DataType", "String"),
-            }
-            for name, value in (message.get("MessageAttributes") or {}).items()
-        }
-        records.append(
-            {
-                "messageId": message["MessageId"],
-                "receiptHandle": message["ReceiptHandle"],
-                "body": message["Body"],
-                "attributes": attributes,
-                "messageAttributes": message_attributes,
-                "md5OfBody": message.get("MD5OfBody", ""),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": region,
-            }
-        )
-    return {"Records": records}
 
 
 def failed_ids(result: Any, message_ids: list[str]) -> set[str]:
@@ -165,7 +122,7 @@ class QueuePoller:
 
     def _deliver(self, messages: list[dict[str, Any]]) -> None:
         ids = [m["MessageId"] for m in messages]
-        event = sqs_event(messages, queue_arn=self.queue_arn, region=self._region)
+        event = sqs_event(messages, queue_arn=self.queue_arn)
         try:
             failed = failed_ids(self._invoke(self.function, event), ids)
         except Exception:

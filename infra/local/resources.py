@@ -1,20 +1,22 @@
 """Create a property's resources on an AWS emulator (moto) from the definitions the stack uses.
 
 Tables come from the pynamodb models (``propdesk.store.models.TABLES``), queues and their
-dead-letter queues from ``infra.manifest.QUEUES``, secret and parameter names from the
-manifest. Used by the local runtime (against moto server) and by the tests (inside
-``mock_aws``). Returns the environment the functions run with, the same variables the stack
-sets.
+dead-letter queues from ``infra.manifest.QUEUES``, every name from ``propdesk.naming``. Used by
+the local runtime (against moto server) and by the tests (inside ``mock_aws``). Returns a
+``LocalResources``: ``function_environment`` computes each function's environment from it, as
+the stack does from its own resources.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import boto3
 
 from infra import manifest
+from infra.environment import function_environment
+from propdesk import naming
 from propdesk.config import PropertyConfig
 from propdesk.store.models import TABLES
 
@@ -23,40 +25,91 @@ from propdesk.store.models import TABLES
 class LocalSecrets:
     stripe_api_key: str
     stripe_webhook_secret: str
-    link_key_b64: str
+    link_key: str
 
 
-def queue_name(property_id: str, name: str) -> str:
-    return f"propdesk-{property_id}-{name}"
+@dataclass(frozen=True)
+class LocalResources:
+    """The property's resources on the emulator, named as the stack names them."""
+
+    property_id: str
+    property_config_env: str
+    queue_urls: dict[str, str] = field(default_factory=dict)  # queue name (and "<name>-dlq") -> URL
+
+    def table_name(self, key: str) -> str:
+        return naming.table_name(self.property_id, key)
+
+    def queue_url(self, name: str) -> str:
+        return self.queue_urls[name]
+
+    def documents_bucket(self) -> str:
+        return naming.documents_bucket_name(self.property_id)
+
+    def function_env(self, spec: manifest.FunctionSpec) -> dict[str, str]:
+        """The environment the stack would give ``spec``'s function."""
+        return function_environment(spec, self)
+
+    def operator_env(self) -> dict[str, str]:
+        """Everything, for code that plays the operator or a test (not a function): every table,
+        queue and secret, as if one function declared them all."""
+        env: dict[str, str] = {}
+        for spec in manifest.FUNCTIONS:
+            env.update(self.function_env(spec))
+        for table in TABLES:
+            env[naming.table_env(table.key)] = self.table_name(table.key)
+        for spec in manifest.QUEUES:
+            env[naming.queue_env(spec.name)] = self.queue_url(spec.name)
+        for key in manifest.SECRETS:
+            env[naming.secret_env(key)] = naming.secret_name(self.property_id, key)
+        env.pop(naming.SERVICE_NAME_ENV, None)
+        return env
 
 
-def documents_bucket_name(property_id: str) -> str:
-    return f"propdesk-{property_id}-documents"
-
-
-def create_tables() -> None:
+def create_tables(property_id: str) -> None:
     dynamodb = boto3.client("dynamodb")
+    existing = set(dynamodb.list_tables().get("TableNames", []))
     for table in TABLES:
-        if not table.model.exists():
-            table.model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
-            if table.ttl_attribute:
-                dynamodb.update_time_to_live(
-                    TableName=table.model.Meta.table_name,
-                    TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
-                )
+        name = naming.table_name(property_id, table.key)
+        if name in existing:
+            continue
+        schema = table.model._get_schema()
+        request = {
+            "TableName": name,
+            "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": sorted(schema["key_schema"], key=lambda k: k["KeyType"] != "HASH"),
+            "AttributeDefinitions": schema["attribute_definitions"],
+        }
+        indexes = [
+            {
+                "IndexName": index["index_name"],
+                "KeySchema": sorted(index["key_schema"], key=lambda k: k["KeyType"] != "HASH"),
+                "Projection": index["projection"],
+            }
+            for index in schema["global_secondary_indexes"]
+        ]
+        if indexes:
+            request["GlobalSecondaryIndexes"] = indexes
+        dynamodb.create_table(**request)
+        if table.ttl_attribute:
+            dynamodb.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+            )
 
 
 def create_queues(property_id: str) -> dict[str, str]:
-    """Each queue with its dead-letter queue; returns queue name -> URL."""
+    """Each queue with its dead-letter queue; returns queue name (and "<name>-dlq") -> URL."""
     sqs = boto3.client("sqs")
     urls: dict[str, str] = {}
     for spec in manifest.QUEUES:
-        dlq_url = sqs.create_queue(QueueName=queue_name(property_id, f"{spec.name}-dlq"))["QueueUrl"]
+        dlq_url = sqs.create_queue(QueueName=naming.dead_letter_queue_name(property_id, spec.name))[
+            "QueueUrl"
+        ]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
         urls[spec.name] = sqs.create_queue(
-            QueueName=queue_name(property_id, spec.name),
+            QueueName=naming.queue_name(property_id, spec.name),
             Attributes={
                 "VisibilityTimeout": str(spec.visibility_timeout_s),
                 "RedrivePolicy": json.dumps(
@@ -68,45 +121,33 @@ def create_queues(property_id: str) -> dict[str, str]:
     return urls
 
 
-def provision(config: PropertyConfig, *, public_url: str, secrets: LocalSecrets) -> dict[str, str]:
-    """Create everything the functions use and return their environment variables."""
+def provision(config: PropertyConfig, *, public_url: str, secrets: LocalSecrets) -> LocalResources:
+    """Create everything the functions use; the result names it all."""
     pid = config.property_id
-    create_tables()
+    create_tables(pid)
     urls = create_queues(pid)
 
     secretsmanager = boto3.client("secretsmanager")
     values = {
         "stripe": {"api_key": secrets.stripe_api_key, "webhook_secret": secrets.stripe_webhook_secret},
-        "link_key": {"key": secrets.link_key_b64},
+        "link_key": {"key": secrets.link_key},
     }
     for key in manifest.SECRETS:
-        name = manifest.secret_name(pid, key)
+        name = naming.secret_name(pid, key)
         try:
             secretsmanager.create_secret(Name=name, SecretString=json.dumps(values[key]))
         except secretsmanager.exceptions.ResourceExistsException:
             secretsmanager.put_secret_value(SecretId=name, SecretString=json.dumps(values[key]))
 
     boto3.client("ssm").put_parameter(
-        Name=manifest.public_url_parameter_name(pid), Value=public_url, Type="String", Overwrite=True
+        Name=naming.public_url_parameter_name(pid), Value=public_url, Type="String", Overwrite=True
     )
     boto3.client("sesv2").create_email_identity(EmailIdentity=config.messaging.sender_email)
-    bucket = documents_bucket_name(pid)
+    bucket = naming.documents_bucket_name(pid)
     s3 = boto3.client("s3")
     region = s3.meta.region_name
     if region == "us-east-1":
         s3.create_bucket(Bucket=bucket)
     else:
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
-
-    env = {
-        manifest.PROPERTY_CONFIG_ENV: config.to_env_json(),
-        manifest.PUBLIC_URL_PARAMETER_ENV: manifest.public_url_parameter_name(pid),
-        manifest.DOCUMENTS_BUCKET_ENV: bucket,
-    }
-    for table in TABLES:
-        env[table.env_var] = table.model.Meta.table_name
-    for spec in manifest.QUEUES:
-        env[manifest.queue_env(spec.name)] = urls[spec.name]
-    for key in manifest.SECRETS:
-        env[manifest.secret_env(key)] = manifest.secret_name(pid, key)
-    return env
+    return LocalResources(property_id=pid, property_config_env=config.to_env_json(), queue_urls=urls)

@@ -1,8 +1,10 @@
-"""The local runtime: one process with moto server, the property's resources, the HTTP gateway,
-the queue pollers, the scheduler on a movable clock and the Stripe stand-in.
+"""The local runtime: moto server, the property's resources, the HTTP gateway, the queue
+pollers, the scheduler on a movable clock and the Stripe stand-in in one process, and each
+function in a process of its own (``infra.local.invoker``).
 
-Everything is derived from the manifest (``infra/manifest.py``) and the property config, so a
-function, route, schedule or queue added there is served here without changes.
+Everything is derived from the manifest (``infra/manifest.py``), the route table
+(``propdesk.routes``) and the property config, so a function, route, schedule or queue added
+there is served here without changes, and each function gets the environment the stack gives it.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import secrets
 import threading
 import time
@@ -21,11 +22,15 @@ from typing import Any
 
 from infra import manifest
 from infra.config import units_csv_path
-from infra.local.gateway import Gateway, GatewayServer, Request, bindings_from_manifest
+from infra.local import endpoints
+from infra.local.gateway import Gateway, GatewayServer, Request, bindings
+from infra.local.inputs import BadRequest
 from infra.local.invoker import Functions
 from infra.local.jwt_authorizer import TokenIssuer
+from infra.local.resources import LocalResources, LocalSecrets, provision
 from infra.local.scheduler import CronExpression, Firing, ScheduledTarget, Scheduler, SimulatedClock
 from infra.local.stripe import StripeStandIn
+from propdesk import routes
 from propdesk.config import PropertyConfig
 
 log = logging.getLogger("propdesk.local")
@@ -33,39 +38,13 @@ log = logging.getLogger("propdesk.local")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STATE_DIR = REPO_ROOT / ".local"
 LOCAL_REGION = "ap-southeast-1"
-_DURATION_RE = re.compile(
-    r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
-)
-
-
-class BadRequest(ValueError):
-    """A request to one of the runtime's own endpoints is malformed; the message says how."""
-
-
-def parse_duration(value: Any) -> timedelta:
-    """Seconds (a number) or an ISO 8601 duration without years and months (``P1D``, ``PT2H30M``)."""
-    if isinstance(value, bool):
-        raise BadRequest("advance must be seconds or an ISO 8601 duration such as P1D")
-    if isinstance(value, int | float):
-        if value < 0:
-            raise BadRequest("the clock only moves forward")
-        return timedelta(seconds=value)
-    found = _DURATION_RE.match(str(value).strip().upper())
-    if not found or str(value).strip().upper() in ("P", "PT") or str(value).strip().upper().endswith("T"):
-        raise BadRequest(f"{value!r} is not a duration such as P1D, PT6H or 3600")
-    parts = {k: int(v) for k, v in found.groupdict().items() if v}
-    return timedelta(**parts)
-
-
-def parse_local_datetime(value: Any, tz: Any) -> datetime:
-    """An ISO datetime; without an offset it is read in the property's time zone."""
-    try:
-        when = datetime.fromisoformat(str(value))
-    except ValueError as exc:
-        raise BadRequest(f"{value!r} is not an ISO datetime such as 2027-01-17T09:00") from exc
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=tz)
-    return when.astimezone(UTC)
+# What Lambda's platform gives every function here that the stack does not: the emulator's
+# endpoint and fake credentials (nothing local may ever reach a real AWS account), and no X-Ray.
+LOCAL_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SESSION_TOKEN": "local",
+}
 
 
 @dataclass
@@ -78,6 +57,8 @@ class RuntimeOptions:
     state_dir: Path | None = DEFAULT_STATE_DIR
     retry_delay_s: int = 1
     drain_timeout_s: float = 180.0
+    # Where the functions' logs go, one file per function; None: the runtime's own stdout.
+    log_dir: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -103,9 +84,14 @@ class LocalRuntime:
         self.secrets = LocalSecretValues.generate()
         self.clock = SimulatedClock()
         self.env: dict[str, str] = {}
+        self.resources: LocalResources | None = None
         self.queue_urls: dict[str, str] = {}
         self.pollers: list[Any] = []
-        self.functions = Functions(property_id=config.property_id, region=LOCAL_REGION)
+        self.functions = Functions(
+            property_id=config.property_id,
+            region=LOCAL_REGION,
+            clock_offset=lambda: self.clock.offset.total_seconds(),
+        )
         self.scheduler: Scheduler | None = None
         self.standin: StripeStandIn | None = None
         self.gateway_server: GatewayServer | None = None
@@ -140,11 +126,9 @@ class LocalRuntime:
         self.standin.serve(self.options.host, self.options.stripe_port)
 
         # The gateway listens first (its URL is the public URL the owners' links use); it answers
-        # 503 for a function until the handlers are loaded below.
+        # 503 for a function until the functions have started below.
         gateway = Gateway(
-            bindings=bindings_from_manifest(tuple(self.functions.specs.values())),
-            invoke=self.functions.invoke,
-            available=self.functions.available,
+            bindings=bindings(), invoke=self.functions.invoke, available=self.functions.available
         )
         self.gateway_server = GatewayServer(
             gateway, host=self.options.host, port=self.options.port, access_log=self.options.access_log
@@ -153,36 +137,31 @@ class LocalRuntime:
             issuer=f"{self.base_url}/_local/cognito", audience=f"propdesk-{self.config.property_id}-local"
         )
         gateway.authorizer = self.issuer
-        self._add_local_routes(gateway)
+        endpoints.register(gateway, self)
         self.gateway_server.start()
-        self.standin.webhook_url = f"{self.base_url}/webhooks/stripe"
+        self.standin.webhook_url = self.base_url + routes.route("stripe_webhook").path
 
-        from infra.local.resources import LocalSecrets, provision
-
-        self.env = provision(
+        self.resources = provision(
             self.config,
             public_url=self.base_url,
             secrets=LocalSecrets(
                 self.secrets.stripe_api_key, self.secrets.stripe_webhook_secret, self.secrets.link_key
             ),
         )
-        self.env.update(
-            {
-                "STRIPE_API_BASE": self.stripe_base_url,
-                "POWERTOOLS_SERVICE_NAME": f"propdesk-{self.config.property_id}",
-                "POWERTOOLS_METRICS_NAMESPACE": "PropDesk",
-                "POWERTOOLS_TRACE_DISABLED": "true",
-                "POWERTOOLS_DEV": "false",
-            }
-        )
+        self.queue_urls = dict(self.resources.queue_urls)
+        # This process plays the operator (the demo's checks, the outbox): it sees everything.
+        self.env = {**self.resources.operator_env(), "STRIPE_API_BASE": self.stripe_base_url}
         self.env.update(self.options.extra_env)
         self._set_env(self.env)
         self._reset_cached_clients()
-        self._queue_urls_from_env()
 
-        missing = self.functions.load()
+        missing = self.functions.start(
+            {name: self.function_env(spec) for name, spec in self.functions.specs.items()},
+            platform_env=self._platform_env(),
+            log_dir=self.options.log_dir,
+        )
         for name, why in missing.items():
-            log.warning("function %s is not available: %s", name, why)
+            log.warning("function %s did not start: %s", name, why)
 
         self._start_pollers()
         self.scheduler = Scheduler(
@@ -224,6 +203,27 @@ class LocalRuntime:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def function_env(self, spec: manifest.FunctionSpec) -> dict[str, str]:
+        """What the stack gives the function, and what only the local stand-ins need: where the
+        Stripe SDK finds the stand-in (for a function that holds the Stripe keys)."""
+        assert self.resources is not None
+        env = self.resources.function_env(spec)
+        if "stripe" in spec.secrets:
+            env["STRIPE_API_BASE"] = self.stripe_base_url
+        env.update(self.options.extra_env)
+        return env
+
+    def _platform_env(self) -> dict[str, str]:
+        keep = ("PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR")
+        return {
+            **{name: os.environ[name] for name in keep if name in os.environ},
+            **LOCAL_CREDENTIALS,
+            "AWS_ENDPOINT_URL": os.environ["AWS_ENDPOINT_URL"],
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_DEV": "false",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+
     def _set_env(self, values: dict[str, str]) -> None:
         for name, value in values.items():
             if name not in self._saved_env:
@@ -241,9 +241,7 @@ class LocalRuntime:
         self._set_env(
             {
                 "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-                "AWS_ACCESS_KEY_ID": "local",
-                "AWS_SECRET_ACCESS_KEY": "local",
-                "AWS_SESSION_TOKEN": "local",
+                **LOCAL_CREDENTIALS,
                 "AWS_DEFAULT_REGION": LOCAL_REGION,
                 "AWS_REGION": LOCAL_REGION,
             }
@@ -271,17 +269,6 @@ class LocalRuntime:
             get_settings.cache_clear()
         except ImportError:  # pragma: no cover - the shared package is always there
             pass
-
-    def _queue_urls_from_env(self) -> None:
-        import boto3
-
-        from infra.local.resources import queue_name
-
-        sqs = boto3.client("sqs")
-        for spec in manifest.QUEUES:
-            self.queue_urls[spec.name] = self.env[manifest.queue_env(spec.name)]
-            dlq = queue_name(self.config.property_id, f"{spec.name}-dlq")
-            self.queue_urls[f"{spec.name}-dlq"] = sqs.get_queue_url(QueueName=dlq)["QueueUrl"]
 
     def _start_pollers(self) -> None:
         from infra.local.pollers import QueuePoller
@@ -377,6 +364,49 @@ class LocalRuntime:
             raise BadRequest("the clock only moves forward")
         return self.scheduler.advance_to(target)
 
+    def clock_state(self) -> dict[str, Any]:
+        now = self.clock.now()
+        tz = self.config.tz
+        upcoming = []
+        if self.scheduler is not None:
+            for target in self.scheduler.targets:
+                nxt = next(target.cron.occurrences(now, now + timedelta(days=400), tz), None)
+                upcoming.append(
+                    {
+                        "schedule": target.name,
+                        "function": target.function,
+                        "next": nxt.astimezone(tz).isoformat() if nxt else None,
+                    }
+                )
+        return {
+            "now": now.isoformat(),
+            "local": now.astimezone(tz).isoformat(),
+            "time_zone": self.config.time_zone,
+            "offset_s": int(self.clock.offset.total_seconds()),
+            "schedules": upcoming,
+        }
+
+    def poller_counts(self) -> dict[str, dict[str, Any]]:
+        return {
+            p.queue: {"function": p.function, "processed": p.processed, "failed": p.failures}
+            for p in self.pollers
+        }
+
+    def function_states(self) -> dict[str, str]:
+        missing = self.functions.missing
+        return {
+            name: f"missing: {missing[name]}" if name in missing else "ready" for name in self.functions.specs
+        }
+
+    def stripe_state(self) -> dict[str, Any]:
+        assert self.standin is not None
+        return {
+            "api_base": self.stripe_base_url,
+            "webhook_url": self.standin.webhook_url,
+            "webhook_signing_secret": self.secrets.stripe_webhook_secret,
+            "deliveries": [d.summary() for d in self.standin.deliveries],
+        }
+
     def mint_token(self, roles: list[str], *, sub: str | None = None, ttl_s: int = 3600) -> str:
         assert self.issuer is not None
         known = set(manifest.staff_roles(self.config))
@@ -393,7 +423,7 @@ class LocalRuntime:
             target="/staff/units/import",
             headers=[
                 ("Content-Type", "text/csv; charset=utf-8"),
-                ("Authorization", "Bearer " + self.mint_token([manifest.ROLE_ADMIN], sub="local-runtime")),
+                ("Authorization", "Bearer " + self.mint_token([routes.ROLE_ADMIN], sub="local-runtime")),
             ],
             body=text.encode("utf-8"),
         )
@@ -401,14 +431,6 @@ class LocalRuntime:
         response = self.gateway_server.gateway.handle(request)
         if 200 <= response.status < 300:
             return f"imported through POST /staff/units/import: {_short(response.body.decode('utf-8', 'replace'))}"
-        if response.status in (404, 503):
-            # The API function is not in this build yet: use the same service directly.
-            from propdesk.services.units import import_units_csv
-
-            result = import_units_csv(text, config=self.config)
-            if not result.ok:
-                raise RuntimeError(f"units CSV refused: {result.errors[:5]}")
-            return f"imported directly (no API route yet): {result.created} created, {result.updated} updated"
         raise RuntimeError(
             f"units import failed: {response.status} {response.body.decode('utf-8', 'replace')[:500]}"
         )
@@ -431,11 +453,6 @@ class LocalRuntime:
             ),
             encoding="utf-8",
         )
-
-    def _add_local_routes(self, gateway: Gateway) -> None:
-        from infra.local import endpoints
-
-        endpoints.register(gateway, self)
 
 
 def _short(value: Any, limit: int = 200) -> str:

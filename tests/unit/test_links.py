@@ -52,3 +52,62 @@ def test_link_key_must_be_long_enough():
     assert link_key_from_secret({"key": "x" * 32}) == b"x" * 32
     with pytest.raises(ValueError, match="32"):
         link_key_from_secret({"key": "short"})
+
+
+# --- PayLinks: the one place links are made ---------------------------------------------------
+
+
+def _links(loads: list[str] | None = None):
+    from propdesk.payments.links import PayLinks
+
+    def key() -> bytes:
+        if loads is not None:
+            loads.append("key")
+        return KEY
+
+    return PayLinks(ttl=timedelta(days=60), key=key, base_url="https://pay.example.test/")
+
+
+def _bill(issued_at=NOW):
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Linked:
+        bill_id: str = "A-101#2026-12"
+        unit_id: str = "A-101"
+        issued_at: datetime = NOW
+
+    return Linked(issued_at=issued_at)
+
+
+def test_a_link_points_at_the_owner_page_with_the_token_quoted():
+    links = _links()
+    url = links.url(_bill())
+    token = url.removeprefix("https://pay.example.test/pay/")
+    assert verify_pay_link(token, key=KEY, now=NOW).unit_id == "A-101"
+    assert links.page_url("a/b.c+d", "/return") == "https://pay.example.test/pay/a%2Fb.c%2Bd/return"
+
+
+def test_a_link_lasts_its_ttl_from_the_bill_so_a_rerun_signs_the_same_link():
+    links = _links()
+    assert links.url(_bill()) == links.url(_bill())
+    link = links.verify(links.token(_bill()), now=NOW)
+    assert link.expires_at == NOW + timedelta(days=60)
+
+
+def test_a_link_sent_again_near_its_expiry_is_renewed_from_now():
+    links = _links()
+    later = NOW + timedelta(days=55)  # 5 days left: less than the week a reminder promises
+    renewed = links.verify(links.token(_bill(), now=later), now=later)
+    assert renewed.expires_at == later + timedelta(days=60)
+    early = NOW + timedelta(days=10)  # 50 days left: the bill's own expiry stands
+    assert links.verify(links.token(_bill(), now=early), now=early).expires_at == NOW + timedelta(days=60)
+
+
+def test_the_key_is_loaded_once_per_links_object():
+    loads: list[str] = []
+    links = _links(loads)
+    for _ in range(3):
+        links.url(_bill())
+        links.verify(links.token(_bill()), now=NOW)
+    assert loads == ["key"]

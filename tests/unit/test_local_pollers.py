@@ -6,7 +6,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from infra.local.pollers import QueuePoller, failed_ids, sqs_event
+from infra.local.events import sqs_event
+from infra.local.pollers import QueuePoller, failed_ids
 
 
 @pytest.fixture
@@ -49,14 +50,12 @@ def test_the_event_has_lambda_s_sqs_record_shape():
         "MD5OfBody": "x",
         "Attributes": {"ApproximateReceiveCount": "2", "SentTimestamp": "1", "Other": "ignored"},
     }
-    (record,) = sqs_event([message], queue_arn="arn:aws:sqs:ap-southeast-1:123456789012:work", region="r")[
-        "Records"
-    ]
+    (record,) = sqs_event([message], queue_arn="arn:aws:sqs:ap-southeast-1:123456789012:work")["Records"]
     assert record["messageId"] == "m1" and record["receiptHandle"] == "rh1" and record["body"] == "{}"
     assert record["attributes"] == {"ApproximateReceiveCount": "2", "SentTimestamp": "1"}
     assert record["eventSource"] == "aws:sqs"
     assert record["eventSourceARN"].endswith(":work")
-    assert record["awsRegion"] == "r"
+    assert record["awsRegion"] == "ap-southeast-1"
 
 
 def test_batch_item_failures_are_read_like_lambda_does():

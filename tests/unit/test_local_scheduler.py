@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from infra.local.runtime import BadRequest, parse_duration, parse_local_datetime
+from infra.local.inputs import BadRequest, parse_duration, parse_local_datetime
 from infra.local.scheduler import CronError, CronExpression, ScheduledTarget, Scheduler, SimulatedClock
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

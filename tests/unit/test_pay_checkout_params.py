@@ -13,10 +13,9 @@ def test_params_carry_lines_metadata_expiry_and_urls(demo_config):
     bill = make_bill()
     params = checkout_params(
         bill,
-        token="abc.def",
         config=demo_config,
         now=NOW,
-        public_base="https://pay.example.test",
+        page_url="https://pay.example.test/pay/abc.def",
         locale="zh-CN",
     )
     assert params["mode"] == "payment"
@@ -46,7 +45,7 @@ def test_zero_amount_lines_are_left_out(demo_config):
     lines = (*bill.lines[:3], replace(bill.lines[3], amount_minor=0))
     bill = replace(bill, lines=lines, total_minor=sum(line.amount_minor for line in lines))
     params = checkout_params(
-        bill, token="t.k", config=demo_config, now=NOW, public_base="https://x", locale="en"
+        bill, config=demo_config, now=NOW, page_url="https://x/pay/t.k", locale="en"
     )
     assert len(params["line_items"]) == 3
 
@@ -54,7 +53,7 @@ def test_zero_amount_lines_are_left_out(demo_config):
 def test_partly_paid_bill_charges_the_outstanding_amount(demo_config):
     bill = replace(make_bill(), paid_minor=10000)
     params = checkout_params(
-        bill, token="t.k", config=demo_config, now=NOW, public_base="https://x", locale="en"
+        bill, config=demo_config, now=NOW, page_url="https://x/pay/t.k", locale="en"
     )
     assert [item["price_data"]["unit_amount"] for item in params["line_items"]] == [bill.total_minor - 10000]
 

@@ -1,9 +1,9 @@
-"""Who is calling a staff route: the Cognito groups in the JWT the authorizer checked.
+"""Who is calling a staff route: the Cognito claims in the JWT the authorizer checked.
 
 API Gateway's JWT authorizer validates the token and passes its claims in
 ``requestContext.authorizer.jwt.claims``; list claims such as ``cognito:groups`` arrive as a
-string like ``"[admin cashier]"``. The local gateway passes them the same way. A function
-still refuses a staff route without claims (401) and checks the caller's roles (403).
+string like ``"[admin cashier]"``. The local gateway passes them the same way. The functions'
+authorization step (``propdesk.web.access``) reads them with these helpers.
 """
 
 from __future__ import annotations
@@ -14,10 +14,6 @@ from typing import Any
 
 class NotAuthenticated(Exception):
     """No verified staff identity on the request."""
-
-
-class NotAllowed(Exception):
-    """The caller's roles do not include any role the route allows."""
 
 
 def claims_of(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -40,11 +36,3 @@ def roles_of(claims: Mapping[str, Any]) -> frozenset[str]:
     if isinstance(raw, Iterable):
         return frozenset(str(part) for part in raw)
     return frozenset()
-
-
-def require_roles(event: Mapping[str, Any], allowed: Iterable[str]) -> dict[str, Any]:
-    """The caller's claims, or ``NotAuthenticated``/``NotAllowed``."""
-    claims = claims_of(event)
-    if not roles_of(claims) & set(allowed):
-        raise NotAllowed
-    return claims

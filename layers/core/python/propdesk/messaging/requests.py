@@ -8,12 +8,11 @@ sent once. The request carries no contact details: the messenger looks them up b
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from propdesk.aws import ConfigurationMissing, client
+MESSAGES_QUEUE = "messages"  # where services put requests; the messenger consumes it
 
 Template = Literal["bill_notice", "payment_receipt", "overdue_reminder", "work_order"]
 Channel = Literal["email", "sms"]
@@ -29,34 +28,6 @@ class MessageRequest(BaseModel):
     to_email: str | None = None
     channels: tuple[Channel, ...] = ("email", "sms")
     context: dict[str, Any] = Field(default_factory=dict)
-
-
-def enqueue_messages(requests: Iterable[MessageRequest], *, queue_url: str | None) -> int:
-    """Send requests to the messages queue in batches of ten; returns how many were queued."""
-    if not queue_url:
-        raise ConfigurationMissing("messages queue not configured")
-    sqs = client("sqs")
-    batch: list[dict[str, str]] = []
-    sent = 0
-
-    def flush() -> None:
-        nonlocal sent
-        if not batch:
-            return
-        response = sqs.send_message_batch(QueueUrl=queue_url, Entries=batch)
-        failed = response.get("Failed") or []
-        if failed:
-            # Raise so the caller's retry sends them again; the messenger dedups by message_id.
-            raise RuntimeError(f"{len(failed)} messages were not queued")
-        sent += len(batch)
-        batch.clear()
-
-    for request in requests:
-        batch.append({"Id": str(len(batch)), "MessageBody": request.model_dump_json()})
-        if len(batch) == 10:
-            flush()
-    flush()
-    return sent
 
 
 def parse_message(body: str) -> MessageRequest:

@@ -5,6 +5,9 @@ JSON ``{"b": bill_id, "u": unit_id, "e": expiry epoch seconds}`` and the signatu
 HMAC-SHA256 over the payload text with the link-signing key. Any change to either part, an
 expired token or a token for another unit is refused with the same ``InvalidPayLink``, so a
 caller learns nothing about other units.
+
+``PayLinks`` is the one place links are made: it loads the signing key and the public base URL
+once per warm function, signs, and URL-quotes the token.
 """
 
 from __future__ import annotations
@@ -14,8 +17,12 @@ import binascii
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import Protocol
+from urllib.parse import quote
 
 MAX_TOKEN_LENGTH = 512
 
@@ -78,6 +85,9 @@ def verify_pay_link(token: str, *, key: bytes, now: datetime) -> PayLink:
 
 
 MIN_KEY_LENGTH = 32
+LINK_KEY_SECRET = "link_key"  # noqa: S105 - the secret's key in the manifest, not a password
+# A link sent again (a reminder) stays valid at least this long after it is sent.
+MIN_DAYS_LEFT = timedelta(days=7)
 
 
 def link_key_from_secret(secret: dict) -> bytes:
@@ -86,3 +96,80 @@ def link_key_from_secret(secret: dict) -> bytes:
     if len(key) < MIN_KEY_LENGTH:
         raise ValueError("link signing key is missing or shorter than 32 characters")
     return key
+
+
+class LinkedBill(Protocol):
+    bill_id: str
+    unit_id: str
+    issued_at: datetime
+
+
+class PayLinks:
+    """Owners' pay links of one property: signed with its key, under its public URL.
+
+    ``key`` and ``base_url`` are loaded on first use (from the ``link_key`` secret and the
+    public-URL parameter) and kept for the life of the warm function; tests pass them in.
+    """
+
+    def __init__(
+        self,
+        *,
+        ttl: timedelta,
+        key: bytes | Callable[[], bytes],
+        base_url: str | Callable[[], str],
+    ) -> None:
+        self.ttl = ttl
+        self._key = key
+        self._base_url = base_url
+
+    @classmethod
+    def for_function(cls, *, ttl_days: int) -> PayLinks:
+        """The links of the running function, from its declared secret and parameter."""
+        from propdesk import aws
+
+        return cls(
+            ttl=timedelta(days=ttl_days),
+            key=lambda: link_key_from_secret(aws.secret(LINK_KEY_SECRET)),
+            base_url=aws.public_base_url,
+        )
+
+    @cached_property
+    def key(self) -> bytes:
+        return self._key if isinstance(self._key, bytes) else self._key()
+
+    @cached_property
+    def base_url(self) -> str:
+        return (self._base_url if isinstance(self._base_url, str) else self._base_url()).rstrip("/")
+
+    def token(self, bill: LinkedBill, *, now: datetime | None = None) -> str:
+        """The bill's token, valid ``ttl`` from the bill's issue time (so a rerun signs the same
+        link). With ``now`` (a link sent again), a link about to expire is renewed from ``now``."""
+        expires = bill.issued_at + self.ttl
+        if now is not None and expires < now + MIN_DAYS_LEFT:
+            expires = now + self.ttl
+        return sign_pay_link(bill_id=bill.bill_id, unit_id=bill.unit_id, expires_at=expires, key=self.key)
+
+    def page_url(self, token: str, suffix: str = "") -> str:
+        """``<base>/pay/<token><suffix>``: the owner's page, or one of its actions (``/return``)."""
+        return f"{self.base_url}/pay/{quote(token, safe='')}{suffix}"
+
+    def url(self, bill: LinkedBill, *, now: datetime | None = None) -> str:
+        return self.page_url(self.token(bill, now=now))
+
+    def verify(self, token: str, *, now: datetime) -> PayLink:
+        return verify_pay_link(token, key=self.key, now=now)
+
+
+_function_links: list[tuple[object, PayLinks]] = []
+
+
+def pay_links() -> PayLinks:
+    """The running function's pay links: one ``PayLinks`` per warm instance (per settings, so a
+    test that changes the settings gets a new one)."""
+    from propdesk.settings import get_settings
+
+    settings = get_settings()
+    if not _function_links or _function_links[0][0] is not settings:
+        links = PayLinks.for_function(ttl_days=settings.property_config.payment.link_ttl_days)
+        _function_links[:] = [(settings, links)]
+    return _function_links[0][1]

@@ -15,8 +15,8 @@ from typing import Any
 
 import stripe
 
-from propdesk.aws import ConfigurationMissing, secret_json
-from propdesk.settings import Settings
+from propdesk import aws
+from propdesk.settings import ConfigurationMissing, Settings
 
 
 class InvalidWebhook(Exception):
@@ -52,8 +52,12 @@ class StripeKeys:
         return self.api_key.startswith(("sk_live_", "rk_live_"))
 
 
-def stripe_keys(settings: Settings) -> StripeKeys:
-    return StripeKeys.from_secret(secret_json(settings.stripe_secret_name))
+STRIPE_SECRET = "stripe"  # noqa: S105 - the secret's key in the manifest, not a password
+
+
+def stripe_keys() -> StripeKeys:
+    """The keys in the function's ``stripe`` secret (cached with the other secrets)."""
+    return StripeKeys.from_secret(aws.secret(STRIPE_SECRET))
 
 
 @cache
@@ -70,7 +74,7 @@ class StripeCheckout:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StripeCheckout:
-        return cls(api_key=stripe_keys(settings).api_key, api_base=settings.stripe_api_base)
+        return cls(api_key=stripe_keys().api_key, api_base=settings.stripe_api_base)
 
     def create_session(self, params: dict[str, Any]) -> CheckoutSession:
         try:

@@ -1,9 +1,10 @@
-"""The owner's side of paying a bill: open a pay link, show the bill, start a Checkout (F4).
+"""The owner's side of paying a bill: show the bill a pay link opens, start a Checkout (F4).
 
-A pay link is refused (``PayLinkRefused``) when its token is unknown, altered or expired,
-when its bill does not exist, or when the bill belongs to another unit than the token names;
-the caller shows one generic page for all of these. "Pay" creates a fresh Checkout Session
-every time (sessions expire, owners come back days later); a paid bill gets no session.
+The link itself (signature, expiry) is checked by the authorization step before any of this
+runs (``propdesk.web.access``); here a verified link is refused (``PayLinkRefused``) when its
+bill does not exist or belongs to another unit than the link names. The caller shows one
+generic page for every refusal. "Pay" creates a fresh Checkout Session every time (sessions
+expire, owners come back days later); a paid bill gets no session.
 """
 
 from __future__ import annotations
@@ -11,14 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
-from urllib.parse import quote
 
 from aws_lambda_powertools import Logger
 
-from propdesk import aws
 from propdesk.config import PropertyConfig
 from propdesk.domain.billing import Bill
-from propdesk.payments.links import InvalidPayLink, link_key_from_secret, verify_pay_link
+from propdesk.payments.links import PayLink, PayLinks
 from propdesk.payments.stripe_provider import CheckoutSession, StripeCheckout
 from propdesk.settings import get_settings
 from propdesk.store.bills import BillRepository
@@ -42,7 +41,7 @@ def checkout_expires_at(now: datetime, minutes: int) -> int:
 
 
 class PayLinkRefused(Exception):
-    """Unknown, altered or expired link, missing bill, or a bill of another unit. No detail."""
+    """A missing bill, or a bill of another unit than the link's. No detail."""
 
 
 class CheckoutProvider(Protocol):
@@ -61,33 +60,24 @@ class CheckoutStart:
     session_id: str | None  # None: the bill is already paid, back to the bill page
 
 
-def link_key() -> bytes:
-    return link_key_from_secret(aws.secret_json(get_settings().link_key_secret_name))
-
-
-def open_pay_link(token: str, *, now: datetime, key: bytes, bills: BillRepository) -> Bill:
-    try:
-        link = verify_pay_link(token, key=key, now=now)
-    except InvalidPayLink as exc:
-        raise PayLinkRefused from exc
-    bill = bills.get(link.bill_id)
+def open_bill(link: PayLink, *, bills: BillRepository | None = None) -> Bill:
+    """The bill a verified link names, if it is still the link's unit's."""
+    bill = (bills or BillRepository()).get(link.bill_id)
     if bill is None or bill.unit_id != link.unit_id:
         raise PayLinkRefused
     return bill
 
 
 def owner_bill(
-    token: str,
+    link: PayLink,
     *,
     lang: str | None,
-    now: datetime,
     config: PropertyConfig,
-    key: bytes | None = None,
     bills: BillRepository | None = None,
     owners: OwnerRepository | None = None,
 ) -> OwnerBill:
     """The bill a pay link opens, and the locale to show it in."""
-    bill = open_pay_link(token, now=now, key=key or link_key(), bills=bills or BillRepository())
+    bill = open_bill(link, bills=bills)
     owner_locale = None
     if lang not in ("zh-CN", "en"):
         owner = (owners or OwnerRepository()).get(bill.owner_id)
@@ -95,20 +85,16 @@ def owner_bill(
     return OwnerBill(bill=bill, locale=choose_locale(lang, owner_locale, config.default_locale))
 
 
-def pay_page_url(public_base: str, token: str) -> str:
-    return f"{public_base}/pay/{quote(token, safe='')}"
-
-
 def checkout_params(
     bill: Bill,
     *,
-    token: str,
     config: PropertyConfig,
     now: datetime,
-    public_base: str,
+    page_url: str,
     locale: str,
 ) -> dict[str, Any]:
-    """The Checkout Session request for ``bill``: its lines, our metadata, the way back."""
+    """The Checkout Session request for ``bill``: its lines, our metadata, and the way back to
+    the owner's page at ``page_url``."""
     item_names = {item.code: item.name.get(locale) for item in config.fee_standard.items}
     currency = bill.currency.lower()
     if bill.paid_minor == 0:
@@ -136,7 +122,6 @@ def checkout_params(
             }
         ]
     metadata = {"property_id": config.property_id, "bill_id": bill.bill_id}
-    page = pay_page_url(public_base, token)
     params: dict[str, Any] = {
         "mode": "payment",
         "line_items": line_items,
@@ -145,8 +130,8 @@ def checkout_params(
         "metadata": metadata,
         "payment_intent_data": {"metadata": metadata, "description": f"{bill.unit_id} {bill.period}"},
         "expires_at": checkout_expires_at(now, config.payment.checkout_expiry_minutes),
-        "success_url": f"{page}/return?session_id={{CHECKOUT_SESSION_ID}}",
-        "cancel_url": page,
+        "success_url": f"{page_url}/return?session_id={{CHECKOUT_SESSION_ID}}",
+        "cancel_url": page_url,
         "locale": CHECKOUT_LOCALES.get(locale, "auto"),
     }
     if "wechat_pay" in config.payment.payment_method_types:
@@ -156,29 +141,25 @@ def checkout_params(
 
 
 def start_checkout(
-    token: str,
+    link: PayLink,
     *,
+    token: str,
     lang: str | None,
     now: datetime,
     config: PropertyConfig,
-    key: bytes | None = None,
-    public_base: str | None = None,
+    links: PayLinks,
     bills: BillRepository | None = None,
     owners: OwnerRepository | None = None,
     provider: CheckoutProvider | None = None,
 ) -> CheckoutStart:
     """A fresh Checkout Session for an open bill; a paid bill goes back to its page."""
-    opened = owner_bill(token, lang=lang, now=now, config=config, key=key, bills=bills, owners=owners)
-    base = public_base if public_base is not None else aws.public_base_url()
+    opened = owner_bill(link, lang=lang, config=config, bills=bills, owners=owners)
     bill = opened.bill
+    page_url = links.page_url(token)
     if not bill.is_open:
-        return CheckoutStart(
-            redirect_url=f"{pay_page_url(base, token)}?lang={opened.locale}", session_id=None
-        )
+        return CheckoutStart(redirect_url=f"{page_url}?lang={opened.locale}", session_id=None)
     provider = provider or StripeCheckout.from_settings(get_settings())
-    params = checkout_params(
-        bill, token=token, config=config, now=now, public_base=base, locale=opened.locale
-    )
+    params = checkout_params(bill, config=config, now=now, page_url=page_url, locale=opened.locale)
     session = provider.create_session(params)
     logger.info("checkout session created", bill_id=bill.bill_id, session_id=session.session_id)
     return CheckoutStart(redirect_url=session.url, session_id=session.session_id)

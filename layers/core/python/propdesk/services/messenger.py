@@ -166,11 +166,11 @@ class Messenger:
 
     def _record(self, request: MessageRequest, event: str, data: dict) -> None:
         at = self._now()
-        self._append(f"message#{request.message_id}", event, at=at, key=event, data=data)
+        self._append(ledger.message_entity(request.message_id), event, at=at, key=event, data=data)
         bill_id = request.context.get("bill_id")
         if bill_id:
             self._append(
-                f"bill#{bill_id}",
+                ledger.bill_entity(bill_id),
                 f"{request.template}_{event}",
                 at=at,
                 key=f"{event}#{request.message_id}",

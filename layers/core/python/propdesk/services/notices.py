@@ -12,20 +12,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from datetime import date, datetime
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field
 
-from propdesk import aws
 from propdesk.config import PropertyConfig
 from propdesk.domain.billing import Bill, compute_bill
 from propdesk.domain.calendar import parse_period, period_noticed_on
-from propdesk.messaging.outbox import Outbox, QueueOutbox
-from propdesk.messaging.requests import MessageRequest
-from propdesk.payments.links import link_key_from_secret, sign_pay_link
-from propdesk.settings import get_settings
+from propdesk.messaging.requests import MESSAGES_QUEUE, MessageRequest
+from propdesk.payments.links import pay_links
+from propdesk.queues import Producer, QueueProducer
 from propdesk.store import ledger
 from propdesk.store.bills import BillRepository
 from propdesk.store.units import UnitRepository
@@ -34,6 +32,7 @@ logger = Logger(child=True)
 
 BATCH_SIZE = 50
 ISSUE_BILLS = "issue_bills"
+NOTICES_QUEUE = "notices"
 
 
 class IssueBills(BaseModel):
@@ -46,43 +45,7 @@ class IssueBills(BaseModel):
     unit_ids: tuple[str, ...] = Field(min_length=1, max_length=100)
 
 
-class NoticeBatches(Protocol):
-    def send(self, period: str, unit_ids: Sequence[str]) -> None: ...
-
-
-class NoticeQueue:
-    """The notices queue: one message per batch of unit ids."""
-
-    def __init__(self, queue_url: str | None = None) -> None:
-        self._queue_url = queue_url
-
-    def send(self, period: str, unit_ids: Sequence[str]) -> None:
-        url = self._queue_url or get_settings().notices_queue_url
-        if not url:
-            raise aws.ConfigurationMissing("notices queue not configured")
-        body = IssueBills(kind=ISSUE_BILLS, period=period, unit_ids=tuple(unit_ids)).model_dump_json()
-        aws.client("sqs").send_message(QueueUrl=url, MessageBody=body)
-
-
 PayUrl = Callable[[Bill], str]
-
-
-def pay_url_maker(config: PropertyConfig, *, base_url: str | None = None, key: bytes | None = None) -> PayUrl:
-    """Builds each bill's ``/pay/{token}`` link: signed, scoped to the bill's unit, valid for
-    ``link_ttl_days`` from the bill's issue time (so a rerun signs the same link)."""
-    base = base_url if base_url is not None else aws.public_base_url()
-    signing_key = (
-        key if key is not None else link_key_from_secret(aws.secret_json(get_settings().link_key_secret_name))
-    )
-    ttl = timedelta(days=config.payment.link_ttl_days)
-
-    def pay_url(bill: Bill) -> str:
-        token = sign_pay_link(
-            bill_id=bill.bill_id, unit_id=bill.unit_id, expires_at=bill.issued_at + ttl, key=signing_key
-        )
-        return f"{base}/pay/{token}"
-
-    return pay_url
 
 
 @dataclass(frozen=True)
@@ -96,17 +59,17 @@ def plan_cycle(
     period: str,
     *,
     units: UnitRepository | None = None,
-    batches: NoticeBatches | None = None,
+    batches: Producer | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> PlanResult:
     """Queue every unit for ``period``'s bills, ``batch_size`` unit ids per message. Safe to
     run twice: the worker's writes are conditional and its notices deduplicated."""
     parse_period(period)
     units = units or UnitRepository()
-    batches = batches or NoticeQueue()
+    batches = batches or QueueProducer(NOTICES_QUEUE)
     count = sent = 0
     for page in units.pages(page_size=batch_size):
-        batches.send(period, [unit.unit_id for unit in page])
+        batches.send([IssueBills(kind=ISSUE_BILLS, period=period, unit_ids=tuple(u.unit_id for u in page))])
         count += len(page)
         sent += 1
     logger.info("notice cycle planned", period=period, units=count, batches=sent)
@@ -119,7 +82,7 @@ def run_notice_day(
     config: PropertyConfig,
     period: str | None = None,
     units: UnitRepository | None = None,
-    batches: NoticeBatches | None = None,
+    batches: Producer | None = None,
 ) -> PlanResult:
     """The daily scheduled run: plan the period whose notice day is ``today`` (or ``period``
     when an operator forces one); on any other day do nothing."""
@@ -169,15 +132,15 @@ def issue_bills(
     now: datetime,
     units: UnitRepository | None = None,
     bills: BillRepository | None = None,
-    outbox: Outbox | None = None,
+    outbox: Producer | None = None,
     pay_url: PayUrl | None = None,
     append: Callable[..., bool] = ledger.append,
 ) -> IssueResult:
     """Issue the bills of ``unit_ids`` for ``period`` and queue their notices."""
     units = units or UnitRepository()
     bills = bills or BillRepository()
-    outbox = outbox or QueueOutbox()
-    pay_url = pay_url or pay_url_maker(config)
+    outbox = outbox or QueueProducer(MESSAGES_QUEUE)
+    pay_url = pay_url or pay_links().url
 
     found = units.get_many(unit_ids)
     created = existing = failed = 0
@@ -214,7 +177,7 @@ def issue_bills(
             bill = stored
             existing += 1
         append(
-            f"bill#{bill.bill_id}",
+            ledger.bill_entity(bill.bill_id),
             "issued",
             at=bill.issued_at,
             key="issued",

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
+from functools import partial
 
 from aws_lambda_powertools import Logger
 
-from propdesk import aws
 from propdesk.config import PropertyConfig
 from propdesk.domain.billing import Bill
 from propdesk.domain.overdue import (
@@ -24,43 +24,19 @@ from propdesk.domain.overdue import (
     next_step,
     step_key,
 )
-from propdesk.messaging.outbox import Outbox, QueueOutbox
-from propdesk.messaging.requests import MessageRequest
-from propdesk.payments.links import link_key_from_secret, sign_pay_link
-from propdesk.settings import get_settings
+from propdesk.messaging.requests import MESSAGES_QUEUE, MessageRequest
+from propdesk.payments.links import pay_links
+from propdesk.queues import Producer, QueueProducer
 from propdesk.store import ledger
 from propdesk.store.bills import BillRepository
 
 logger = Logger(child=True)
-
-# A reminder's pay link stays valid at least this long after the reminder.
-MIN_LINK_DAYS_LEFT = 7
 
 
 @dataclass(frozen=True)
 class LadderResult:
     open_past_due: int = 0
     steps_taken: int = 0
-
-
-def reminder_pay_url(
-    config: PropertyConfig, *, now: datetime, base_url: str | None = None, key: bytes | None = None
-):
-    """Pay links for reminders: the bill's original expiry, or a fresh one if that is near."""
-    base = base_url if base_url is not None else aws.public_base_url()
-    signing_key = (
-        key if key is not None else link_key_from_secret(aws.secret_json(get_settings().link_key_secret_name))
-    )
-    ttl = timedelta(days=config.payment.link_ttl_days)
-
-    def pay_url(bill: Bill) -> str:
-        expires = bill.issued_at + ttl
-        if expires < now + timedelta(days=MIN_LINK_DAYS_LEFT):
-            expires = now + ttl
-        token = sign_pay_link(bill_id=bill.bill_id, unit_id=bill.unit_id, expires_at=expires, key=signing_key)
-        return f"{base}/pay/{token}"
-
-    return pay_url
 
 
 def step_message(bill: Bill, step: LadderStep, *, today: date, pay_url: str) -> MessageRequest:
@@ -88,13 +64,15 @@ def run_ladder(
     config: PropertyConfig,
     now: datetime,
     bills: BillRepository | None = None,
-    outbox: Outbox | None = None,
+    outbox: Producer | None = None,
     pay_url: Callable[[Bill], str] | None = None,
     append: Callable[..., bool] = ledger.append,
 ) -> LadderResult:
     bills = bills or BillRepository()
-    outbox = outbox or QueueOutbox()
-    pay_url = pay_url or reminder_pay_url(config, now=now)
+    outbox = outbox or QueueProducer(MESSAGES_QUEUE)
+    if pay_url is None:
+        # A reminder's link keeps the bill's expiry, renewed when it is about to run out.
+        pay_url = partial(pay_links().url, now=now)
 
     due: list[tuple[Bill, LadderStep]] = []
     count = 0
@@ -110,7 +88,7 @@ def run_ladder(
     outbox.send([step_message(bill, step, today=today, pay_url=pay_url(bill)) for bill, step in due])
     for bill, step in due:
         append(
-            f"bill#{bill.bill_id}",
+            ledger.bill_entity(bill.bill_id),
             step.kind,
             at=now,
             key=step_key(step),

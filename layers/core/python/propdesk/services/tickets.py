@@ -9,15 +9,13 @@ the owner's free text: it is stored and sent to the department, never logged.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from aws_lambda_powertools import Logger
+from pydantic import BaseModel, ConfigDict, Field
 
-from propdesk import aws
 from propdesk.config import PropertyConfig
 from propdesk.domain.tickets import (
     DISPATCHED,
@@ -30,28 +28,23 @@ from propdesk.domain.tickets import (
     route,
     ticket_id_for,
 )
-from propdesk.messaging.outbox import Outbox, QueueOutbox
-from propdesk.messaging.requests import MessageRequest
-from propdesk.settings import get_settings
+from propdesk.messaging.requests import MESSAGES_QUEUE, MessageRequest
+from propdesk.queues import Producer, QueueProducer
 from propdesk.store import ledger
 from propdesk.store.tickets import TicketRepository
 
 logger = Logger(child=True)
 
 
-class RoutingQueue(Protocol):
-    def send(self, ticket_id: str) -> None: ...
+TICKETS_QUEUE = "tickets"
 
 
-class TicketQueue:
-    def __init__(self, queue_url: str | None = None) -> None:
-        self._queue_url = queue_url
+class RouteTicket(BaseModel):
+    """A tickets-queue message: route this ticket to its department."""
 
-    def send(self, ticket_id: str) -> None:
-        url = self._queue_url or get_settings().tickets_queue_url
-        if not url:
-            raise aws.ConfigurationMissing("tickets queue not configured")
-        aws.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps({"ticket_id": ticket_id}))
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ticket_id: str = Field(min_length=1, max_length=64)
 
 
 @dataclass(frozen=True)
@@ -65,12 +58,12 @@ def submit(
     *,
     now: datetime,
     tickets: TicketRepository | None = None,
-    queue: RoutingQueue | None = None,
+    queue: Producer | None = None,
     append: Callable[..., bool] = ledger.append,
     staff_id: str | None = None,
 ) -> Submitted:
     tickets = tickets or TicketRepository()
-    queue = queue or TicketQueue()
+    queue = queue or QueueProducer(TICKETS_QUEUE)
     ticket = Ticket(
         ticket_id=ticket_id_for(request, now),
         kind=request.kind,
@@ -93,9 +86,9 @@ def submit(
     if ticket.status == RECEIVED:
         # Also for a repeat: if the first call died before queueing, this one queues it
         # (routing is conditional, so a second routing message changes nothing).
-        queue.send(ticket.ticket_id)
+        queue.send([RouteTicket(ticket_id=ticket.ticket_id)])
     append(
-        f"ticket#{ticket.ticket_id}",
+        ledger.ticket_entity(ticket.ticket_id),
         "received",
         at=ticket.created_at,
         key="received",
@@ -147,17 +140,21 @@ class TicketMissing(LookupError):
     """A routing message names a ticket that is not stored (retried, then dead-lettered)."""
 
 
+def parse_route_ticket(body: str) -> RouteTicket:
+    return RouteTicket.model_validate_json(body)
+
+
 def route_ticket(
     ticket_id: str,
     *,
     config: PropertyConfig,
     now: datetime,
     tickets: TicketRepository | None = None,
-    outbox: Outbox | None = None,
+    outbox: Producer | None = None,
     append: Callable[..., bool] = ledger.append,
 ) -> Ticket:
     tickets = tickets or TicketRepository()
-    outbox = outbox or QueueOutbox()
+    outbox = outbox or QueueProducer(MESSAGES_QUEUE)
     ticket = tickets.get(ticket_id)
     if ticket is None:
         raise TicketMissing(ticket_id)
@@ -168,7 +165,7 @@ def route_ticket(
         # Queued again on a rerun: the messenger sends one work order per ticket id.
         outbox.send([work_order_message(ticket, config=config, dispatched_at=now)])
     append(
-        f"ticket#{ticket.ticket_id}",
+        ledger.ticket_entity(ticket.ticket_id),
         ticket.status,
         at=now,
         key="routed",

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
-from pynamodb.exceptions import PutError
-
 from propdesk.domain.billing import STATUS_OPEN, Bill, BillLine
-from propdesk.store.models import BillItem, BillLineAttribute, LedgerItem
+from propdesk.store import ledger
+from propdesk.store.conditions import written
+from propdesk.store.models import BillItem, BillLineAttribute
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -102,15 +102,8 @@ class BillRepository:
         """Write a new bill; False (and nothing written) if a bill with its id already exists."""
         # A new bill has no version yet: pynamodb then also requires that none exists.
         item = to_item(replace(bill, version=None))
-        try:
-            item.save(condition=BillItem.bill_id.does_not_exist())
-        except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return written(lambda: item.save(condition=BillItem.bill_id.does_not_exist()))
 
     def ledger_keys(self, bill_id: str, prefix: str = "") -> list[str]:
         """Keys of the bill's ledger entries starting with ``prefix`` (all of them by default)."""
-        condition = LedgerItem.seq.startswith(prefix) if prefix else None
-        return [item.seq for item in LedgerItem.query(f"bill#{bill_id}", condition, consistent_read=True)]
+        return ledger.keys(ledger.bill_entity(bill_id), prefix)

@@ -1,24 +1,43 @@
-"""The append-only ledger (F7): every state change is one new item, never updated."""
+"""The append-only ledger (F7): every state change is one new item, never updated.
+
+An entry belongs to an entity, named by the helpers below (``bill_entity(bill_id)`` ->
+``"bill#A-1203#2027-01"``), and has a stable key within it (``"issued"``,
+``"paid#stripe:pi_1"``), so a retried step records once.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import PutError
-
+from propdesk.store.conditions import written
 from propdesk.store.models import LedgerItem
 
 
+def bill_entity(bill_id: str) -> str:
+    return f"bill#{bill_id}"
+
+
+def payment_entity(payment_id: str) -> str:
+    return f"payment#{payment_id}"
+
+
+def ticket_entity(ticket_id: str) -> str:
+    return f"ticket#{ticket_id}"
+
+
+def message_entity(message_id: str) -> str:
+    return f"message#{message_id}"
+
+
 def append(entity: str, event: str, *, at: datetime, key: str, data: dict[str, Any] | None = None) -> bool:
-    """Record ``event`` on ``entity`` at ``at``. ``key`` is the event's stable key within the
-    entity (e.g. ``"issued"``, ``"paid#stripe:pi_1"``): appending the same key again is a
-    no-op, so a retried step records once. Returns False when it was already recorded."""
+    """Record ``event`` on ``entity`` at ``at`` under ``key``; appending the same key again is a
+    no-op. Returns False when it was already recorded."""
     item = LedgerItem(entity=entity, seq=key, event=event, at=at, data=data or {})
-    try:
-        item.save(condition=LedgerItem.seq.does_not_exist())
-    except PutError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return written(lambda: item.save(condition=LedgerItem.seq.does_not_exist()))
+
+
+def keys(entity: str, prefix: str = "") -> list[str]:
+    """The keys of ``entity``'s entries that start with ``prefix`` (all of them by default)."""
+    condition = LedgerItem.seq.startswith(prefix) if prefix else None
+    return [item.seq for item in LedgerItem.query(entity, condition, consistent_read=True)]

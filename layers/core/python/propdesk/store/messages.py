@@ -8,8 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pynamodb.exceptions import UpdateError
-
+from propdesk.store.conditions import written
 from propdesk.store.models import MessageItem
 
 QUEUED = "queued"  # recorded by an earlier version before its first send; claimable
@@ -61,10 +60,6 @@ def _record(item: MessageItem, claim: str | None = None) -> MessageRecord:
     )
 
 
-def _conditional_failed(exc: UpdateError) -> bool:
-    return exc.cause_response_code == "ConditionalCheckFailedException"
-
-
 class MessageRepository:
     def claim(
         self,
@@ -83,8 +78,8 @@ class MessageRepository:
         token = uuid.uuid4().hex
         for _ in range(_CLAIM_TRIES):
             item = MessageItem(message_id=message_id)
-            try:
-                item.update(
+            claimed = written(
+                lambda item=item: item.update(
                     actions=[
                         MessageItem.template.set(MessageItem.template | template),
                         MessageItem.owner_id.set(MessageItem.owner_id | recipient),
@@ -102,10 +97,8 @@ class MessageRepository:
                         & (MessageItem.lease_until.does_not_exist() | (MessageItem.lease_until < now))
                     ),
                 )
-            except UpdateError as exc:
-                if not _conditional_failed(exc):
-                    raise
-            else:
+            )
+            if claimed:
                 return _record(item, claim=token)
             try:
                 current = MessageItem.get(message_id, consistent_read=True)
@@ -154,12 +147,5 @@ class MessageRepository:
 
     def _release(self, message_id: str, actions: list, *, claim: str) -> bool:
         actions = [*actions, MessageItem.lease_until.remove(), MessageItem.claimed_by.remove()]
-        try:
-            MessageItem(message_id=message_id).update(
-                actions=actions, condition=MessageItem.claimed_by == claim
-            )
-        except UpdateError as exc:
-            if not _conditional_failed(exc):
-                raise
-            return False
-        return True
+        item = MessageItem(message_id=message_id)
+        return written(lambda: item.update(actions=actions, condition=MessageItem.claimed_by == claim))

@@ -4,8 +4,10 @@ The CDK stack builds its tables from ``TABLES`` (keys, attribute types, indexes,
 local runtime creates them from the same models, and the repositories in ``store/`` are the
 only code that reads or writes them. A model instance never leaves ``store/``.
 
-Table names come from environment variables (set by the stack and the local runtime); the
-defaults are the names the local runtime and the tests use.
+Each model names its table by key (``Meta.table_key``); the table's name comes from the
+function's environment (``propdesk.naming.table_env``), read when the table is first used. A
+function whose spec does not declare a table has no such variable, and using the table fails
+with ``TableNotDeclared``, locally as in AWS (where its role could not reach the table anyway).
 """
 
 from __future__ import annotations
@@ -26,20 +28,39 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from propdesk import naming
 
-def _name(env_var: str, default: str) -> str:
-    return os.environ.get(env_var, default)
+
+class TableNotDeclared(RuntimeError):
+    """A function used a table its spec does not declare (a bug, not bad input)."""
 
 
 class _Meta:
     billing_mode = "PAY_PER_REQUEST"
+    table_key: str
+    table_name: str | None = None
 
 
-class OwnerItem(Model):
+class _Table(Model):
+    """A model whose table name comes from the environment when the table is first used."""
+
+    @classmethod
+    def _get_connection(cls):  # type: ignore[no-untyped-def]
+        key = cls.Meta.table_key  # type: ignore[attr-defined]
+        name = os.environ.get(naming.table_env(key))
+        if not name:
+            raise TableNotDeclared(
+                f"table {key!r} is not declared for this function ({naming.table_env(key)} is not set)"
+            )
+        cls.Meta.table_name = name  # pynamodb makes a new connection when the name changes
+        return super()._get_connection()
+
+
+class OwnerItem(_Table):
     """An owner (业主). Contact details are personal data: never logged."""
 
     class Meta(_Meta):
-        table_name = _name("OWNERS_TABLE", "propdesk-owners")
+        table_key = "owners"
 
     owner_id = UnicodeAttribute(hash_key=True)
     name = UnicodeAttribute()
@@ -50,11 +71,11 @@ class OwnerItem(Model):
     updated_at = UTCDateTimeAttribute()
 
 
-class UnitItem(Model):
+class UnitItem(_Table):
     """A unit (房屋) and its current owner."""
 
     class Meta(_Meta):
-        table_name = _name("UNITS_TABLE", "propdesk-units")
+        table_key = "units"
 
     unit_id = UnicodeAttribute(hash_key=True)  # e.g. "A-1203"
     building = UnicodeAttribute()
@@ -95,11 +116,11 @@ class BillPeriodIndex(GlobalSecondaryIndex):
     bill_id = UnicodeAttribute(range_key=True)
 
 
-class BillItem(Model):
+class BillItem(_Table):
     """One bill per unit and period; ``bill_id`` is ``"<unit_id>#<YYYY-MM>"`` so a rerun creates nothing twice."""
 
     class Meta(_Meta):
-        table_name = _name("BILLS_TABLE", "propdesk-bills")
+        table_key = "bills"
 
     bill_id = UnicodeAttribute(hash_key=True)
     unit_id = UnicodeAttribute()
@@ -122,11 +143,11 @@ class BillItem(Model):
     period_index = BillPeriodIndex()
 
 
-class PaymentItem(Model):
+class PaymentItem(_Table):
     """A payment, keyed on the provider's payment id so one payment is credited once."""
 
     class Meta(_Meta):
-        table_name = _name("PAYMENTS_TABLE", "propdesk-payments")
+        table_key = "payments"
 
     payment_id = UnicodeAttribute(hash_key=True)  # e.g. "stripe:pi_123"
     bill_id = UnicodeAttribute()
@@ -141,21 +162,21 @@ class PaymentItem(Model):
     paid_at = UTCDateTimeAttribute(null=True)  # when the owner paid, by the provider's clock
 
 
-class CounterItem(Model):
+class CounterItem(_Table):
     """Gap-free sequences (receipt numbers), advanced only inside the transaction that uses them."""
 
     class Meta(_Meta):
-        table_name = _name("COUNTERS_TABLE", "propdesk-counters")
+        table_key = "counters"
 
     name = UnicodeAttribute(hash_key=True)
     value = NumberAttribute(default=0)
 
 
-class MessageItem(Model):
+class MessageItem(_Table):
     """One outbound message per owner, template and subject: the send ledger and its dedup key."""
 
     class Meta(_Meta):
-        table_name = _name("MESSAGES_TABLE", "propdesk-messages")
+        table_key = "messages"
 
     message_id = UnicodeAttribute(hash_key=True)  # e.g. "bill_notice#A-1203#2026-12"
     template = UnicodeAttribute()
@@ -173,11 +194,11 @@ class MessageItem(Model):
     claimed_by = UnicodeAttribute(null=True)
 
 
-class LedgerItem(Model):
+class LedgerItem(_Table):
     """Append-only record of every state change (F7). Items are only ever put, never updated."""
 
     class Meta(_Meta):
-        table_name = _name("LEDGER_TABLE", "propdesk-ledger")
+        table_key = "ledger"
 
     entity = UnicodeAttribute(hash_key=True)  # e.g. "bill#A-1203#2026-12"
     seq = UnicodeAttribute(range_key=True)  # stable event key, e.g. "issued", "paid#stripe:pi_1"
@@ -186,11 +207,11 @@ class LedgerItem(Model):
     data = MapAttribute(default=dict)
 
 
-class TicketItem(Model):
+class TicketItem(_Table):
     """A customer-service request and its work order (S1-S3)."""
 
     class Meta(_Meta):
-        table_name = _name("TICKETS_TABLE", "propdesk-tickets")
+        table_key = "tickets"
 
     ticket_id = UnicodeAttribute(hash_key=True)
     kind = UnicodeAttribute()  # repair | consultation | complaint | suggestion
@@ -207,11 +228,11 @@ class TicketItem(Model):
     version = VersionAttribute()
 
 
-class IdempotencyItem(Model):
+class IdempotencyItem(_Table):
     """The Powertools idempotency table (webhook event ids), expired by TTL."""
 
     class Meta(_Meta):
-        table_name = _name("IDEMPOTENCY_TABLE", "propdesk-idempotency")
+        table_key = "idempotency"
 
     id = UnicodeAttribute(hash_key=True)
     expiration = TTLAttribute(null=True)
@@ -219,24 +240,27 @@ class IdempotencyItem(Model):
 
 @dataclass(frozen=True)
 class TableDef:
-    """How the stack and the local runtime find a table: its model and its name's env var."""
+    """A table: its key (in names and specs), its model, and its TTL attribute if any."""
 
     key: str
     model: type[Model]
-    env_var: str
     ttl_attribute: str | None = None
+
+    @property
+    def env_var(self) -> str:
+        return naming.table_env(self.key)
 
 
 TABLES: tuple[TableDef, ...] = (
-    TableDef("owners", OwnerItem, "OWNERS_TABLE"),
-    TableDef("units", UnitItem, "UNITS_TABLE"),
-    TableDef("bills", BillItem, "BILLS_TABLE"),
-    TableDef("payments", PaymentItem, "PAYMENTS_TABLE"),
-    TableDef("counters", CounterItem, "COUNTERS_TABLE"),
-    TableDef("messages", MessageItem, "MESSAGES_TABLE"),
-    TableDef("ledger", LedgerItem, "LEDGER_TABLE"),
-    TableDef("tickets", TicketItem, "TICKETS_TABLE"),
-    TableDef("idempotency", IdempotencyItem, "IDEMPOTENCY_TABLE", ttl_attribute="expiration"),
+    TableDef("owners", OwnerItem),
+    TableDef("units", UnitItem),
+    TableDef("bills", BillItem),
+    TableDef("payments", PaymentItem),
+    TableDef("counters", CounterItem),
+    TableDef("messages", MessageItem),
+    TableDef("ledger", LedgerItem),
+    TableDef("tickets", TicketItem),
+    TableDef("idempotency", IdempotencyItem, ttl_attribute="expiration"),
 )
 
 

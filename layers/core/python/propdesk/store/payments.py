@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from propdesk.domain.billing import STATUS_OPEN, STATUS_PAID, Bill
+from propdesk.store.conditions import written
 from propdesk.store.models import BillItem, CounterItem, PaymentItem
 
 STATUS_CREDITED = "credited"
@@ -102,13 +103,8 @@ class PaymentRepository:
 
     def record(self, record: PaymentRecord) -> bool:
         """Record a payment that credits nothing (mismatch, duplicate); False if already recorded."""
-        try:
-            _to_item(record).save(condition=PaymentItem.payment_id.does_not_exist())
-        except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        item = _to_item(record)
+        return written(lambda: item.save(condition=PaymentItem.payment_id.does_not_exist()))
 
     def counter_value(self, name: str) -> int | None:
         try:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import PutError, UpdateError
-
 from propdesk.domain.tickets import RECEIVED, Routing, Ticket
+from propdesk.store.conditions import written
 from propdesk.store.models import TicketItem
 
 
@@ -48,13 +47,7 @@ class TicketRepository:
             status=ticket.status,
             created_at=_utc(ticket.created_at),
         )
-        try:
-            item.save(condition=TicketItem.ticket_id.does_not_exist())
-        except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return written(lambda: item.save(condition=TicketItem.ticket_id.does_not_exist()))
 
     def get(self, ticket_id: str) -> Ticket | None:
         try:
@@ -77,11 +70,5 @@ class TicketRepository:
             actions.append(TicketItem.priority.set(routing.priority))
         if routing.due_at:
             actions.append(TicketItem.due_at.set(_utc(routing.due_at)))
-        try:
-            # pynamodb adds "version unchanged" and increments it: a concurrent router loses.
-            item.update(actions=actions, condition=TicketItem.status == RECEIVED)
-        except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        # pynamodb adds "version unchanged" and increments it: a concurrent router loses.
+        return written(lambda: item.update(actions=actions, condition=TicketItem.status == RECEIVED))

@@ -1,10 +1,9 @@
-"""The staff API's JSON answers, shared by every function that serves staff routes.
+"""The API's JSON answers, shared by every function that serves JSON routes.
 
-One staff console calls routes of several functions (``api``, ``tickets``); they all answer
-errors as ``{"error": <code>, "message": <sentence>, ...}`` with the same codes and wording,
-and validation errors as ``details: [{"field", "problem"}]`` without the submitted values.
-(The local gateway's own 401, ``{"message": "Unauthorized"}``, mimics API Gateway's JWT
-authorizer and is not one of these.)
+Errors are ``{"error": <code>, "message": <sentence>, ...}`` with the same codes and wording
+everywhere (``propdesk.web.schemas.ErrorBody``), and validation errors carry
+``details: [{"field", "problem"}]`` without the submitted values. (API Gateway's own 401,
+``{"message": "Unauthorized"}``, which the local gateway mimics, is not one of these.)
 """
 
 from __future__ import annotations
@@ -12,10 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from propdesk.auth import NotAllowed, NotAuthenticated
+from propdesk.web.access import Refused
 
 JSON_HEADERS = {"Cache-Control": "no-store"}
 
@@ -24,6 +22,7 @@ FORBIDDEN = "Your role may not use this route."
 NO_SUCH_ROUTE = "No such route."
 INVALID_REQUEST = "The request is not valid."
 INTERNAL_ERROR = "Something went wrong; please try again."
+INVALID_SIGNATURE = "The signature is not valid."
 
 # Where a value came from; dropped from a detail's field when a name follows ("period", not "query.period").
 _SOURCES = frozenset({"body", "query", "path"})
@@ -55,9 +54,17 @@ def forbidden() -> Response:
     return json_error(403, "forbidden", FORBIDDEN)
 
 
-def refusal(denied: NotAuthenticated | NotAllowed) -> Response:
-    """401 for no staff identity, 403 for a role the route does not allow."""
-    return unauthorized() if isinstance(denied, NotAuthenticated) else forbidden()
+def refusal(refused: Refused) -> Response:
+    """The JSON answer to a request the authorization step refused."""
+    if refused.kind == "unauthenticated":
+        return unauthorized()
+    if refused.kind == "forbidden":
+        return forbidden()
+    if refused.kind == "too_large":
+        return too_large(refused.limit or 0)
+    if refused.kind == "bad_signature":
+        return json_error(400, "invalid_signature", INVALID_SIGNATURE)
+    return no_such_route()
 
 
 def no_such_route() -> Response:
@@ -90,9 +97,3 @@ def validation_details(exc: RequestValidationError) -> list[dict[str, str]]:
 
 def invalid_request(exc: RequestValidationError) -> Response:
     return json_error(422, "invalid_request", INVALID_REQUEST, details=validation_details(exc))
-
-
-def register_auth_handlers(app: ApiGatewayResolver) -> None:
-    """Answer ``NotAuthenticated`` with 401 and ``NotAllowed`` with 403 on this resolver."""
-    app.exception_handler(NotAuthenticated)(refusal)
-    app.exception_handler(NotAllowed)(refusal)

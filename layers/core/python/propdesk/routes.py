@@ -1,0 +1,314 @@
+"""The route table: every HTTP route of the property's API, declared once.
+
+Each route names its method and path (API Gateway syntax, ``/staff/bills/{bill_id}``), the
+function that serves it, who may call it, a summary for the API document and the largest
+body it takes. Everything else reads this table: the manifest (which function has which
+routes), the CDK stack (API Gateway routes, and the JWT authorizer on staff routes), the local
+gateway, the one authorization step in the functions (``propdesk.web.access``), the OpenAPI
+document, and the authorization matrix test.
+
+Who may call a route (its audience):
+- ``Public()``: anyone;
+- ``OwnerLink()``: whoever holds a signed, unexpired pay link (``{token}`` in the path);
+- ``ProviderSignature("stripe")``: a payment provider, proven by its signature on the body;
+- ``Staff(roles)``: a signed-in staff user (Cognito JWT) in one of ``roles``.
+
+Pure data: no AWS, no Powertools, so the stack can import it cheaply.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+# Cognito groups. Department groups are added per property: "dept-<code>".
+ROLE_ADMIN = "admin"
+ROLE_CASHIER = "cashier"
+ROLE_AGENT = "agent"
+BASE_ROLES: tuple[str, ...] = (ROLE_ADMIN, ROLE_CASHIER, ROLE_AGENT)
+DEPARTMENT_ROLE_PREFIX = "dept-"
+STAFF_READERS = (ROLE_ADMIN, ROLE_CASHIER, ROLE_AGENT)
+
+
+def department_role(code: str) -> str:
+    return f"{DEPARTMENT_ROLE_PREFIX}{code}"
+
+
+def staff_roles(department_codes: Iterable[str]) -> tuple[str, ...]:
+    """Every role a property has: the base roles and one per department."""
+    return BASE_ROLES + tuple(department_role(code) for code in department_codes)
+
+
+@dataclass(frozen=True)
+class Public:
+    kind: Literal["public"] = "public"
+
+
+@dataclass(frozen=True)
+class OwnerLink:
+    kind: Literal["owner_link"] = "owner_link"
+
+
+@dataclass(frozen=True)
+class ProviderSignature:
+    provider: str
+    kind: Literal["provider_signature"] = "provider_signature"
+
+
+@dataclass(frozen=True)
+class Staff:
+    roles: tuple[str, ...]
+    kind: Literal["staff"] = "staff"
+
+    def __post_init__(self) -> None:
+        if not self.roles:
+            raise ValueError("a staff route must name the roles that may call it")
+        unknown = [r for r in self.roles if r not in BASE_ROLES and not r.startswith(DEPARTMENT_ROLE_PREFIX)]
+        if unknown:
+            raise ValueError(f"unknown staff roles: {', '.join(unknown)}")
+
+
+Audience = Public | OwnerLink | ProviderSignature | Staff
+AUDIENCE_KINDS = ("public", "owner_link", "provider_signature", "staff")
+
+KIB = 1024
+DEFAULT_MAX_BODY = 16 * KIB
+
+
+@dataclass(frozen=True)
+class RequestBody:
+    """A request body the functions read themselves (not JSON the resolver validates): how the
+    OpenAPI document shows it."""
+
+    media_type: str
+    description: str
+    example: str
+    schema: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({"type": "string"}))
+
+
+@dataclass(frozen=True)
+class Route:
+    key: str  # unique; the operation id in the OpenAPI document
+    method: Method
+    path: str  # API Gateway syntax: /pay/{token}
+    function: str  # the manifest function that serves it
+    audience: Audience
+    summary: str
+    tag: str
+    description: str = ""
+    max_body_bytes: int = DEFAULT_MAX_BODY
+    body: RequestBody | None = None
+    # Answers particular to this route, beyond those of its audience and of validation.
+    responses: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.audience, Public | OwnerLink | ProviderSignature | Staff):
+            raise TypeError(f"route {self.key!r}: declare who may call it (Public, OwnerLink, ...)")
+        if not self.path.startswith("/") or not re.fullmatch(r"[a-z0-9/_{}-]+", self.path, re.I):
+            raise ValueError(f"route {self.key!r}: bad path {self.path!r}")
+
+    @property
+    def route_key(self) -> str:
+        """API Gateway's route key, as it appears in the event: ``"GET /staff/bills"``."""
+        return f"{self.method} {self.path}"
+
+    @property
+    def rule(self) -> str:
+        """The path in the Powertools resolver's syntax: ``/pay/<token>``."""
+        return re.sub(r"\{([^}+]+)\}", r"<\1>", self.path)
+
+    @property
+    def path_parameters(self) -> tuple[str, ...]:
+        return tuple(re.findall(r"\{([^}+]+)\}", self.path))
+
+
+_CSV_EXAMPLE = (
+    "unit_id,building,floor,number,area_m2,owner_id,owner_name,phone,email,locale,sms_consent\n"
+    "A-1203,A,12,1203,89.37,O0001,张伟,+8613800138000,zhang.wei@example.com,zh-CN,yes\n"
+    "C-0201,C,2,0201,64.50,O0002,Li Na,,li.na@example.com,en,no\n"
+)
+_STRIPE_EVENT_EXAMPLE = (
+    '{"id":"evt_1","object":"event","type":"checkout.session.completed","created":1767225600,'
+    '"livemode":false,"data":{"object":{"id":"cs_test_1","object":"checkout.session",'
+    '"payment_status":"paid","payment_intent":"pi_1","amount_total":37727,"currency":"cny",'
+    '"client_reference_id":"A-1203#2027-01","metadata":{"property_id":"demo","bill_id":"A-1203#2027-01"}}}}'
+)
+
+ROUTES: tuple[Route, ...] = (
+    # Owner pages (HTML), opened from the link in a notice.
+    Route(
+        key="bill_page",
+        method="GET",
+        path="/pay/{token}",
+        function="api",
+        audience=OwnerLink(),
+        summary="The owner's bill",
+        description="Itemised bill with total, due date and status; a Pay button while it is open.",
+        tag="Owner pages",
+    ),
+    Route(
+        key="start_checkout",
+        method="POST",
+        path="/pay/{token}/checkout",
+        function="api",
+        audience=OwnerLink(),
+        summary="Start paying the bill",
+        description="Creates a fresh Stripe Checkout Session and redirects to it (303); a paid bill "
+        "redirects back to its page.",
+        tag="Owner pages",
+        responses=MappingProxyType(
+            {303: "To Stripe Checkout, or back to the bill page", 503: "Payment provider unavailable"}
+        ),
+    ),
+    Route(
+        key="checkout_return",
+        method="GET",
+        path="/pay/{token}/return",
+        function="api",
+        audience=OwnerLink(),
+        summary="Back from Checkout",
+        description="Thanks the owner and shows whether the payment is confirmed yet.",
+        tag="Owner pages",
+    ),
+    # Staff API (JSON).
+    Route(
+        key="list_bills",
+        method="GET",
+        path="/staff/bills",
+        function="api",
+        audience=Staff(STAFF_READERS),
+        summary="Bills of a period",
+        description="Every bill of the period with its status and receipt number.",
+        tag="Bills",
+    ),
+    Route(
+        key="get_bill",
+        method="GET",
+        path="/staff/bills/{bill_id}",
+        function="api",
+        audience=Staff(STAFF_READERS),
+        summary="One bill",
+        description="bill_id is '<unit_id>#<YYYY-MM>', URL-encoded ('#' as %23).",
+        tag="Bills",
+        responses=MappingProxyType({404: "No bill with this id"}),
+    ),
+    Route(
+        key="period_summary",
+        method="GET",
+        path="/staff/summary",
+        function="api",
+        audience=Staff((ROLE_ADMIN, ROLE_CASHIER)),
+        summary="Collection summary of a period",
+        description="Bills issued, paid and unpaid; amounts billed, collected and outstanding in minor "
+        "units; collection rate in basis points.",
+        tag="Reports",
+    ),
+    Route(
+        key="import_units",
+        method="POST",
+        path="/staff/units/import",
+        function="api",
+        audience=Staff((ROLE_ADMIN,)),
+        summary="Import units and owners from CSV",
+        description="All or nothing: any invalid line refuses the whole file, and every bad line is "
+        "reported with its number. Phones in E.164 (+8613800138000) or as written in the property's "
+        "country; locale zh-CN or en; sms_consent yes/no.",
+        tag="Units",
+        max_body_bytes=2 * KIB * KIB,  # a few hundred kB for thousands of units
+        body=RequestBody(
+            media_type="text/csv",
+            description="UTF-8 CSV with the header unit_id,building,floor,number,area_m2,owner_id,"
+            "owner_name,phone,email,locale,sms_consent",
+            example=_CSV_EXAMPLE,
+        ),
+        responses=MappingProxyType(
+            {400: "The CSV is empty, not UTF-8, or has invalid lines", 415: "Not CSV"}
+        ),
+    ),
+    Route(
+        key="issue_cycle",
+        method="POST",
+        path="/staff/cycles/{period}",
+        function="api",
+        audience=Staff((ROLE_ADMIN,)),
+        summary="Issue a billing cycle now",
+        description="Queues every unit's bill and notice for the period; safe to repeat.",
+        tag="Billing cycles",
+        max_body_bytes=0,
+    ),
+    Route(
+        key="create_ticket",
+        method="POST",
+        path="/staff/tickets",
+        function="api",
+        audience=Staff((ROLE_ADMIN, ROLE_AGENT)),
+        summary="Take a service request",
+        description="Records a repair, consultation, complaint or suggestion and queues it for routing to "
+        "a department. The same request again within a minute is the same ticket (200, created false).",
+        tag="Service desk",
+    ),
+    Route(
+        key="get_ticket",
+        method="GET",
+        path="/staff/tickets/{ticket_id}",
+        function="api",
+        audience=Staff(STAFF_READERS),
+        summary="One service request",
+        description="The request with its routing: department, priority and deadline.",
+        tag="Service desk",
+        responses=MappingProxyType({404: "No ticket with this id"}),
+    ),
+    # Payment providers' notifications.
+    Route(
+        key="stripe_webhook",
+        method="POST",
+        path="/webhooks/stripe",
+        function="payment_webhook",
+        audience=ProviderSignature("stripe"),
+        summary="Stripe events",
+        description="Checkout events signed by Stripe (Stripe-Signature header over the raw body). Each "
+        "payment is credited once whatever the deliveries; a repeat of an event gets its first answer.",
+        tag="Payment providers",
+        max_body_bytes=256 * KIB,  # Stripe's events are a few kB
+        body=RequestBody(
+            media_type="application/json",
+            description="A Stripe event, exactly as Stripe signed it",
+            example=_STRIPE_EVENT_EXAMPLE,
+            schema=MappingProxyType({"type": "object"}),
+        ),
+        responses=MappingProxyType(
+            {409: "The same event is being processed; Stripe delivers it again later"}
+        ),
+    ),
+)
+
+
+def _check(routes: tuple[Route, ...]) -> None:
+    for attribute in ("key", "route_key"):
+        values = [getattr(route, attribute) for route in routes]
+        repeated = sorted({v for v in values if values.count(v) > 1})
+        if repeated:
+            raise ValueError(f"route {attribute}s must be unique, repeated: {', '.join(repeated)}")
+
+
+_check(ROUTES)
+_BY_KEY = {route.key: route for route in ROUTES}
+_BY_ROUTE_KEY = {route.route_key: route for route in ROUTES}
+
+
+def route(key: str) -> Route:
+    return _BY_KEY[key]
+
+
+def find(route_key: str) -> Route | None:
+    """The route API Gateway matched (the event's ``routeKey``, e.g. ``"GET /pay/{token}"``)."""
+    return _BY_ROUTE_KEY.get(route_key)
+
+
+def routes_of(function: str) -> tuple[Route, ...]:
+    return tuple(route for route in ROUTES if route.function == function)

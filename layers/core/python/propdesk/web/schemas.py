@@ -1,0 +1,139 @@
+"""The request and response bodies of the HTTP API, as pydantic models.
+
+The resolver validates requests against them and the OpenAPI document is generated from them,
+so what the document promises is what the functions accept and answer. Amounts are integer
+minor units with their currency; times are ISO 8601 in UTC; dates are the property's local dates.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Problem(_Out):
+    """One invalid field: where and what, never the submitted value."""
+
+    field: str
+    problem: str
+
+
+class LineProblem(_Out):
+    """One invalid line of an uploaded file."""
+
+    line: int
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error the API answers: a code, a sentence for people, and details where useful.
+    (API Gateway's own 401 carries only ``message``.)"""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: str | None = Field(default=None, description="Machine-readable code, e.g. 'forbidden'")
+    message: str
+    details: list[Problem] | None = None
+    errors: list[LineProblem] | None = None
+
+
+class BillRow(_Out):
+    bill_id: str
+    unit_id: str
+    period: str
+    total_minor: int
+    currency: str
+    due_date: str
+    status: str
+    receipt_no: str | None
+
+
+class BillsPage(_Out):
+    period: str
+    bills: list[BillRow]
+
+
+class BillLineOut(_Out):
+    code: str
+    basis: str
+    rate_minor: int
+    quantity: int
+    amount_minor: int
+
+
+class BillDetail(BillRow):
+    owner_id: str
+    fee_standard_version: str
+    lines: list[BillLineOut]
+    issued_at: str
+    paid_minor: int
+    paid_at: str | None
+    payment_id: str | None
+
+
+class CollectionSummaryOut(_Out):
+    period: str
+    currency: str
+    bills_issued: int
+    bills_paid: int
+    bills_unpaid: int
+    billed_minor: int
+    collected_minor: int
+    outstanding_minor: int
+    collection_rate_bp: int = Field(description="Collected / billed in basis points (10000 = 100 %)")
+
+
+class ImportResult(_Out):
+    created: int
+    updated: int
+    unchanged: int
+
+
+class CycleQueued(_Out):
+    period: str
+    units: int
+    batches: int
+
+
+class TicketIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    kind: Literal["repair", "consultation", "complaint", "suggestion"]
+    category: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z][A-Za-z0-9_ -]*$")
+    unit_id: str | None = Field(
+        default=None, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
+    )
+    channel: Literal["hotline", "app", "front_desk"]
+    summary: str = Field(min_length=1, max_length=2000)
+    emergency: bool = False
+
+
+class TicketOut(_Out):
+    ticket_id: str
+    kind: str
+    category: str
+    unit_id: str | None
+    channel: str
+    summary: str
+    emergency: bool
+    status: str
+    department: str | None
+    priority: str | None
+    due_at: str | None
+    created_at: str
+
+
+class TicketTaken(TicketOut):
+    created: bool = Field(description="False: the same request was already taken within the minute")
+
+
+class WebhookAnswer(_Out):
+    received: bool
+    outcome: str
