@@ -1,5 +1,6 @@
 """Rendering the owner's pay pages: content, locales, and escaping of every data value."""
 
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -110,3 +111,101 @@ def test_return_page_processing_vs_paid(demo_config):
 )
 def test_locale_choice(requested, owner, default, expected):
     assert choose_locale(requested, owner, default) == expected
+
+
+def _all_pages(config, locale, bill=None, token="t.k"):
+    bill = bill or make_bill()
+    paid = replace(
+        bill,
+        status="paid",
+        paid_minor=bill.total_minor,
+        paid_at=datetime(2026, 3, 2, 17, 0, tzinfo=UTC),
+        receipt_no="DEMO-2026-000007",
+        payment_id="stripe:pi_1",
+    )
+    return {
+        "bill": render_bill_page(bill, config=config, locale=locale, token=token),
+        "bill_unavailable": render_bill_page(
+            bill, config=config, locale=locale, token=token, notice="unavailable_body"
+        ),
+        "paid": render_bill_page(paid, config=config, locale=locale, token=token),
+        "return": render_return_page(bill, config=config, locale=locale, token=token),
+        "return_paid": render_return_page(paid, config=config, locale=locale, token=token),
+        "not_found": render_not_found(locale),
+        "error": render_error(locale),
+        "error_unavailable": render_error(locale, message_key="unavailable_body"),
+    }
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_every_page_renders_complete_and_without_scripts(demo_config, locale):
+    # GIVEN every page in one locale
+    for name, page in _all_pages(demo_config, locale).items():
+        # THEN it is one whole document in that language, with every label filled in
+        assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>"), name
+        assert f'<html lang="{locale}">' in page, name
+        assert not re.search(r"\{\w*\}", page), name
+        assert not re.search(r"\bpage\.\w", page) and "None" not in page, name
+        # AND nothing its Content-Security-Policy would block: no scripts, no outside resources
+        assert "<script" not in page.lower() and "javascript:" not in page.lower(), name
+        assert not re.search(r"\son\w+\s*=", page), name
+        assert "<link" not in page and " src=" not in page, name
+        assert page.count("<style>") == 1, name
+
+
+def test_pages_in_chinese_have_no_english_labels_and_back(demo_config):
+    zh = _all_pages(demo_config, "zh-CN")
+    en = _all_pages(demo_config, "en")
+    for page in zh.values():
+        assert "Property management fee bill" not in page and "Total due" not in page
+        assert "Link not valid" not in page and "Thank you" not in page
+    for page in en.values():
+        assert not any(
+            word in page for word in ("物业管理费账单", "应缴合计", "链接无效", "感谢您的缴费", "待缴费")
+        )
+
+
+def test_language_switch_points_to_the_other_language_in_its_own_words(demo_config):
+    zh = render_bill_page(make_bill(), config=demo_config, locale="zh-CN", token="t.k")
+    en = render_return_page(make_bill(), config=demo_config, locale="en", token="t.k")
+    assert '<a href="/pay/t.k?lang=en" hreflang="en">English</a>' in zh
+    assert '<a href="/pay/t.k/return?lang=zh-CN" hreflang="zh-CN">中文</a>' in en
+
+
+def test_other_ways_to_pay_are_on_the_bill(demo_config):
+    page = render_bill_page(make_bill(), config=demo_config, locale="zh-CN", token="t.k")
+    for expected in (
+        "其他缴费方式",
+        "物业服务中心（1号楼一层）",
+        "每天 8:30-18:00",
+        "中国工商银行上海锦绣支行",
+        "上海锦绣物业服务有限公司",
+        "1001 2345 6789 0123 456",
+    ):
+        assert expected in page, expected
+    data = demo_config.model_dump(by_alias=True, mode="json")
+    data["payment"]["bank_account"] = None
+    without_bank = render_bill_page(
+        make_bill(), config=PropertyConfig.model_validate(data), locale="en", token="t.k"
+    )
+    assert "Front desk" in without_bank and "Bank transfer" not in without_bank
+
+
+def test_ampersands_and_markup_in_data_are_escaped_on_every_page(evil_config):
+    # GIVEN a unit id with markup and an ampersand, and a token that tries to break out of an attribute
+    bill = replace(make_bill(), unit_id="A-1<script>&")
+    for name, page in _all_pages(evil_config, "en", bill=bill, token='a"b&<c>').items():
+        assert "<script>" not in page, name
+        assert 'a"b' not in page and "&<c>" not in page, name
+        if name in ("bill", "paid", "return", "return_paid"):
+            assert "A-1&lt;script&gt;&amp;" in page, name
+            assert "/pay/a%22b%26%3Cc%3E" in page, name
+
+
+def test_not_found_page_depends_on_the_language_alone(demo_config):
+    # The handler renders it for every refused link; nothing about the link can reach it.
+    for locale in ("zh-CN", "en"):
+        first = render_not_found(locale)
+        assert first == render_not_found(locale)
+        assert "A-101" not in first and "¥" not in first and "/pay/" not in first
+    assert render_not_found("fr") == render_not_found("zh-CN")

@@ -1,4 +1,7 @@
-"""Money as an integer count of minor units with its currency. Never a float."""
+"""Money as an integer count of minor units with its currency. Never a float.
+
+Showing an amount to people is presentation: ``propdesk.formatting.format_money``.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ from decimal import ROUND_HALF_UP, Decimal
 
 # Minor units per major unit; every currency PropertyConfig allows has two decimals.
 MINOR_DIGITS = {"CNY": 2, "USD": 2, "EUR": 2, "HKD": 2, "SGD": 2, "GBP": 2}
-SYMBOLS = {"CNY": "¥", "USD": "$", "EUR": "€", "HKD": "HK$", "SGD": "S$", "GBP": "£"}
 
 
 class CurrencyMismatch(ValueError):
@@ -40,13 +42,6 @@ class Money:
     @classmethod
     def zero(cls, currency: str) -> Money:
         return cls(0, currency)
-
-    def format(self) -> str:
-        """``¥1,234.50``: for people, never for arithmetic."""
-        digits = MINOR_DIGITS[self.currency]
-        sign = "-" if self.minor < 0 else ""
-        major, minor = divmod(abs(self.minor), 10**digits)
-        return f"{sign}{SYMBOLS[self.currency]}{major:,}.{minor:0{digits}d}"
 
 
 def multiply_rate(rate_minor: int, quantity: int, divisor: int) -> int:
