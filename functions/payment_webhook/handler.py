@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -31,8 +31,8 @@ from propdesk.services.payments import process_stripe_event
 from propdesk.settings import Settings, get_settings
 from propdesk.store.idempotency import persistence_layer
 from propdesk.web import staff_errors
-from propdesk.web.access import Access, InvalidSignature, Provider, Refused, caller_of
-from propdesk.web.http import endpoint, serve
+from propdesk.web.access import Access, InvalidPayload, InvalidSignature, Provider, Refused, caller_of
+from propdesk.web.http import Resolver, endpoint, serve
 from propdesk.web.schemas import WebhookAnswer
 from propdesk.web.staff_errors import json_error, json_ok
 
@@ -66,8 +66,8 @@ class HandlerSettings(Settings):
 def verify_stripe(body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
     try:
         return verify_webhook(body, headers.get("stripe-signature"), stripe_keys().webhook_secret)
-    except InvalidWebhook:
-        raise InvalidSignature from None
+    except InvalidWebhook as invalid:
+        raise (InvalidPayload if invalid.reason == "body" else InvalidSignature) from None
 
 
 access = Access(function="payment_webhook", providers={"stripe": verify_stripe})
@@ -92,28 +92,20 @@ def stripe_webhook() -> Response[WebhookAnswer]:
     def once(stripe_event: dict[str, Any]) -> dict[str, Any]:
         return process_stripe_event(stripe_event, config=config, livemode=livemode, now=datetime.now(UTC))
 
-    try:
-        result = once(stripe_event=stripe_event)
-    except IdempotencyAlreadyInProgressError:
-        # The same event is being handled right now; Stripe retries a non-2xx answer later.
-        metrics.add_metric(name="StripeEvent_in_progress", unit=MetricUnit.Count, value=1)
-        return json_error(409, "in_progress", "This event is being processed.")
-    except Exception:
-        # Nothing was credited or the credit is complete; either way the retry finishes it.
-        logger.exception("webhook processing failed")
-        metrics.add_metric(name="StripeEvent_failed", unit=MetricUnit.Count, value=1)
-        return json_error(500, "retry", "Temporary failure, please retry.")
+    # A failure is answered by the app's exception handlers (409 in progress, 500 retry): an error
+    # body returned from here would fail the validation of the route's WebhookAnswer (-> 422).
+    result = once(stripe_event=stripe_event)
     # credited | already_recorded | mismatch | duplicate | ignored: alarms watch mismatch/duplicate.
     metrics.add_metric(name=f"StripeEvent_{result.get('outcome')}", unit=MetricUnit.Count, value=1)
     return json_ok(result)
 
 
-app = APIGatewayHttpResolver(enable_validation=True)
+app = Resolver()
 app.include_router(router)
 
 
 def refusal(refused: Refused, event: Mapping[str, Any]) -> Response:
-    if refused.kind in ("bad_signature", "too_large"):
+    if refused.kind in ("bad_signature", "bad_payload", "too_large"):
         logger.warning("webhook rejected", reason=refused.kind)
         metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
     return staff_errors.refusal(refused)
@@ -135,9 +127,22 @@ def _invalid_request(exc: RequestValidationError) -> Response:
     return staff_errors.invalid_request(exc)
 
 
+@app.exception_handler(IdempotencyAlreadyInProgressError)
+def _in_progress(_: IdempotencyAlreadyInProgressError) -> Response:
+    # The same event is being handled right now; Stripe retries a non-2xx answer later.
+    metrics.add_metric(name="StripeEvent_in_progress", unit=MetricUnit.Count, value=1)
+    return json_error(409, "in_progress", "This event is being processed.")
+
+
+@app.exception_handler(UnicodeDecodeError)
+def _not_utf8(_: UnicodeDecodeError) -> Response:
+    return staff_errors.invalid_encoding()
+
+
 @app.exception_handler(Exception)
 def _unexpected(exc: Exception) -> Response:
-    logger.exception("webhook failed", error_type=type(exc).__name__)
+    # Nothing was credited or the credit is complete; either way Stripe's retry finishes it.
+    logger.exception("webhook processing failed", error_type=type(exc).__name__)
     metrics.add_metric(name="StripeEvent_failed", unit=MetricUnit.Count, value=1)
     return json_error(500, "retry", "Temporary failure, please retry.")
 

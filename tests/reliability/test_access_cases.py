@@ -9,41 +9,48 @@ from datetime import timedelta
 import pytest
 
 from api.handler import lambda_handler
-from api.staff import STAFF_ROUTES
-from tests.paytools import LambdaContextStub, http_event, make_bill, pay_token, store_bill
+from propdesk import routes
+from tests.paytools import make_bill, pay_token, store_bill
+from tests.route_events import LambdaContext, route_event
 
-CONCRETE = {
-    "/staff/bills": ("/staff/bills", {"period": "2026-03"}),
-    "/staff/bills/{bill_id}": ("/staff/bills/A-101%232026-03", None),
-    "/staff/summary": ("/staff/summary", {"period": "2026-03"}),
-    "/staff/units/import": ("/staff/units/import", None),
-    "/staff/cycles/{period}": ("/staff/cycles/2026-03", None),
+# Every staff route of the route table, with path parameters and a query that fill it.
+STAFF_ROUTES = sorted(route.key for route in routes.ROUTES if isinstance(route.audience, routes.Staff))
+PARAMS = {
+    "get_bill": {"bill_id": "A-101#2026-03"},
+    "issue_cycle": {"period": "2026-03"},
+    "get_ticket": {"ticket_id": "T-0001"},
 }
+QUERY = {"list_bills": {"period": "2026-03"}, "period_summary": {"period": "2026-03"}}
 
 
 def call(event: dict) -> dict:
-    return lambda_handler(event, LambdaContextStub())
+    return lambda_handler(event, LambdaContext())
 
 
-@pytest.mark.parametrize(("method", "route"), sorted(STAFF_ROUTES))
-def test_access_21_staff_route_without_token_is_401(aws, method, route):
+def staff_request(key: str, **kwargs) -> dict:
+    route = routes.route(key)
+    assert route.function == "api"  # every staff route is served by the api function
+    body = "unit_id\n" if route.method != "GET" else None
+    return route_event(key, params=PARAMS.get(key), query=QUERY.get(key), body=body, **kwargs)
+
+
+@pytest.mark.parametrize("key", STAFF_ROUTES)
+def test_access_21_staff_route_without_token_is_401(aws, key):
     # GIVEN a staff route called with no verified claims (no token, or one the authorizer
     # refused: expired or from another pool never reaches the function with claims)
-    path, query = CONCRETE[route]
     # WHEN it is called
-    response = call(http_event(method, path, route=route, query=query, body="unit_id\n"))
+    response = call(staff_request(key))
     # THEN 401 with a clear JSON message
     assert response["statusCode"] == 401
     assert json.loads(response["body"])["error"] == "unauthorized"
 
 
-@pytest.mark.parametrize(("method", "route"), sorted(STAFF_ROUTES))
-def test_access_21_role_without_the_right_is_403(aws, method, route):
+@pytest.mark.parametrize("key", STAFF_ROUTES)
+def test_access_21_role_without_the_right_is_403(aws, key):
     # GIVEN a signed-in department user (a role no staff route of the api allows)
-    path, query = CONCRETE[route]
-    claims = {"sub": "u-1", "cognito:groups": "[dept-cleaning]"}
+    assert "dept-cleaning" not in routes.route(key).audience.roles
     # WHEN it calls the route
-    response = call(http_event(method, path, route=route, query=query, claims=claims, body="unit_id\n"))
+    response = call(staff_request(key, claims={"sub": "u-1", "cognito:groups": "[dept-cleaning]"}))
     # THEN 403
     assert response["statusCode"] == 403
     assert json.loads(response["body"])["error"] == "forbidden"
@@ -51,23 +58,27 @@ def test_access_21_role_without_the_right_is_403(aws, method, route):
 
 def test_access_21_agent_may_read_but_not_import_or_issue(aws):
     agent = {"sub": "u-2", "cognito:groups": "[agent]"}
-    read = call(http_event("GET", "/staff/bills", query={"period": "2026-03"}, claims=agent))
-    summary = call(http_event("GET", "/staff/summary", query={"period": "2026-03"}, claims=agent))
-    cycle = call(http_event("POST", "/staff/cycles/2026-03", claims=agent))
+    read = call(route_event("list_bills", query={"period": "2026-03"}, claims=agent))
+    summary = call(route_event("period_summary", query={"period": "2026-03"}, claims=agent))
+    cycle = call(route_event("issue_cycle", params={"period": "2026-03"}, claims=agent))
     assert (read["statusCode"], summary["statusCode"], cycle["statusCode"]) == (200, 403, 403)
 
 
 def test_access_21_no_token_beats_bad_input(aws):
     # GIVEN a request that is both unauthenticated and invalid
-    response = call(http_event("GET", "/staff/summary", query={"period": "nonsense"}))
+    response = call(route_event("period_summary", query={"period": "nonsense"}))
     # THEN the caller learns only that a token is needed
     assert response["statusCode"] == 401
 
 
 def test_access_21_wrong_role_beats_bad_input(aws):
     claims = {"sub": "u-3", "cognito:groups": "[agent]"}
-    response = call(http_event("POST", "/staff/cycles/nonsense", claims=claims))
+    response = call(route_event("issue_cycle", params={"period": "nonsense"}, claims=claims))
     assert response["statusCode"] == 403
+
+
+def _page(token: str) -> dict:
+    return call(route_event("bill_page", params={"token": token}))
 
 
 def _refusal_pages(aws) -> dict[str, dict]:
@@ -77,14 +88,14 @@ def _refusal_pages(aws) -> dict[str, dict]:
     payload, signature = good.split(".")
     flipped = payload[:-1] + ("A" if payload[-1] != "A" else "B")
     return {
-        "altered payload": call(http_event("GET", f"/pay/{flipped}.{signature}")),
-        "altered signature": call(http_event("GET", f"/pay/{payload}.{signature[::-1]}")),
-        "expired": call(http_event("GET", f"/pay/{pay_token(bill, expires_in=timedelta(seconds=-1))}")),
+        "altered payload": _page(f"{flipped}.{signature}"),
+        "altered signature": _page(f"{payload}.{signature[::-1]}"),
+        "expired": _page(pay_token(bill, expires_in=timedelta(seconds=-1))),
         # A correctly signed token naming B-202's bill but unit A-101.
-        "other unit": call(http_event("GET", f"/pay/{pay_token(other, unit_id='A-101')}")),
-        "garbage": call(http_event("GET", "/pay/not-a-token")),
+        "other unit": _page(pay_token(other, unit_id="A-101")),
+        "garbage": _page("not-a-token"),
         # Correctly signed, but for a bill that does not exist.
-        "unknown bill": call(http_event("GET", f"/pay/{pay_token(make_bill(unit_id='C-303'))}")),
+        "unknown bill": _page(pay_token(make_bill(unit_id="C-303"))),
     }
 
 
@@ -101,12 +112,11 @@ def test_access_22_refused_links_all_get_the_same_404_page(aws):
         assert secret not in body
 
 
-@pytest.mark.parametrize("suffix", ["/checkout", "/return"])
-def test_access_22_refused_links_reach_no_checkout_or_return(aws, suffix):
+@pytest.mark.parametrize("key", ["start_checkout", "checkout_return"])
+def test_access_22_refused_links_reach_no_checkout_or_return(aws, key):
     bill = store_bill(unit_id="A-101")
     other = store_bill(unit_id="B-202", owner_id="O0002")
     token = pay_token(other, unit_id="A-101")
-    method = "POST" if suffix == "/checkout" else "GET"
-    response = call(http_event(method, f"/pay/{token}{suffix}"))
+    response = call(route_event(key, params={"token": token}))
     assert response["statusCode"] == 404
     assert "B-202" not in response["body"] and bill.bill_id not in response["body"]

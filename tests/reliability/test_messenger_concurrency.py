@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.exceptions import ClientError
-from ops_support import FakeLambdaContext, bill_notice, import_demo_units, sent_emails, sqs_event
+from ops_support import bill_notice, import_demo_units, sent_emails
 
 import messenger.handler as messenger_handler
+from infra.local.events import LambdaContext, sqs_event
 from messenger.handler import lambda_handler
 from propdesk.messaging.requests import MessageRequest
 from propdesk.services.messenger import Messenger, Pacer
@@ -141,16 +142,14 @@ def test_handler_reports_a_message_being_sent_elsewhere_as_a_batch_item_failure(
     assert claim is not None
     event = sqs_event([held.model_dump_json(), other.model_dump_json()])
     # WHEN a batch holds a copy of it beside another message
-    response = lambda_handler(event, FakeLambdaContext())
+    response = lambda_handler(event, LambdaContext())
     # THEN only that copy fails (the queue redelivers it later); the other is sent
     assert response["batchItemFailures"] == [{"itemIdentifier": event["Records"][0]["messageId"]}]
     assert [e.destinations["ToAddresses"] for e in sent_emails()] == [["owner0002@mail.example.com"]]
     assert "Record processing exception" in caplog.text and "MessageInFlight" in caplog.text
     # AND once the holder has finished, the redelivered copy is skipped
     assert repo.finish(held.message_id, status=SENT, note=None, now=datetime.now(UTC), claim=claim)
-    assert lambda_handler(sqs_event([held.model_dump_json()]), FakeLambdaContext()) == {
-        "batchItemFailures": []
-    }
+    assert lambda_handler(sqs_event([held.model_dump_json()]), LambdaContext()) == {"batchItemFailures": []}
     assert len(sent_emails()) == 1
 
 
@@ -179,7 +178,7 @@ def test_failed_record_log_carries_no_contact_details(owners, demo_config, monke
     # record that carries an address in an unexpected field
     malformed = '{"message_id": "x", "template": "bill_notice", "email": "' + EMAIL_O1 + '"}'
     event = sqs_event([_notice().model_dump_json(), malformed])
-    response = lambda_handler(event, FakeLambdaContext())
+    response = lambda_handler(event, LambdaContext())
     # THEN both records fail and are logged, with the provider's codes but no contact
     assert len(response["batchItemFailures"]) == 2
     # the formatted lines with their tracebacks (chained causes included), and every record's fields

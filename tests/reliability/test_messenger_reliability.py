@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from ops_support import (
-    FakeLambdaContext,
-    bill_notice,
-    drain,
-    import_demo_units,
-    pump,
-    sent_emails,
-    sent_sms,
-    sqs_event,
-)
+from ops_support import bill_notice, drain, import_demo_units, pump, sent_emails, sent_sms
 
 import messenger.handler as messenger_handler
+from infra.local.events import LambdaContext, sqs_event
 from infra.manifest import queue
 from messenger.handler import lambda_handler
-from propdesk.messaging.requests import enqueue_messages
+from propdesk.messaging.requests import MESSAGES_QUEUE
 from propdesk.messaging.senders import SesEmailSender, SmsNotPossible
+from propdesk.queues import QueueProducer
 from propdesk.services.messenger import Messenger, Pacer
 from propdesk.store.models import MessageItem
 
@@ -60,14 +53,14 @@ def owners(aws, demo_config):
     built.cache_clear()
 
 
-def test_messaging_provider_failure_is_retried_then_sent_once(owners, demo_config, monkeypatch):
+def test_messaging_16_provider_failure_is_retried_then_sent_once(owners, demo_config, monkeypatch):
     # GIVEN SES throttles twice; SMS works
     flaky = Messenger(
         demo_config, email=FlakyEmail(demo_config.messaging.sender_email, 2), pacer=_no_wait(demo_config)
     )
     monkeypatch.setattr(messenger_handler, "messenger", lambda: flaky)
     url = boto3.client("sqs").get_queue_url(QueueName="propdesk-demo-messages")["QueueUrl"]
-    enqueue_messages([bill_notice("O0001", "A-101")], queue_url=url)
+    QueueProducer(MESSAGES_QUEUE).send([bill_notice("O0001", "A-101")])
     # WHEN the queue delivers it until it succeeds
     pump(url, lambda_handler, rounds=5)
     # THEN the failures were recorded, the email went out once and the SMS was not repeated
@@ -80,7 +73,7 @@ def test_messaging_provider_failure_is_retried_then_sent_once(owners, demo_confi
     assert drain(url) == []
 
 
-def test_messaging_provider_down_keeps_the_message_in_the_dlq(owners, demo_config, monkeypatch):
+def test_messaging_16_provider_down_keeps_the_message_in_the_dlq(owners, demo_config, monkeypatch):
     # GIVEN SES fails every time
     down = Messenger(
         demo_config, email=FlakyEmail(demo_config.messaging.sender_email, 99), pacer=_no_wait(demo_config)
@@ -88,7 +81,7 @@ def test_messaging_provider_down_keeps_the_message_in_the_dlq(owners, demo_confi
     monkeypatch.setattr(messenger_handler, "messenger", lambda: down)
     url = boto3.client("sqs").get_queue_url(QueueName="propdesk-demo-messages")["QueueUrl"]
     dlq = boto3.client("sqs").get_queue_url(QueueName="propdesk-demo-messages-dlq")["QueueUrl"]
-    enqueue_messages([bill_notice("O0002", "A-102")], queue_url=url)
+    QueueProducer(MESSAGES_QUEUE).send([bill_notice("O0002", "A-102")])
     # WHEN the queue has delivered it more than its max receive count
     pump(url, lambda_handler, rounds=queue("messages").max_receive_count + 2)
     # THEN it is kept in the dead-letter queue, not dropped, and recorded as failed
@@ -99,7 +92,7 @@ def test_messaging_provider_down_keeps_the_message_in_the_dlq(owners, demo_confi
     assert sent_emails() == []
 
 
-def test_messaging_sms_not_possible_uses_email_and_records_it(owners, demo_config):
+def test_messaging_17_sms_not_possible_uses_email_and_records_it(owners, demo_config):
     messenger = Messenger(demo_config, pacer=_no_wait(demo_config))
     # GIVEN an owner without SMS consent, asked for SMS only
     request = bill_notice("O0002", "A-102").model_copy(update={"channels": ("sms",)})
@@ -113,7 +106,7 @@ def test_messaging_sms_not_possible_uses_email_and_records_it(owners, demo_confi
     assert len(sent_emails()) == 1
 
 
-def test_messaging_sms_refused_by_provider_falls_back_to_email(owners, demo_config):
+def test_messaging_17_sms_refused_by_provider_falls_back_to_email(owners, demo_config):
     # GIVEN SNS refuses the number for good (opted out / spend limit) and only SMS was asked for
     messenger = Messenger(demo_config, sms=RefusingSms(), pacer=_no_wait(demo_config))
     request = bill_notice("O0001", "A-101").model_copy(update={"channels": ("sms",)})
@@ -126,7 +119,7 @@ def test_messaging_sms_refused_by_provider_falls_back_to_email(owners, demo_conf
     assert len(sent_emails()) == 1
 
 
-def test_messaging_no_contact_is_recorded_undeliverable(owners, demo_config):
+def test_messaging_17_no_contact_is_recorded_undeliverable(owners, demo_config):
     # GIVEN an owner with a phone but no email, who refuses SMS (O0003 has consent, so fake it)
     messenger = Messenger(demo_config, pacer=_no_wait(demo_config))
     request = bill_notice("O0003", "A-103").model_copy(update={"channels": ("email",)})
@@ -135,7 +128,7 @@ def test_messaging_no_contact_is_recorded_undeliverable(owners, demo_config):
     assert MessageItem.get(request.message_id).note == "email skipped: no email address; fallback to sms"
 
 
-def test_messaging_poison_message(owners, demo_config, monkeypatch):
+def test_messaging_18_poison_message(owners, demo_config, monkeypatch):
     monkeypatch.setattr(
         messenger_handler, "messenger", lambda: Messenger(demo_config, pacer=_no_wait(demo_config))
     )
@@ -143,7 +136,7 @@ def test_messaging_poison_message(owners, demo_config, monkeypatch):
     poison = ["{not json", '{"message_id": "x", "template": "ransom_note"}', "[]", ""]
     event = sqs_event([poison[0], good, poison[1], poison[2], poison[3]])
     # WHEN a batch holds malformed records beside a good one
-    response = lambda_handler(event, FakeLambdaContext())
+    response = lambda_handler(event, LambdaContext())
     # THEN only the malformed records fail; the good one is sent
     failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
     ids = [r["messageId"] for r in event["Records"]]

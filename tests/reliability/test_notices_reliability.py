@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from ops_support import FakeLambdaContext, drain, drain_json, import_demo_units, scheduler_event, sqs_event
+from ops_support import drain, drain_json, import_demo_units
 
+from infra.local.events import LambdaContext, scheduler_event, sqs_event
 from notices.handler import lambda_handler
-from propdesk.messaging.outbox import QueueOutbox
-from propdesk.messaging.requests import parse_message
-from propdesk.services.notices import NoticeQueue, issue_bills, plan_cycle
+from propdesk.messaging.requests import MESSAGES_QUEUE, parse_message
+from propdesk.queues import QueueProducer
+from propdesk.services.notices import NOTICES_QUEUE, issue_bills, plan_cycle
 from propdesk.store.bills import BillRepository
 from propdesk.store.models import BillItem, LedgerItem
 
@@ -31,43 +32,46 @@ class Crash(RuntimeError):
     pass
 
 
-class CrashingOutbox(QueueOutbox):
-    """Queues normally until the ``crash_on``-th call, which dies like a killed Lambda would."""
+class CrashingOutbox:
+    """The messages queue's producer, dying like a killed Lambda would on the ``crash_on``-th
+    send; the sends before it queue normally."""
 
     def __init__(self, crash_on: int) -> None:
-        super().__init__()
+        self.queue = QueueProducer(MESSAGES_QUEUE)
         self.calls = 0
         self.crash_on = crash_on
 
-    def send(self, requests):
+    def send(self, bodies):
         self.calls += 1
         if self.calls == self.crash_on:
             raise Crash("function timed out")
-        return super().send(requests)
+        return self.queue.send(bodies)
 
 
-class CrashingBatches(NoticeQueue):
+class CrashingBatches:
+    """The notices queue's producer: queues ``crash_after`` batches, then the planner dies."""
+
     def __init__(self, crash_after: int) -> None:
-        super().__init__()
+        self.queue = QueueProducer(NOTICES_QUEUE)
         self.sent = 0
         self.crash_after = crash_after
 
-    def send(self, period, unit_ids):
+    def send(self, bodies):
         if self.sent == self.crash_after:
             raise Crash("planner died")
         self.sent += 1
-        super().send(period, unit_ids)
+        return self.queue.send(bodies)
 
 
-def test_notices_double_fire(aws, units):
+def test_notices_12_double_fire(aws, units):
     # GIVEN the notice-day schedule fires twice (scheduler retry, or an operator's manual run)
     with time_machine.travel(NOTICE_DAY, tick=False):
-        lambda_handler(scheduler_event({"action": "plan_cycle"}), FakeLambdaContext())
-        lambda_handler(scheduler_event({"action": "plan_cycle"}), FakeLambdaContext())
+        lambda_handler(scheduler_event({"action": "plan_cycle"}), LambdaContext())
+        lambda_handler(scheduler_event({"action": "plan_cycle"}), LambdaContext())
         bodies = drain(aws["NOTICES_QUEUE_URL"])
         # WHEN the worker processes every batch of both runs
         for body in bodies:
-            assert lambda_handler(sqs_event([body]), FakeLambdaContext()) == {"batchItemFailures": []}
+            assert lambda_handler(sqs_event([body]), LambdaContext()) == {"batchItemFailures": []}
         notices = [parse_message(b) for b in drain(aws["MESSAGES_QUEUE_URL"])]
     # THEN each unit has one bill, recorded once, and each notice id is the bill's
     assert len(bodies) == 6
@@ -80,7 +84,7 @@ def test_notices_double_fire(aws, units):
     assert len(repeated) == 2 and repeated[0] == repeated[1]
 
 
-def test_notices_crash_halfway_rerun(aws, demo_config, units):
+def test_notices_15_crash_halfway_rerun(aws, demo_config, units):
     bills = BillRepository()
     with time_machine.travel(NOTICE_DAY, tick=False):
         # GIVEN the planner dies after two of its three batches
@@ -107,7 +111,7 @@ def test_notices_crash_halfway_rerun(aws, demo_config, units):
     with time_machine.travel(later, tick=False):
         plan_cycle("2026-07")
         for body in drain(aws["NOTICES_QUEUE_URL"]):
-            assert lambda_handler(sqs_event([body]), FakeLambdaContext()) == {"batchItemFailures": []}
+            assert lambda_handler(sqs_event([body]), LambdaContext()) == {"batchItemFailures": []}
         notices = [parse_message(b) for b in drain(aws["MESSAGES_QUEUE_URL"])]
     # THEN every unit has exactly one bill, and the bills from before the crash are untouched
     assert BillItem.count() == UNITS

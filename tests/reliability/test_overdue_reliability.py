@@ -7,9 +7,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 import time_machine
-from ops_support import FakeLambdaContext, drain, import_demo_units, pump, scheduler_event, sent_emails
+from ops_support import drain, import_demo_units, pump, sent_emails
 
 import messenger.handler as messenger_handler
+from infra.local.events import LambdaContext, scheduler_event
 from overdue.handler import lambda_handler
 from propdesk.domain.billing import Bill, BillLine
 from propdesk.services.messenger import Messenger, Pacer
@@ -44,11 +45,11 @@ def overdue_bill(aws, demo_config):
     )
 
 
-def test_overdue_double_fire(aws, overdue_bill):
+def test_overdue_12_double_fire(aws, overdue_bill):
     # WHEN the daily run fires twice
     with time_machine.travel(DAY_AFTER_DUE, tick=False):
-        first = lambda_handler(scheduler_event({"action": "run_ladder"}), FakeLambdaContext())
-        second = lambda_handler(scheduler_event({"action": "run_ladder"}), FakeLambdaContext())
+        first = lambda_handler(scheduler_event({"action": "run_ladder"}), LambdaContext())
+        second = lambda_handler(scheduler_event({"action": "run_ladder"}), LambdaContext())
         queued = drain(aws["MESSAGES_QUEUE_URL"])
     # THEN one reminder is queued and one step recorded
     assert (first["steps_taken"], second["steps_taken"]) == (1, 0)
@@ -56,7 +57,7 @@ def test_overdue_double_fire(aws, overdue_bill):
     assert LedgerItem.count("bill#A-101#2026-07") == 1
 
 
-def test_overdue_crash_after_queueing_rerun_sends_once(aws, demo_config, overdue_bill, monkeypatch):
+def test_overdue_12_crash_after_queueing_rerun_sends_once(aws, demo_config, overdue_bill, monkeypatch):
     def crash(*args, **kwargs):
         raise Crash("died before recording the step")
 
@@ -65,7 +66,7 @@ def test_overdue_crash_after_queueing_rerun_sends_once(aws, demo_config, overdue
         with pytest.raises(Crash):
             run_ladder(date(2026, 7, 16), config=demo_config, now=DAY_AFTER_DUE, append=crash)
         # WHEN the run is repeated
-        rerun = lambda_handler(scheduler_event({"action": "run_ladder"}), FakeLambdaContext())
+        rerun = lambda_handler(scheduler_event({"action": "run_ladder"}), LambdaContext())
         # AND the messenger delivers everything queued
         messenger = Messenger(demo_config, pacer=Pacer(100, sleep=lambda _s: None))
         monkeypatch.setattr(messenger_handler, "messenger", lambda: messenger)

@@ -13,20 +13,15 @@ import pytest
 from pynamodb.connection import Connection
 
 from payment_webhook.handler import lambda_handler
+from propdesk.queues import QueueProducer
 from propdesk.store.bills import BillRepository
 from propdesk.store.models import CounterItem, IdempotencyItem, LedgerItem, PaymentItem
-from tests.paytools import (
-    LambdaContextStub,
-    checkout_event,
-    event_body,
-    store_bill,
-    stripe_signature,
-    webhook_request,
-)
+from tests.paytools import checkout_event, event_body, store_bill, stripe_signature, webhook_request
+from tests.route_events import LambdaContext
 
 
 def deliver_raw(payload: str, **kwargs) -> dict:
-    return lambda_handler(webhook_request(payload, **kwargs), LambdaContextStub())
+    return lambda_handler(webhook_request(payload, **kwargs), LambdaContext())
 
 
 def deliver(event: dict, **kwargs) -> dict:
@@ -166,7 +161,7 @@ def test_payments_4_same_event_five_times_at_once_credits_once(aws, serializable
 
     def send() -> None:
         barrier.wait()
-        responses.append(lambda_handler(request, LambdaContextStub()))
+        responses.append(lambda_handler(request, LambdaContext()))
 
     threads = [threading.Thread(target=send) for _ in range(5)]
     for thread in threads:
@@ -317,18 +312,16 @@ def test_payments_11_failure_after_credit_is_completed_by_retry_without_double_c
     # GIVEN the credit commits but queueing the receipt message fails once
     bill = store_bill()
     event = checkout_event(bill, payment_intent="pi_half")
-    import propdesk.services.payments as payments_service
-
-    real = payments_service.enqueue_messages
+    real = QueueProducer.send
     calls = {"n": 0}
 
-    def fail_once(requests, *, queue_url):
+    def fail_once(self, bodies):
         calls["n"] += 1
         if calls["n"] == 1:
             raise ConnectionError("sqs unreachable")
-        return real(requests, queue_url=queue_url)
+        return real(self, bodies)
 
-    monkeypatch.setattr(payments_service, "enqueue_messages", fail_once)
+    monkeypatch.setattr(QueueProducer, "send", fail_once)
     # WHEN Stripe delivers, gets 5xx, and retries
     first = deliver(event)
     second = deliver(event)
@@ -338,7 +331,7 @@ def test_payments_11_failure_after_credit_is_completed_by_retry_without_double_c
     assert_credited_once(aws, bill, "stripe:pi_half")
 
 
-def test_payments_receipt_numbers_stay_gap_free_when_bills_are_paid_at_once(aws, serializable_transactions):
+def test_payments_4_receipt_numbers_stay_gap_free_when_bills_are_paid_at_once(aws, serializable_transactions):
     # GIVEN six owners paying six bills at the same moment
     bills = [store_bill(unit_id=f"A-20{i}") for i in range(1, 7)]
     requests = [webhook_request(event_body(checkout_event(bill))) for bill in bills]
@@ -347,7 +340,7 @@ def test_payments_receipt_numbers_stay_gap_free_when_bills_are_paid_at_once(aws,
 
     def send(request: dict) -> None:
         barrier.wait()
-        statuses.append(lambda_handler(request, LambdaContextStub())["statusCode"])
+        statuses.append(lambda_handler(request, LambdaContext())["statusCode"])
 
     threads = [threading.Thread(target=send, args=(request,)) for request in requests]
     for thread in threads:
@@ -360,3 +353,38 @@ def test_payments_receipt_numbers_stay_gap_free_when_bills_are_paid_at_once(aws,
     numbers = sorted(int(BillRepository().get(b.bill_id).receipt_no[-6:]) for b in bills)
     assert numbers == [1, 2, 3, 4, 5, 6]
     assert [c.value for c in CounterItem.scan()] == [6]
+
+
+def test_payments_4_repeat_while_the_first_is_running_is_409_then_succeeds(aws, monkeypatch):
+    # GIVEN a delivery of an event that is still being processed (held inside its processing)
+    import payment_webhook.handler as webhook
+
+    bill = store_bill()
+    event = checkout_event(bill, payment_intent="pi_overlap")
+    request = webhook_request(event_body(event))
+    inside, release = threading.Event(), threading.Event()
+    real = webhook.process_stripe_event
+
+    def held(*args, **kwargs):
+        inside.set()
+        assert release.wait(timeout=10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(webhook, "process_stripe_event", held)
+    first: list[dict] = []
+    thread = threading.Thread(target=lambda: first.append(lambda_handler(request, LambdaContext())))
+    thread.start()
+    assert inside.wait(timeout=10)
+    # WHEN Stripe delivers the same event again meanwhile
+    monkeypatch.setattr(webhook, "process_stripe_event", real)
+    overlap = lambda_handler(request, LambdaContext())
+    release.set()
+    thread.join()
+    # THEN the repeat gets 409, a status Stripe retries, with the API's error body ...
+    assert overlap["statusCode"] == 409
+    assert json.loads(overlap["body"])["error"] == "in_progress"
+    # ... the first one credits, and Stripe's retry of the repeat succeeds without a second credit
+    assert first[0]["statusCode"] == 200 and outcome(first[0]) == "credited"
+    retry = deliver(event)
+    assert retry["statusCode"] == 200 and outcome(retry) == "credited"
+    assert_credited_once(aws, bill, "stripe:pi_overlap")

@@ -6,10 +6,11 @@ import json
 from datetime import UTC, datetime
 
 import time_machine
-from ops_support import FakeLambdaContext, drain, http_event
+from ops_support import drain
 
+from api.handler import lambda_handler
 from propdesk.store.models import TicketItem
-from tickets.handler import lambda_handler
+from tests.route_events import LambdaContext, route_event
 
 REQUEST = {
     "kind": "repair",
@@ -21,11 +22,11 @@ REQUEST = {
 
 
 def _post(body):
-    event = http_event("POST", "/staff/tickets", body=body, roles=("agent",), route_key="POST /staff/tickets")
-    return lambda_handler(event, FakeLambdaContext())
+    event = route_event("create_ticket", body=body, roles=("agent",))
+    return lambda_handler(event, LambdaContext())
 
 
-def test_tickets_double_submit_within_a_minute(aws):
+def test_tickets_19_double_submit_within_a_minute(aws):
     # WHEN the agent double-clicks, and the client retries 40 seconds later in the same minute
     with time_machine.travel(datetime(2026, 7, 3, 1, 0, 5, tzinfo=UTC), tick=False):
         first = _post(REQUEST)
@@ -42,7 +43,7 @@ def test_tickets_double_submit_within_a_minute(aws):
     assert {json.loads(b)["ticket_id"] for b in queued} == ids
 
 
-def test_tickets_double_submit_across_a_minute_boundary(aws):
+def test_tickets_19_double_submit_across_a_minute_boundary(aws):
     # WHEN the retry comes 20 seconds later but in the next clock minute
     with time_machine.travel(datetime(2026, 7, 3, 1, 0, 50, tzinfo=UTC), tick=False):
         first = _post(REQUEST)
@@ -54,7 +55,7 @@ def test_tickets_double_submit_across_a_minute_boundary(aws):
     assert TicketItem.count() == 1
 
 
-def test_tickets_same_text_more_than_a_minute_later_is_a_new_ticket(aws):
+def test_tickets_19_same_text_more_than_a_minute_later_is_a_new_ticket(aws):
     # GIVEN a request, and the same text again 70 seconds later (a new call about the same fault)
     with time_machine.travel(datetime(2026, 7, 3, 1, 0, 50, tzinfo=UTC), tick=False):
         first = _post(REQUEST)
