@@ -13,9 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -27,8 +30,8 @@ from propdesk.services.checkout import PayLinkRefused
 from propdesk.settings import Settings, get_settings
 from propdesk.web import pages, staff_errors
 from propdesk.web.access import Access, Refused
-from propdesk.web.http import serve
-from propdesk.web.staff_errors import json_error
+from propdesk.web.http import Resolver, serve
+from propdesk.web.staff_errors import ErrorAnswer, json_error
 
 logger = Logger()
 tracer = Tracer()
@@ -51,7 +54,7 @@ class HandlerSettings(Settings):
     public_url_parameter: str
 
 
-app = APIGatewayHttpResolver(enable_validation=True)
+app = Resolver()
 for _router in ROUTERS:
     app.include_router(_router)
 
@@ -86,11 +89,16 @@ def failed(event: Mapping[str, Any]) -> Response:
 def refusal(refused: Refused, event: Mapping[str, Any]) -> Response:
     """Owner pages answer with a page in the owner's language; staff routes with JSON."""
     if str(event.get("rawPath") or "").startswith("/pay/"):
-        if refused.kind == "too_large":
-            return html(413, pages.render_error(_page_locale(event)))
+        if refused.kind in ("too_large", "too_deep", "unsupported_media_type"):
+            return html(refused.status, pages.render_error(_page_locale(event)))
         # Same page and status whatever the reason: nothing about other units leaks.
         return html(404, pages.render_not_found(_page_locale(event)))
     return staff_errors.refusal(refused)
+
+
+@app.exception_handler(ErrorAnswer)
+def _error_answer(answer: ErrorAnswer) -> Response:
+    return answer.response
 
 
 @app.exception_handler(PayLinkRefused)
@@ -110,6 +118,21 @@ def _invalid_request(exc: RequestValidationError) -> Response:
     if _is_owner_page():
         return html(422, pages.render_error(_page_locale()))
     return staff_errors.invalid_request(exc)
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def _unsupported_media_type(_: RequestUnsupportedContentType) -> Response:
+    if _is_owner_page():
+        return html(415, pages.render_error(_page_locale()))
+    return staff_errors.unsupported_media_type()
+
+
+@app.exception_handler(UnicodeDecodeError)
+def _not_utf8(_: UnicodeDecodeError) -> Response:
+    # A body (JSON, form) that is not UTF-8: a clear 400, not a failure.
+    if _is_owner_page():
+        return html(400, pages.render_error(_page_locale()))
+    return staff_errors.invalid_encoding()
 
 
 @app.exception_handler(InvalidPeriod)

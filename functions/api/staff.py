@@ -7,7 +7,6 @@ checked it before a route runs.
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -27,10 +26,13 @@ from propdesk.web.schemas import (
     CycleQueued,
     ImportResult,
 )
+from propdesk.web.staff_errors import ErrorAnswer
 
 router = Router()
 
-Period = Annotated[str, Query(pattern=PERIOD_PATTERN, description="Billing period, YYYY-MM")]
+Period = Annotated[
+    str, Query(pattern=PERIOD_PATTERN, description="Billing period, YYYY-MM", examples=["2027-01"])
+]
 CSV_TYPES = ("text/csv", "text/plain", "application/csv")
 
 
@@ -40,10 +42,14 @@ def list_bills(period: Period) -> BillsPage:
 
 
 @endpoint(router, "get_bill")
-def get_bill(bill_id: Annotated[str, Path(max_length=120)]) -> Response[BillDetail]:
-    detail = reports.find_bill(unquote(bill_id))
+def get_bill(
+    bill_id: Annotated[
+        str, Path(max_length=120, examples=["A-1203#2027-01"], description="<unit>#<YYYY-MM>")
+    ],
+) -> Response[BillDetail]:
+    detail = reports.find_bill(bill_id)
     if detail is None:
-        return json_error(404, "not_found", "No bill with this id.")
+        raise ErrorAnswer(json_error(404, "not_found", "No bill with this id."))
     return json_ok(BillDetail.model_validate(detail).model_dump(mode="json"))
 
 
@@ -60,25 +66,31 @@ def import_units() -> Response[ImportResult]:
     event = router.current_event
     content_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type not in CSV_TYPES:
-        return json_error(415, "unsupported_media_type", "Send the units as text/csv.")
+        raise ErrorAnswer(json_error(415, "unsupported_media_type", "Send the units as text/csv."))
     try:
         text = event.decoded_body or ""
     except (ValueError, UnicodeDecodeError):
-        return json_error(400, "invalid_encoding", "The CSV must be UTF-8 text.")
+        raise ErrorAnswer(json_error(400, "invalid_encoding", "The CSV must be UTF-8 text.")) from None
     if not text.strip():
-        return json_error(400, "empty", "The CSV is empty.")
+        raise ErrorAnswer(json_error(400, "empty", "The CSV is empty."))
     result = import_units_csv(text, config=get_settings().property_config)
     if result.errors:
-        return json_error(
-            400,
-            "invalid_csv",
-            f"{len(result.errors)} line(s) are invalid; nothing was imported.",
-            errors=[{"line": line, "message": message} for line, message in result.errors],
+        raise ErrorAnswer(
+            json_error(
+                400,
+                "invalid_csv",
+                f"{len(result.errors)} line(s) are invalid; nothing was imported.",
+                errors=[{"line": line, "message": message} for line, message in result.errors],
+            )
         )
     return json_ok({"created": result.created, "updated": result.updated, "unchanged": result.unchanged})
 
 
 @endpoint(router, "issue_cycle", status_code=202)
-def issue_cycle(period: Annotated[str, Path(pattern=PERIOD_PATTERN)]) -> Response[CycleQueued]:
+def issue_cycle(
+    period: Annotated[
+        str, Path(pattern=PERIOD_PATTERN, description="Billing period, YYYY-MM", examples=["2027-01"])
+    ],
+) -> Response[CycleQueued]:
     result = plan_cycle(period)
     return json_ok({"period": period, "units": result.units, "batches": result.batches}, status=202)

@@ -16,6 +16,7 @@ from propdesk.services.tickets import get_ticket, submit
 from propdesk.web.access import StaffUser, caller_of
 from propdesk.web.http import endpoint
 from propdesk.web.schemas import TicketIn, TicketOut, TicketTaken
+from propdesk.web.staff_errors import ErrorAnswer
 
 router = Router()
 
@@ -56,8 +57,10 @@ def create_ticket(body: TicketIn) -> Response[TicketTaken]:
 
 
 @endpoint(router, "get_ticket")
-def read_ticket(ticket_id: Annotated[str, Path(min_length=3, max_length=64)]) -> Response[TicketOut]:
+def read_ticket(
+    ticket_id: Annotated[str, Path(min_length=3, max_length=64, examples=["T-26551ed85794fc2bab8c"])],
+) -> Response[TicketOut]:
     ticket = get_ticket(ticket_id)
     if ticket is None:
-        return json_error(404, "not_found", "No ticket with this id.")
+        raise ErrorAnswer(json_error(404, "not_found", "No ticket with this id."))
     return json_ok(ticket_json(ticket))

@@ -19,7 +19,10 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
@@ -105,7 +108,7 @@ app.include_router(router)
 
 
 def refusal(refused: Refused, event: Mapping[str, Any]) -> Response:
-    if refused.kind in ("bad_signature", "bad_payload", "too_large"):
+    if refused.kind in ("bad_signature", "bad_payload", "too_large", "too_deep", "unsupported_media_type"):
         logger.warning("webhook rejected", reason=refused.kind)
         metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
     return staff_errors.refusal(refused)
@@ -132,6 +135,11 @@ def _in_progress(_: IdempotencyAlreadyInProgressError) -> Response:
     # The same event is being handled right now; Stripe retries a non-2xx answer later.
     metrics.add_metric(name="StripeEvent_in_progress", unit=MetricUnit.Count, value=1)
     return json_error(409, "in_progress", "This event is being processed.")
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def _unsupported_media_type(_: RequestUnsupportedContentType) -> Response:
+    return staff_errors.unsupported_media_type()
 
 
 @app.exception_handler(UnicodeDecodeError)

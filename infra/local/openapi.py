@@ -12,11 +12,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from propdesk import routes
-from propdesk.web.http import STAFF_SECURITY_SCHEME
+from propdesk.web.http import STAFF_SECURITY_SCHEME, Resolver
 
 TITLE = "PropDesk API"
 DESCRIPTION = (
@@ -48,20 +47,28 @@ def _audience(route: routes.Route) -> dict[str, Any]:
 
 
 def document(server_url: str | None = None) -> dict[str, Any]:
-    app = APIGatewayHttpResolver(enable_validation=True)
-    for router in _routers():
-        app.include_router(router)
-    text = app.get_openapi_json_schema(
-        title=TITLE,
-        version="1.0.0",
-        description=DESCRIPTION,
-        servers=[{"url": server_url}] if server_url else None,  # type: ignore[list-item]
-        security_schemes={
-            STAFF_SECURITY_SCHEME: HTTPBearer(
-                bearerFormat="JWT", description="Cognito ID token of a staff user"
-            )
-        },
-    )
+    app = Resolver()
+    routers = _routers()
+    # include_router points each router at the resolver that includes it last (its current event
+    # and context come from there): hand them back to their functions' resolvers afterwards.
+    resolvers = [router.api_resolver for router in routers]
+    try:
+        for router in routers:
+            app.include_router(router)
+        text = app.get_openapi_json_schema(
+            title=TITLE,
+            version="1.0.0",
+            description=DESCRIPTION,
+            servers=[{"url": server_url}] if server_url else None,  # type: ignore[list-item]
+            security_schemes={
+                STAFF_SECURITY_SCHEME: HTTPBearer(
+                    bearerFormat="JWT", description="Cognito ID token of a staff user"
+                )
+            },
+        )
+    finally:
+        for router, resolver in zip(routers, resolvers, strict=True):
+            router.api_resolver = resolver
     spec = json.loads(text)
     paths: dict[str, Any] = spec.get("paths", {})
     served = {(path, method.upper()) for path, operations in paths.items() for method in operations}
@@ -77,11 +84,11 @@ def document(server_url: str | None = None) -> dict[str, Any]:
         operation["x-propdesk-function"] = route.function
         operation["x-propdesk-max-body-bytes"] = route.max_body_bytes
         if route.body is not None:
+            body_schema = dict(route.body.schema)
+            spec.setdefault("components", {}).setdefault("schemas", {}).update(body_schema.pop("$defs", {}))
             operation["requestBody"] = {
                 "required": True,
                 "description": route.body.description,
-                "content": {
-                    route.body.media_type: {"schema": dict(route.body.schema), "example": route.body.example}
-                },
+                "content": {route.body.media_type: {"schema": body_schema, "example": route.body.example}},
             }
     return spec

@@ -237,6 +237,11 @@ class LocalRuntime:
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
         host, port = self._moto.get_host_and_port()
+        # The emulator's backends live in this process: start from an empty world, as a fresh
+        # account would, even when an earlier runtime ran here (tests start several).
+        from moto.moto_api._internal.models import moto_api_backend
+
+        moto_api_backend.reset()
         # Fake credentials: nothing here may ever reach a real AWS account.
         self._set_env(
             {

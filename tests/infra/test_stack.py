@@ -19,6 +19,8 @@ from infra.app import build_app
 from infra.constructs import monitoring
 from infra.constructs.functions import ENV_LIMIT_BYTES, environment_size
 from infra.stack import stack_name
+from propdesk import naming
+from propdesk.routes import Staff
 from propdesk.settings import get_settings
 from propdesk.store.models import TABLES
 
@@ -208,8 +210,8 @@ def test_runtime_and_dependency_layer_agree_on_python_version():
 def test_environment_names_exactly_what_the_spec_uses(resources, spec):
     env = function_env(resources, spec.name)
     tables = {t.env_var for t in TABLES if t.key in spec.tables}
-    queues = {manifest.queue_env(q) for q in spec.sends_to}
-    secrets = {manifest.secret_env(k) for k in spec.secrets}
+    queues = {naming.queue_env(q) for q in spec.sends_to}
+    secrets = {naming.secret_env(k) for k in spec.secrets}
     wiring = set(env) - {
         "PROPERTY_CONFIG",
         "POWERTOOLS_SERVICE_NAME",
@@ -218,13 +220,13 @@ def test_environment_names_exactly_what_the_spec_uses(resources, spec):
     }
     expected = tables | queues | secrets
     if spec.reads_public_url:
-        expected.add(manifest.PUBLIC_URL_PARAMETER_ENV)
-        assert env[manifest.PUBLIC_URL_PARAMETER_ENV] == manifest.public_url_parameter_name("demo")
+        expected.add(naming.PUBLIC_URL_PARAMETER_ENV)
+        assert env[naming.PUBLIC_URL_PARAMETER_ENV] == naming.public_url_parameter_name("demo")
     if spec.documents:
-        expected.add(manifest.DOCUMENTS_BUCKET_ENV)
+        expected.add(naming.DOCUMENTS_BUCKET_ENV)
     assert wiring == expected
     for key in spec.secrets:
-        assert env[manifest.secret_env(key)] == manifest.secret_name("demo", key)
+        assert env[naming.secret_env(key)] == naming.secret_name("demo", key)
     assert env["POWERTOOLS_SERVICE_NAME"] == spec.name
 
 
@@ -424,22 +426,17 @@ def test_powertools_emits_the_series_the_alarms_watch(resources):
         assert all(blob[d["Name"]] == d["Value"] for d in alarm["Dimensions"])
 
 
-class _Context:
-    function_name = "payment_webhook"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
 @pytest.mark.parametrize("metric_name", sorted(REQUIRED_WEBHOOK_ALARMS))
 def test_payment_webhook_emits_each_alarmed_metric(metric_name, monkeypatch):
+    from infra.local.events import LambdaContext
     from payment_webhook import handler
-    from propdesk.payments.stripe_provider import InvalidWebhook
+    from propdesk.web.access import InvalidSignature
+    from tests.route_events import route_event
 
     # GIVEN the webhook with its signature check, store and event processing stood in for
-    def verify(body, signature, secret):
+    def verify(body, headers):
         if metric_name == "WebhookRejected":
-            raise InvalidWebhook("bad signature")
+            raise InvalidSignature
         return {"id": "evt_1", "type": "checkout.session.completed"}
 
     def process(stripe_event, **_kwargs):
@@ -447,16 +444,25 @@ def test_payment_webhook_emits_each_alarmed_metric(metric_name, monkeypatch):
             raise RuntimeError("store unavailable")
         return {"received": True, "outcome": metric_name.removeprefix("StripeEvent_")}
 
-    monkeypatch.setattr(handler, "verify_webhook", verify)
+    monkeypatch.setattr(handler.access, "_providers", {"stripe": verify})
     monkeypatch.setattr(handler, "process_stripe_event", process)
     monkeypatch.setattr(handler, "idempotent_function", lambda **_kw: lambda fn: fn)
     monkeypatch.setattr(handler, "persistence_layer", lambda: None)
-    monkeypatch.setattr(handler, "get_settings", lambda: SimpleNamespace(property_config=None))
-    keys = SimpleNamespace(webhook_secret="whsec_x", livemode=False)
+    monkeypatch.setattr(
+        handler, "stripe_keys", lambda: SimpleNamespace(webhook_secret="whsec_x", livemode=False)
+    )
+    monkeypatch.setattr(handler, "get_settings", lambda *_: SimpleNamespace(property_config=None))
     handler.metrics.clear_metrics()
     try:
         # WHEN an event comes in
-        handler.handle_webhook({"body": "{}", "headers": {}}, _Context(), keys=keys)
+        handler.serve(
+            handler.app,
+            route_event("stripe_webhook", body="{}", headers={"content-type": "application/json"}),
+            LambdaContext(function_name="payment_webhook"),
+            access=handler.access,
+            refusal=handler.refusal,
+            failed=handler.failed,
+        )
         emitted = set(handler.metrics.metric_set)
     finally:
         handler.metrics.clear_metrics()
@@ -494,11 +500,11 @@ def test_jwt_authorizer_on_exactly_the_staff_routes(resources):
         for r in of_type(resources, "AWS::ApiGatewayV2::Route").values()
     }
     expected = {f"{route.method} {route.path}": route for _, route in manifest.routes()}
-    # THEN every manifest route exists with the same path, and nothing else
+    # THEN every route of the route table exists with the same path, and nothing else
     assert set(routes) == set(expected)
     (authorizer_id,) = of_type(resources, "AWS::ApiGatewayV2::Authorizer")
     for key, route in expected.items():
-        if route.auth == "staff":
+        if isinstance(route.audience, Staff):
             assert routes[key]["AuthorizationType"] == "JWT", key
             assert routes[key]["AuthorizerId"] == {"Ref": authorizer_id}, key
         else:
@@ -530,7 +536,7 @@ def test_stage_writes_access_logs_without_paths(resources):
 
 def test_public_url_parameter_holds_the_api_endpoint_and_only_url_readers_may_read_it(resources):
     (param_id, param), *_ = of_type(resources, "AWS::SSM::Parameter").items()
-    assert param["Properties"]["Name"] == manifest.public_url_parameter_name("demo")
+    assert param["Properties"]["Name"] == naming.public_url_parameter_name("demo")
     assert "ApiEndpoint" in json.dumps(param["Properties"]["Value"])
     ids = function_ids(resources)
     for spec in manifest.FUNCTIONS:
@@ -573,12 +579,12 @@ def test_staff_user_pool_groups_sign_up_and_client(demo_config, resources, templ
 
 def test_secrets_are_named_by_the_manifest_and_generated(resources):
     secrets = {s["Properties"]["Name"]: s for s in of_type(resources, "AWS::SecretsManager::Secret").values()}
-    assert set(secrets) == {manifest.secret_name("demo", key) for key in manifest.SECRETS}
-    link = secrets[manifest.secret_name("demo", "link_key")]["Properties"]["GenerateSecretString"]
+    assert set(secrets) == {naming.secret_name("demo", key) for key in manifest.SECRETS}
+    link = secrets[naming.secret_name("demo", "link_key")]["Properties"]["GenerateSecretString"]
     assert link["GenerateStringKey"] == "key"
     assert link["PasswordLength"] >= 32
     assert link["ExcludePunctuation"] is True
-    stripe = secrets[manifest.secret_name("demo", "stripe")]["Properties"]["GenerateSecretString"]
+    stripe = secrets[naming.secret_name("demo", "stripe")]["Properties"]["GenerateSecretString"]
     assert set(json.loads(stripe["SecretStringTemplate"])) | {stripe["GenerateStringKey"]} == {
         "api_key",
         "webhook_secret",
@@ -594,7 +600,7 @@ def test_only_functions_listing_a_secret_may_read_it(resources):
     for spec in manifest.FUNCTIONS:
         statements = statements_of(resources, ids[spec.name])
         for key in manifest.SECRETS:
-            secret_id = secret_ids[manifest.secret_name("demo", key)]
+            secret_id = secret_ids[naming.secret_name("demo", key)]
             reads = any(
                 "secretsmanager:GetSecretValue" in as_list(s["Action"])
                 and {"Ref": secret_id} in as_list(s["Resource"])
@@ -704,7 +710,7 @@ def test_outputs_name_what_an_administrator_needs(synth):
         "AlarmTopicArn",
     ):
         assert key in outputs, key
-    assert outputs["StripeSecretName"]["Value"] == manifest.secret_name("demo", "stripe")
+    assert outputs["StripeSecretName"]["Value"] == naming.secret_name("demo", "stripe")
     assert "webhook_secret" in outputs["StripeSecretName"]["Description"]
 
 

@@ -11,6 +11,7 @@ from propdesk.web.access import Access, Anyone, InvalidSignature, LinkHolder, Pr
 from tests.route_events import route_event
 
 NOW = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
+JSON = "application/json"
 LINK = PayLink(bill_id="A-101#2027-01", unit_id="A-101", expires_at=NOW + timedelta(days=1))
 
 
@@ -64,13 +65,15 @@ def test_staff_routes_need_claims_then_one_of_the_routes_roles():
     refused = _refusal(API, route_event("period_summary", query="period=2027-01", roles=("agent",)))
     assert (refused.kind, refused.status) == ("forbidden", 403)
     # WHEN a cashier calls it: the caller is that staff user
-    route, caller = API.check(route_event("period_summary", query="period=2027-01", roles=("agent", "cashier")))
+    route, caller = API.check(
+        route_event("period_summary", query="period=2027-01", roles=("agent", "cashier"))
+    )
     assert route.key == "period_summary"
     assert caller == StaffUser(sub="staff-1", roles=frozenset({"agent", "cashier"}))
 
 
 def test_an_owner_link_route_opens_only_with_a_link_that_verifies():
-    route, caller = API.check(route_event("bill_page", params={"token": "good.token"}))
+    _route, caller = API.check(route_event("bill_page", params={"token": "good.token"}))
     assert caller == LinkHolder(token="good.token", link=LINK)
     refused = _refusal(API, route_event("bill_page", params={"token": "bad.token"}))
     assert (refused.kind, refused.status) == ("bad_link", 404)
@@ -80,9 +83,14 @@ def test_an_owner_link_route_opens_only_with_a_link_that_verifies():
 
 
 def test_a_provider_route_opens_only_with_the_providers_signature():
-    _route, caller = WEBHOOK.check(route_event("stripe_webhook", body="{}", headers={"stripe-signature": "ok"}))
+    _route, caller = WEBHOOK.check(
+        route_event("stripe_webhook", body="{}", headers={"stripe-signature": "ok", "content-type": JSON})
+    )
     assert caller == Provider("stripe", {"id": "evt_1", "body": "{}"})
-    refused = _refusal(WEBHOOK, route_event("stripe_webhook", body="{}", headers={"stripe-signature": "no"}))
+    refused = _refusal(
+        WEBHOOK,
+        route_event("stripe_webhook", body="{}", headers={"stripe-signature": "no", "content-type": JSON}),
+    )
     assert (refused.kind, refused.status) == ("bad_signature", 400)
 
 
@@ -100,7 +108,8 @@ def test_the_body_limit_is_checked_after_the_caller():
     refused = _refusal(API, route_event("create_ticket", body=big, roles=("agent",)))
     assert (refused.status, refused.limit) == (413, routes.route("create_ticket").max_body_bytes)
     # the CSV import takes far more
-    _route, caller = API.check(route_event("import_units", body=big, roles=("admin",)))
+    csv = route_event("import_units", body=big, roles=("admin",), headers={"content-type": "text/csv"})
+    _route, caller = API.check(csv)
     assert isinstance(caller, StaffUser)
 
 

@@ -44,17 +44,13 @@ def test_zero_amount_lines_are_left_out(demo_config):
     bill = make_bill()
     lines = (*bill.lines[:3], replace(bill.lines[3], amount_minor=0))
     bill = replace(bill, lines=lines, total_minor=sum(line.amount_minor for line in lines))
-    params = checkout_params(
-        bill, config=demo_config, now=NOW, page_url="https://x/pay/t.k", locale="en"
-    )
+    params = checkout_params(bill, config=demo_config, now=NOW, page_url="https://x/pay/t.k", locale="en")
     assert len(params["line_items"]) == 3
 
 
 def test_partly_paid_bill_charges_the_outstanding_amount(demo_config):
     bill = replace(make_bill(), paid_minor=10000)
-    params = checkout_params(
-        bill, config=demo_config, now=NOW, page_url="https://x/pay/t.k", locale="en"
-    )
+    params = checkout_params(bill, config=demo_config, now=NOW, page_url="https://x/pay/t.k", locale="en")
     assert [item["price_data"]["unit_amount"] for item in params["line_items"]] == [bill.total_minor - 10000]
 
 

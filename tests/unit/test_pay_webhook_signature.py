@@ -10,7 +10,16 @@ import pytest
 from propdesk.payments.stripe_provider import InvalidWebhook, StripeKeys, verify_webhook
 
 SECRET = "whsec_unit"
-PAYLOAD = json.dumps({"id": "evt_1", "object": "event", "type": "checkout.session.completed"})
+PAYLOAD = json.dumps(
+    {
+        "id": "evt_1",
+        "object": "event",
+        "type": "checkout.session.completed",
+        "created": 1767225600,
+        "livemode": False,
+        "data": {"object": {"id": "cs_1", "object": "checkout.session"}},
+    }
+)
 
 
 def sign(payload: str, ts: int, secret: str = SECRET) -> str:
@@ -27,6 +36,30 @@ def test_any_matching_v1_signature_is_enough_during_secret_rotation():
     now = int(time.time())
     header = f"t={now},v1={sign(PAYLOAD, now, 'whsec_old')},v1={sign(PAYLOAD, now)}"
     assert verify_webhook(PAYLOAD.encode(), header, SECRET)["id"] == "evt_1"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[]",
+        "{}",
+        '{"id": "evt_1", "object": "event", "type": "x", "created": 1, "livemode": false}',
+        '{"id": "evt_1", "object": "event", "type": "x", "created": "1", "livemode": false, "data": {"object": {}}}',
+        '{"id": "", "object": "event", "type": "x", "created": 1, "livemode": false, "data": {"object": {}}}',
+    ],
+)
+def test_a_signed_body_that_is_not_a_stripe_event_is_refused_as_a_body_not_a_signature(body):
+    now = int(time.time())
+    with pytest.raises(InvalidWebhook) as refused:
+        verify_webhook(body.encode(), f"t={now},v1={sign(body, now)}", SECRET)
+    assert refused.value.reason == "body"
+
+
+def test_a_bad_signature_is_refused_as_a_signature():
+    now = int(time.time())
+    with pytest.raises(InvalidWebhook) as refused:
+        verify_webhook(PAYLOAD.encode(), f"t={now},v1={sign(PAYLOAD, now, 'whsec_other')}", SECRET)
+    assert refused.value.reason == "signature"
 
 
 def test_future_timestamp_within_signature_is_accepted_but_old_is_not():

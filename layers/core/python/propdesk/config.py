@@ -84,7 +84,7 @@ class BillingCalendar(_Strict):
     # Notices go out this many days before the first day of the billing period.
     notice_lead_days: int = Field(ge=1, le=60)
     # Local time of day at which the daily notice and dunning runs fire.
-    run_time: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    run_time: str = Field(default="09:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
     # Day of the period's month on which payment is due (clamped to the month's last day).
     due_day: int = Field(ge=1, le=31)
     # The friendly reminder (F3) goes this many days before the due date.

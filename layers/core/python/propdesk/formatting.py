@@ -38,7 +38,7 @@ MONTHS_EN = (
     "December",
 )
 
-_PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
+_PERIOD = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 
 
 def _minor_units(value: object) -> int:

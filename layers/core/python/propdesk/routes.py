@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
+from propdesk.payments.events import StripeEventEnvelope
+
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 # Cognito groups. Department groups are added per property: "dept-<code>".
@@ -88,7 +90,14 @@ class RequestBody:
     media_type: str
     description: str
     example: str
+    # Media types the route reads (the first is the documented one); any other is refused (415).
+    also_accepts: tuple[str, ...] = ()
+    # JSON Schema; nested definitions under "$defs", referred to as #/components/schemas/<name>.
     schema: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({"type": "string"}))
+
+    @property
+    def accepts(self) -> tuple[str, ...]:
+        return (self.media_type, *self.also_accepts)
 
 
 @dataclass(frozen=True)
@@ -216,12 +225,13 @@ ROUTES: tuple[Route, ...] = (
         audience=Staff((ROLE_ADMIN,)),
         summary="Import units and owners from CSV",
         description="All or nothing: any invalid line refuses the whole file, and every bad line is "
-        "reported with its number. Phones in E.164 (+8613800138000) or as written in the property's "
-        "country; locale zh-CN or en; sms_consent yes/no.",
+        "reported with its number. Numbers use the digits 0-9; phones in E.164 (+8613800138000); "
+        "locale zh-CN or en; sms_consent yes/no.",
         tag="Units",
         max_body_bytes=2 * KIB * KIB,  # a few hundred kB for thousands of units
         body=RequestBody(
             media_type="text/csv",
+            also_accepts=("text/plain", "application/csv"),
             description="UTF-8 CSV with the header unit_id,building,floor,number,area_m2,owner_id,"
             "owner_name,phone,email,locale,sms_consent",
             example=_CSV_EXAMPLE,
@@ -251,6 +261,7 @@ ROUTES: tuple[Route, ...] = (
         description="Records a repair, consultation, complaint or suggestion and queues it for routing to "
         "a department. The same request again within a minute is the same ticket (200, created false).",
         tag="Service desk",
+        responses=MappingProxyType({200: "The same request was taken within the minute: that ticket"}),
     ),
     Route(
         key="get_ticket",
@@ -279,7 +290,9 @@ ROUTES: tuple[Route, ...] = (
             media_type="application/json",
             description="A Stripe event, exactly as Stripe signed it",
             example=_STRIPE_EVENT_EXAMPLE,
-            schema=MappingProxyType({"type": "object"}),
+            schema=MappingProxyType(
+                StripeEventEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
+            ),
         ),
         responses=MappingProxyType(
             {409: "The same event is being processed; Stripe delivers it again later"}

@@ -14,7 +14,10 @@ from zoneinfo import ZoneInfo
 
 from propdesk.config import BillingCalendar
 
-_PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# ASCII digits only (\d would take any script's digits); years 2000-2999, which every date
+# computed from a period (notice day, due day) can hold.
+PERIOD_PATTERN = r"^(2[0-9]{3})-(0[1-9]|1[0-2])$"
+_PERIOD_RE = re.compile(PERIOD_PATTERN)
 
 
 class InvalidPeriod(ValueError):
@@ -24,7 +27,7 @@ class InvalidPeriod(ValueError):
 def parse_period(period: str) -> tuple[int, int]:
     match = _PERIOD_RE.match(period or "")
     if not match:
-        raise InvalidPeriod(f"period must look like 2026-07, got {period!r}")
+        raise InvalidPeriod(f"period must be a month such as 2026-07 (years 2000-2999), got {period[:16]!r}")
     return int(match.group(1)), int(match.group(2))
 
 

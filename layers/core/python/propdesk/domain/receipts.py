@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 SEQUENCE_DIGITS = 6
 MAX_SEQUENCE = 10**SEQUENCE_DIGITS - 1
 
-_RECEIPT_RE = re.compile(r"^(?P<property>[A-Z][A-Z0-9-]{1,30})-(?P<year>\d{4})-(?P<seq>\d{6})$")
+_RECEIPT_RE = re.compile(r"^(?P<property>[A-Z][A-Z0-9-]{1,30})-(?P<year>[0-9]{4})-(?P<seq>[0-9]{6})$")
 
 
 class ReceiptSequenceExhausted(ValueError):

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 # Events that credit a bill: a completed Checkout Session whose payment went through at once,
 # or a delayed payment method that succeeded later.
@@ -17,6 +19,26 @@ ASYNC_SUCCEEDED = "checkout.session.async_payment_succeeded"
 CREDITING_TYPES = frozenset({COMPLETED, ASYNC_SUCCEEDED})
 
 PROVIDER = "stripe"
+
+
+class EventData(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    object: dict[str, Any]
+
+
+class StripeEventEnvelope(BaseModel):
+    """What every Stripe event has (the webhook refuses a signed body without it, and the API
+    document describes the webhook's body with it)."""
+
+    model_config = ConfigDict(extra="allow", title="StripeEvent")
+
+    id: str = Field(min_length=1)
+    object: Literal["event"]
+    type: str = Field(min_length=1)
+    created: StrictInt
+    livemode: StrictBool
+    data: EventData
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,17 @@ from typing import Any
 import stripe
 
 from propdesk import aws
+from propdesk.payments.events import StripeEventEnvelope
 from propdesk.settings import ConfigurationMissing, Settings
 
 
 class InvalidWebhook(Exception):
-    """The webhook's signature, timestamp or body is not acceptable. Carries no detail on purpose."""
+    """The webhook is not acceptable: its ``reason`` is ``"signature"`` (missing, wrong, or outside
+    the tolerance) or ``"body"`` (signed, but not a Stripe event). No other detail, on purpose."""
+
+    def __init__(self, reason: str = "signature") -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class ProviderUnavailable(Exception):
@@ -92,10 +98,13 @@ def verify_webhook(payload: bytes, sig_header: str | None, secret: str) -> dict[
         # The check ``stripe.Webhook.construct_event`` makes, without building an SDK Event
         # (which fails on a signed body that is JSON but not an object).
         stripe.WebhookSignature.verify_header(payload, sig_header, secret, stripe.Webhook.DEFAULT_TOLERANCE)
+    except stripe.SignatureVerificationError as exc:
+        raise InvalidWebhook("signature") from exc
+    except ValueError as exc:  # a body that is not UTF-8 text cannot have been signed by Stripe
+        raise InvalidWebhook("signature") from exc
+    try:
         event = json.loads(payload)
-    except (stripe.SignatureVerificationError, ValueError) as exc:
-        # ValueError covers a body that is not UTF-8 or not JSON.
-        raise InvalidWebhook from exc
-    if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not event.get("type"):
-        raise InvalidWebhook
+        StripeEventEnvelope.model_validate(event)
+    except (ValueError, RecursionError) as exc:  # not JSON, too deep, or not a Stripe event
+        raise InvalidWebhook("body") from exc
     return event

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from propdesk.config import PropertyConfig
 from propdesk.domain.billing import Bill, compute_bill
-from propdesk.domain.calendar import parse_period, period_noticed_on
+from propdesk.domain.calendar import PERIOD_PATTERN, parse_period, period_noticed_on
 from propdesk.messaging.requests import MESSAGES_QUEUE, MessageRequest
 from propdesk.payments.links import pay_links
 from propdesk.queues import Producer, QueueProducer
@@ -41,7 +41,7 @@ class IssueBills(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: str = Field(pattern=f"^{ISSUE_BILLS}$")
-    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    period: str = Field(pattern=PERIOD_PATTERN)
     unit_ids: tuple[str, ...] = Field(min_length=1, max_length=100)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
+import phonenumbers
 from aws_lambda_powertools import Logger
 
 from propdesk.config import LOCALES, PropertyConfig
@@ -40,7 +41,7 @@ COLUMNS: tuple[str, ...] = (
 MAX_ROWS = 20_000
 MAX_AREA_M2 = Decimal(100_000)
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
-_PHONE_RE = re.compile(r"^\+[1-9]\d{6,14}$")
+_ASCII_DIGITS = re.compile(r"^[0-9]+$")
 _EMAIL_RE = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
 _CONSENT = {"yes": True, "no": False}
 
@@ -57,6 +58,17 @@ class ImportResult:
         return not self.errors
 
 
+def is_phone_number(text: str) -> bool:
+    """A phone number as SMS needs it: E.164, ASCII digits, and a number that exists (phonenumbers)."""
+    if not (text.startswith("+") and _ASCII_DIGITS.match(text[1:]) and len(text) <= 16):
+        return False
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(number)
+
+
 def _parse_row(row: dict[str, str], config: PropertyConfig) -> tuple[Unit, Owner]:
     """One CSV row as a unit and its owner, or ``ValueError`` with the reason (no personal data)."""
     value = {key: (row.get(key) or "").strip() for key in COLUMNS}
@@ -70,16 +82,18 @@ def _parse_row(row: dict[str, str], config: PropertyConfig) -> tuple[Unit, Owner
     except KeyError:
         reasons.append(f"unknown building {value['building'][:16]!r}")
     floor = 0
-    try:
+    if not _ASCII_DIGITS.match(value["floor"]):
+        reasons.append("floor must be a whole number written with the digits 0-9")
+    else:
         floor = int(value["floor"])
         if building is not None and not 1 <= floor <= building.floors:
             reasons.append(f"floor must be between 1 and {building.floors}")
-    except ValueError:
-        reasons.append("floor must be a whole number")
     if not value["number"] or len(value["number"]) > 16:
         reasons.append("number is required (at most 16 characters)")
     area_centi_m2 = 0
     try:
+        if not value["area_m2"].isascii():
+            raise InvalidOperation  # Decimal would read other scripts' digits too
         area = Decimal(value["area_m2"])
         if not area.is_finite() or area <= 0 or area > MAX_AREA_M2:
             reasons.append("area_m2 must be a positive number of square metres")
@@ -88,14 +102,16 @@ def _parse_row(row: dict[str, str], config: PropertyConfig) -> tuple[Unit, Owner
         else:
             area_centi_m2 = int(area * 100)
     except InvalidOperation:
-        reasons.append("area_m2 must be a number such as 89.37")
+        reasons.append("area_m2 must be a number such as 89.37, written with the digits 0-9")
     if not _ID_RE.match(value["owner_id"]):
         reasons.append("owner_id must be 1-32 letters, digits, '-' or '_'")
     if not value["owner_name"] or len(value["owner_name"]) > 100:
         reasons.append("owner_name is required (at most 100 characters)")
     phone = value["phone"] or None
-    if phone and not _PHONE_RE.match(phone):
-        reasons.append("phone must be in E.164 form such as +8613800000000, or empty")
+    if phone and not is_phone_number(phone):
+        reasons.append(
+            "phone must be a real number in E.164 form such as +8613800000000 (digits 0-9), or empty"
+        )
     email = value["email"] or None
     if email and (len(email) > 254 or not _EMAIL_RE.match(email)):
         reasons.append("email is not a valid address")

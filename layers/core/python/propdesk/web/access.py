@@ -28,15 +28,32 @@ from propdesk import routes
 from propdesk.auth import NotAuthenticated, claims_of, roles_of
 from propdesk.payments.links import InvalidPayLink, PayLink
 
-RefusalKind = Literal["no_route", "unauthenticated", "forbidden", "bad_link", "bad_signature", "too_large"]
+RefusalKind = Literal[
+    "no_route",
+    "unauthenticated",
+    "forbidden",
+    "bad_link",
+    "bad_signature",
+    "bad_payload",
+    "too_large",
+    "too_deep",
+    "unsupported_media_type",
+]
 STATUS = {
     "no_route": 404,
     "unauthenticated": 401,
     "forbidden": 403,
     "bad_link": 404,
     "bad_signature": 400,
+    "bad_payload": 400,
     "too_large": 413,
+    "too_deep": 400,
+    "unsupported_media_type": 415,
 }
+# JSON nested deeper than this is refused before anything parses it (a parser recursing on a
+# crafted body would fail with RecursionError, a 5xx). Real bodies, Stripe's events included,
+# nest fewer than ten levels.
+MAX_JSON_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -80,7 +97,11 @@ class Refused(Exception):
 
 
 class InvalidSignature(Exception):
-    """Raised by a provider's verifier. Carries no detail on purpose."""
+    """Raised by a provider's verifier: the signature is missing, wrong or too old. No detail."""
+
+
+class InvalidPayload(Exception):
+    """Raised by a provider's verifier: correctly signed, but not a notification it can read."""
 
 
 LinkVerifier = Callable[[str, datetime], PayLink]  # (token, now) -> link, or InvalidPayLink
@@ -96,6 +117,34 @@ def raw_body(event: Mapping[str, Any]) -> bytes:
         except (binascii.Error, ValueError):
             return body.encode("utf-8")
     return body.encode("utf-8")
+
+
+def content_type(event: Mapping[str, Any]) -> str:
+    """The body's media type, lower case, without parameters ("" when not sent)."""
+    return headers_of(event).get("content-type", "").split(";")[0].strip().lower()
+
+
+def json_depth(body: bytes) -> int:
+    """How deeply a JSON text nests arrays and objects, counted without parsing it (brackets
+    inside strings do not count)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
 
 
 def headers_of(event: Mapping[str, Any]) -> dict[str, str]:
@@ -123,9 +172,21 @@ class Access:
         if route is None or route.function != self.function:
             raise Refused("no_route", route)
         caller = self._caller(route, event)
-        if len(raw_body(event)) > route.max_body_bytes:
+        body = raw_body(event)
+        if len(body) > route.max_body_bytes:
             raise Refused("too_large", route, limit=route.max_body_bytes)
+        if body:
+            self._check_body(route, body, content_type(event))
         return route, caller
+
+    @staticmethod
+    def _check_body(route: routes.Route, body: bytes, media_type: str) -> None:
+        if route.body is not None and media_type not in route.body.accepts:
+            raise Refused("unsupported_media_type", route)
+        if (media_type == "application/json" or media_type.endswith("+json")) and json_depth(
+            body
+        ) > MAX_JSON_DEPTH:
+            raise Refused("too_deep", route, limit=MAX_JSON_DEPTH)
 
     def _caller(self, route: routes.Route, event: Mapping[str, Any]) -> Caller:
         audience = route.audience
@@ -155,6 +216,8 @@ class Access:
             return Provider(audience.provider, verify(raw_body(event), headers_of(event)))
         except InvalidSignature:
             raise Refused("bad_signature", route) from None
+        except InvalidPayload:
+            raise Refused("bad_payload", route) from None
 
 
 CALLER = "caller"

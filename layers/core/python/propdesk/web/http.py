@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from re import Match
 from typing import Any
+from urllib.parse import unquote
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, BaseRouter
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from propdesk import routes
 from propdesk.web.access import CALLER, Access, Refused
@@ -25,6 +29,44 @@ STAFF_SECURITY_SCHEME = "staff"
 
 Refusal = Callable[[Refused, Mapping[str, Any]], Response]
 Failure = Callable[[Mapping[str, Any]], Response]
+
+
+class Resolver(APIGatewayHttpResolver):
+    """The HTTP API resolver of PropDesk's functions.
+
+    Path parameters reach the resolver percent-encoded (it matches the raw path, as API Gateway
+    sends it); they are decoded once here, before validation, so a route gets ``A-101#2027-01``
+    for ``A-101%232027-01`` and a length limit counts characters, not escapes. Query parameters a
+    route does not declare are refused (422), except on owner pages, whose links may carry
+    tracking parameters.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(enable_validation=True)
+        self.use(middlewares=[refuse_unknown_query_parameters])
+
+    def _convert_matches_into_route_keys(self, match: Match) -> dict[str, str]:
+        return {name: unquote(value) for name, value in match.groupdict().items()}
+
+
+def refuse_unknown_query_parameters(app: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response:
+    route = routes.find(f"{app.request.method} {app.request.route}")
+    sent = set(app.current_event.query_string_parameters or {})
+    if sent and route is not None and not isinstance(route.audience, routes.OwnerLink):
+        declared = {param.alias for param in app.context["_route"].dependant.query_params}
+        unknown = sorted(sent - declared)
+        if unknown:
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "extra_forbidden",
+                        "loc": ("query", name),
+                        "msg": "Not a parameter of this route",
+                    }
+                    for name in unknown
+                ]
+            )
+    return next_middleware(app)
 
 
 def proxy_result(response: Response) -> dict[str, Any]:
@@ -74,7 +116,12 @@ def _json_error(description: str) -> dict[str, Any]:
 def documented_responses(route: routes.Route, *, status_code: int, html: bool) -> dict[int, Any]:
     """Every answer the route gives: success, its audience's refusals, size, validation, its own."""
     error = _html if html else _json_error
-    answers: dict[int, Any] = {status_code: _html(route.summary) if html else {"description": route.summary}}
+
+    def success(description: str) -> dict[str, Any]:
+        # JSON successes take their schema from the route's return annotation.
+        return _html(description) if html else {"description": description}
+
+    answers: dict[int, Any] = {status_code: success(route.summary)}
     audience = route.audience
     if isinstance(audience, routes.Staff):
         answers[401] = _json_error("No staff token, or one that is not valid")
@@ -85,10 +132,14 @@ def documented_responses(route: routes.Route, *, status_code: int, html: bool) -
         answers[400] = _json_error("Signature missing or not valid, or a body that is not the provider's")
     if route.max_body_bytes and route.method != "GET":
         answers[413] = error(f"Body larger than {route.max_body_bytes} bytes")
+        answers.setdefault(400, error("The body is not UTF-8 text, or its JSON nests too deeply"))
+        answers.setdefault(415, error("The body is not of a media type this route reads"))
     answers[422] = error("The request is not valid: each problem with its field")
     for status, description in route.responses.items():
-        if 300 <= status < 400:
-            answers[status] = {"description": description}
+        if status < 300:
+            answers[status] = success(description)
+        elif status < 400:
+            answers[status] = {"description": description, "content": {}}  # a redirect has no body
         else:
             answers[status] = error(description)
     return answers

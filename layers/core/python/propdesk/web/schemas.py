@@ -11,7 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+from propdesk.domain.calendar import PERIOD_PATTERN
+
+__all__ = ["PERIOD_PATTERN"]
 
 
 class _Out(BaseModel):
@@ -56,6 +58,29 @@ class BillRow(_Out):
 
 
 class BillsPage(_Out):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "period": "2027-01",
+                    "bills": [
+                        {
+                            "bill_id": "A-1203#2027-01",
+                            "unit_id": "A-1203",
+                            "period": "2027-01",
+                            "total_minor": 37727,
+                            "currency": "CNY",
+                            "due_date": "2027-01-15",
+                            "status": "paid",
+                            "receipt_no": "DEMO-2026-000042",
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+
     period: str
     bills: list[BillRow]
 
@@ -79,6 +104,25 @@ class BillDetail(BillRow):
 
 
 class CollectionSummaryOut(_Out):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "period": "2027-01",
+                    "currency": "CNY",
+                    "bills_issued": 312,
+                    "bills_paid": 270,
+                    "bills_unpaid": 42,
+                    "billed_minor": 11650112,
+                    "collected_minor": 10082541,
+                    "outstanding_minor": 1567571,
+                    "collection_rate_bp": 8654,
+                }
+            ]
+        },
+    )
+
     period: str
     currency: str
     bills_issued: int
@@ -103,7 +147,22 @@ class CycleQueued(_Out):
 
 
 class TicketIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "repair",
+                    "category": "water",
+                    "unit_id": "A-1203",
+                    "channel": "hotline",
+                    "summary": "Water dripping from the bathroom ceiling since this morning.",
+                    "emergency": False,
+                }
+            ]
+        },
+    )
 
     kind: Literal["repair", "consultation", "complaint", "suggestion"]
     category: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z][A-Za-z0-9_ -]*$")

@@ -28,6 +28,16 @@ INVALID_SIGNATURE = "The signature is not valid."
 _SOURCES = frozenset({"body", "query", "path"})
 
 
+class ErrorAnswer(Exception):
+    """A route's error answer (``raise ErrorAnswer(json_error(...))``). Raised, not returned: the
+    resolver checks what a route returns against the route's success model (``Response[BillDetail]``),
+    which an error body is not. Each function's exception handler answers ``response`` as it is."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
 def json_error(status: int, error: str, message: str, **extra: Any) -> Response:
     return Response(
         status_code=status,
@@ -64,11 +74,27 @@ def refusal(refused: Refused) -> Response:
         return too_large(refused.limit or 0)
     if refused.kind == "bad_signature":
         return json_error(400, "invalid_signature", INVALID_SIGNATURE)
+    if refused.kind == "too_deep":
+        return json_error(400, "invalid_body", f"The JSON is nested more than {refused.limit} levels deep.")
+    if refused.kind == "unsupported_media_type":
+        return unsupported_media_type(
+            refused.route.body.accepts if refused.route and refused.route.body else ()
+        )
+    if refused.kind == "bad_payload":
+        return json_error(400, "invalid_body", "The body is not a notification this route reads.")
     return no_such_route()
 
 
 def no_such_route() -> Response:
     return json_error(404, "not_found", NO_SUCH_ROUTE)
+
+
+def unsupported_media_type(accepted: tuple[str, ...] = ("application/json",)) -> Response:
+    return json_error(415, "unsupported_media_type", f"Send the body as {' or '.join(accepted) or 'JSON'}.")
+
+
+def invalid_encoding() -> Response:
+    return json_error(400, "invalid_encoding", "The body must be UTF-8 text.")
 
 
 def too_large(limit: int) -> Response:

@@ -1,0 +1,46 @@
+"""Headless Chromium (Debian's ``chromium``, installed by ``make test``'s set-up) for the tests
+that look at a page as a person's browser shows it, scripts run."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
+def chromium() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        raise AssertionError("chromium is missing: `make test` installs it (apt-get install chromium)")
+    return path
+
+
+def rendered_dom(url: str, *, wait_ms: int = 8000) -> str:
+    """The page's DOM once its scripts have run (Chromium's virtual time lets them finish)."""
+    with tempfile.TemporaryDirectory() as profile:
+        result = subprocess.run(
+            [
+                chromium(),
+                *FLAGS,
+                f"--user-data-dir={profile}",
+                f"--virtual-time-budget={wait_ms}",
+                "--dump-dom",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+    return result.stdout

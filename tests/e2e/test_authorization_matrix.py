@@ -1,0 +1,238 @@
+"""The authorization matrix (RELIABILITY 21, 22): every route of the route table x every kind of
+caller, on the local runtime, answered as the route's audience says.
+
+Generated from the route table: a route added there is in the matrix at once, and a route whose
+audience has no rule here, or that has no sample request, fails it. Kinds of caller: no
+credentials, a garbage token, an expired token, a token of another user pool, a token with an
+altered signature, each staff role, an owner link for another unit, and the credential the
+route is meant for (the owner's own link, the provider's signature).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
+import jwt
+import pytest
+import requests
+
+from infra import manifest
+from infra.config import load_config
+from infra.local.jwt_authorizer import TokenIssuer
+from infra.local.stripe import sign_payload
+from propdesk import routes
+from propdesk.payments.links import sign_pay_link
+from tests.paytools import make_bill, store_bill
+
+OWN_UNIT = "A-101"  # imported into the small runtime
+OTHER_UNIT = "A-102"
+PERIOD = "2027-01"
+ROLES = manifest.staff_roles(load_config("demo"))
+
+STAFF_FAILURES = ("anonymous", "garbage_token", "expired_token", "other_pool_token", "altered_signature")
+CALLERS = (
+    *STAFF_FAILURES,
+    *(f"role:{role}" for role in ROLES),
+    "owner_link_other_unit",
+    "owner_link_own_unit",
+    "provider_signature",
+)
+
+
+@dataclass
+class Call:
+    """The parts of a request a caller decides."""
+
+    token: str = "not-a.token"  # the {token} path parameter of owner pages
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+
+
+# One sample request per route: what a legitimate caller would send.
+SAMPLES: dict[str, dict] = {
+    "bill_page": {},
+    "start_checkout": {"body": b"lang=en", "content_type": "application/x-www-form-urlencoded"},
+    "checkout_return": {"query": {"session_id": "cs_test_1"}},
+    "list_bills": {"query": {"period": PERIOD}},
+    "get_bill": {"params": {"bill_id": f"{OWN_UNIT}#{PERIOD}"}},
+    "period_summary": {"query": {"period": PERIOD}},
+    "import_units": {"body": b"unit_id\n", "content_type": "text/csv"},
+    "issue_cycle": {"params": {"period": "2099-01"}},
+    "create_ticket": {
+        "body": json.dumps(
+            {"kind": "consultation", "category": "fees", "channel": "hotline", "summary": "matrix"}
+        ).encode(),
+        "content_type": "application/json",
+    },
+    "get_ticket": {"params": {"ticket_id": "T-0000000000000000000"}},
+    "stripe_webhook": {
+        "body": b'{"id":"evt_matrix","object":"event","type":"ping","created":1,"livemode":false,'
+        b'"data":{"object":{}}}',
+        "content_type": "application/json",
+    },
+}
+
+
+@dataclass(frozen=True)
+class World:
+    base: str
+    issuer: TokenIssuer
+    link_key: bytes
+    webhook_secret: str
+    bill_id: str
+
+
+@pytest.fixture(scope="module")
+def world(small_runtime) -> World:
+    bill = store_bill(make_bill(OWN_UNIT, PERIOD, owner_id="O0001"))
+    assert small_runtime.issuer is not None
+    return World(
+        base=small_runtime.base_url,
+        issuer=small_runtime.issuer,
+        link_key=small_runtime.secrets.link_key.encode("utf-8"),
+        webhook_secret=small_runtime.secrets.stripe_webhook_secret,
+        bill_id=bill.bill_id,
+    )
+
+
+def _altered(token: str) -> str:
+    head, payload, signature = token.split(".")
+    return f"{head}.{payload}.{signature[:-4]}{'AAAA' if not signature.endswith('AAAA') else 'BBBB'}"
+
+
+def _link(world: World, *, unit: str, expires_in: timedelta) -> str:
+    return sign_pay_link(
+        bill_id=world.bill_id, unit_id=unit, expires_at=datetime.now(UTC) + expires_in, key=world.link_key
+    )
+
+
+def call_for(caller: str, route: routes.Route, world: World) -> Call:
+    sample = SAMPLES[route.key]
+    body = sample.get("body")
+    call = Call(body=body)
+    if "content_type" in sample:
+        call.headers["Content-Type"] = sample["content_type"]
+    if caller == "garbage_token":
+        call.headers["Authorization"] = "Bearer garbage"
+        call.headers["Stripe-Signature"] = "garbage"
+    elif caller == "expired_token":
+        call.headers["Authorization"] = "Bearer " + _expired_jwt(world.issuer)
+        call.token = _link(world, unit=OWN_UNIT, expires_in=timedelta(seconds=-60))
+        if body is not None:
+            call.headers["Stripe-Signature"] = sign_payload(
+                body.decode(), world.webhook_secret, timestamp=int(time.time()) - 600
+            )
+    elif caller == "other_pool_token":
+        other = TokenIssuer.generate(
+            issuer="https://cognito-idp.example/other-pool", audience=world.issuer.audience
+        )
+        call.headers["Authorization"] = "Bearer " + other.mint(roles=["admin"])
+        if body is not None:
+            call.headers["Stripe-Signature"] = sign_payload(body.decode(), "whsec_another_account")
+    elif caller == "altered_signature":
+        call.headers["Authorization"] = "Bearer " + _altered(world.issuer.mint(roles=list(ROLES)))
+        call.token = _link(world, unit=OWN_UNIT, expires_in=timedelta(days=1))[:-2] + "AA"
+        if body is not None:
+            call.headers["Stripe-Signature"] = sign_payload(body.decode(), world.webhook_secret)
+            call.body = body + b" "
+    elif caller.startswith("role:"):
+        call.headers["Authorization"] = "Bearer " + world.issuer.mint(roles=[caller.removeprefix("role:")])
+    elif caller == "owner_link_other_unit":
+        call.token = _link(world, unit=OTHER_UNIT, expires_in=timedelta(days=1))
+        call.headers["Authorization"] = "Bearer " + call.token
+    elif caller == "owner_link_own_unit":
+        call.token = _link(world, unit=OWN_UNIT, expires_in=timedelta(days=1))
+    elif caller == "provider_signature" and body is not None:
+        call.headers["Stripe-Signature"] = sign_payload(body.decode(), world.webhook_secret)
+    return call
+
+
+def _expired_jwt(issuer: TokenIssuer) -> str:
+    now = int(time.time())
+    claims = {
+        "sub": "s",
+        "iat": now - 7200,
+        "exp": now - 3600,
+        "iss": issuer.issuer,
+        "aud": issuer.audience,
+        "cognito:groups": list(ROLES),
+    }
+    return jwt.encode(claims, issuer.private_key, algorithm="RS256", headers={"kid": issuer.key_id})
+
+
+# What each audience answers each caller. ALLOWED: past authorization (any answer but 401, 403 and
+# the audience's refusal, and never a 5xx).
+ALLOWED = "allowed"
+
+
+def staff_rule(route: routes.Route, caller: str) -> int | str:
+    assert isinstance(route.audience, routes.Staff)
+    if caller.startswith("role:"):
+        return ALLOWED if caller.removeprefix("role:") in route.audience.roles else 403
+    return 401  # API Gateway's JWT authorizer (the local gateway mimics it)
+
+
+def owner_link_rule(route: routes.Route, caller: str) -> int | str:
+    return ALLOWED if caller == "owner_link_own_unit" else 404
+
+
+def provider_rule(route: routes.Route, caller: str) -> int | str:
+    return ALLOWED if caller == "provider_signature" else 400
+
+
+def public_rule(route: routes.Route, caller: str) -> int | str:
+    return ALLOWED
+
+
+RULES = {
+    "staff": staff_rule,
+    "owner_link": owner_link_rule,
+    "provider_signature": provider_rule,
+    "public": public_rule,
+}
+REFUSALS = {"staff": {401, 403}, "owner_link": {404}, "provider_signature": {400}, "public": set()}
+
+
+def test_every_route_has_a_rule_for_its_audience_and_a_sample_request():
+    # A route added to the table without an audience its rule knows, or without a sample, fails here.
+    for route in routes.ROUTES:
+        assert route.audience.kind in RULES, (
+            f"{route.key}: no matrix rule for audience {route.audience.kind!r}"
+        )
+        assert route.key in SAMPLES, f"{route.key}: add a sample request to SAMPLES"
+    assert set(SAMPLES) == {route.key for route in routes.ROUTES}
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("route", routes.ROUTES, ids=lambda route: route.key)
+def test_access_21_22_matrix(world, route, caller):
+    # GIVEN the route's sample request, as this caller would send it
+    call = call_for(caller, route, world)
+    sample = SAMPLES[route.key]
+    path = route.path.replace("{token}", quote(call.token, safe=""))
+    for name, value in sample.get("params", {}).items():
+        path = path.replace("{" + name + "}", quote(value, safe=""))
+    # WHEN it is sent to the local runtime
+    response = requests.request(
+        route.method,
+        world.base + path,
+        params=sample.get("query"),
+        data=call.body,
+        headers=call.headers,
+        allow_redirects=False,
+        timeout=60,
+    )
+    # THEN the answer is the one the route's audience gives this caller
+    expected = RULES[route.audience.kind](route, caller)
+    if expected == ALLOWED:
+        assert response.status_code < 500, response.text[:300]
+        assert response.status_code not in REFUSALS[route.audience.kind] | {401, 403}, response.text[:300]
+    else:
+        assert response.status_code == expected, response.text[:300]
+    if route.audience.kind == "owner_link" and expected == 404:
+        # nothing about the bill or its unit is revealed
+        assert OWN_UNIT not in response.text and world.bill_id not in response.text
