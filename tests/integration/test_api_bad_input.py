@@ -4,16 +4,19 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import unquote
 
 import pytest
 
 from api.handler import lambda_handler
 from payment_webhook.handler import lambda_handler as webhook_handler
 from propdesk.services.units import COLUMNS
-from tests.paytools import LambdaContextStub, http_event, pay_token, store_bill
+from tests.paytools import pay_token, store_bill
+from tests.route_events import LambdaContext, route_event
 
-ADMIN = {"sub": "u-admin", "cognito:groups": "[admin]"}
+ADMIN = ("admin",)
 
+# As a client would put them in the URL (percent-encoded where a raw character is not allowed).
 NASTY = [
     "",
     "x" * 5000,
@@ -27,20 +30,26 @@ NASTY = [
 ]
 
 
+def _path_value(value: str) -> str:
+    """The path parameter as API Gateway passes it on (decoded); ``route_event`` encodes it again."""
+    return unquote(value)
+
+
 def test_staff_query_and_path_values(aws):
-    for method, path, query in [route for value in NASTY for route in _staff_routes(value)]:
-        response = lambda_handler(http_event(method, path, query=query, claims=ADMIN), LambdaContextStub())
-        assert 400 <= response["statusCode"] < 500, (method, path, response["statusCode"])
+    for key, params, query in [route for value in NASTY for route in _staff_routes(value)]:
+        event = route_event(key, params=params, query=query, roles=ADMIN)
+        response = lambda_handler(event, LambdaContext())
+        assert 400 <= response["statusCode"] < 500, (key, params, query, response["statusCode"])
         assert response["headers"]["Content-Type"].startswith("application/json")
         assert "Traceback" not in (response.get("body") or "")
 
 
 def _staff_routes(value: str) -> list:
     return [
-        ("GET", "/staff/bills", {"period": value}),
-        ("GET", "/staff/summary", {"period": value}),
-        ("GET", f"/staff/bills/{value}", None),
-        ("POST", f"/staff/cycles/{value}", None),
+        ("list_bills", None, {"period": value}),
+        ("period_summary", None, {"period": value}),
+        ("get_bill", {"bill_id": _path_value(value)}, None),
+        ("issue_cycle", {"period": _path_value(value)}, None),
     ]
 
 
@@ -51,50 +60,49 @@ def test_owner_pages_with_nasty_tokens_and_params(aws):
         case
         for value in NASTY
         for case in [
-            ("GET", f"/pay/{value}", None, None),
-            ("POST", f"/pay/{value}/checkout", None, value),
-            ("GET", f"/pay/{value}/return", {"session_id": value}, None),
-            ("GET", f"/pay/{good}", {"lang": value}, None),
-            ("GET", f"/pay/{good}/return", {"session_id": value, "lang": value}, None),
+            ("bill_page", _path_value(value), None, None),
+            ("start_checkout", _path_value(value), None, value),
+            ("checkout_return", _path_value(value), {"session_id": value}, None),
+            ("bill_page", good, {"lang": value}, None),
+            ("checkout_return", good, {"session_id": value, "lang": value}, None),
         ]
     ]
-    for method, path, query, body in cases:
-        response = lambda_handler(http_event(method, path, query=query, body=body), LambdaContextStub())
+    for key, token, query, body in cases:
+        event = route_event(key, params={"token": token}, query=query, body=body)
+        response = lambda_handler(event, LambdaContext())
         status = response["statusCode"]
-        assert status < 500, (method, path, status)
+        assert status < 500, (key, token[:40], query, status)
         assert response["headers"]["Content-Type"].startswith("text/html")
         assert "Traceback" not in response["body"]
 
 
 def test_oversized_pay_form_is_413_html(aws):
     bill = store_bill()
-    response = lambda_handler(
-        http_event("POST", f"/pay/{pay_token(bill)}/checkout", body="lang=" + "x" * 100_000),
-        LambdaContextStub(),
-    )
+    event = route_event("start_checkout", params={"token": pay_token(bill)}, body="lang=" + "x" * 100_000)
+    response = lambda_handler(event, LambdaContext())
     assert response["statusCode"] == 413
     assert response["headers"]["Content-Type"].startswith("text/html")
 
 
 def test_invalid_base64_body_is_4xx(aws):
-    event = http_event("POST", "/staff/units/import", claims=ADMIN, headers={"content-type": "text/csv"})
+    event = route_event("import_units", roles=ADMIN, headers={"content-type": "text/csv"})
     event["body"] = "!!!not base64!!!"
     event["isBase64Encoded"] = True
-    response = lambda_handler(event, LambdaContextStub())
+    response = lambda_handler(event, LambdaContext())
     assert response["statusCode"] == 400
 
 
 @pytest.mark.parametrize("body", [None, "", "{}", "x" * 300_000])
 def test_webhook_bad_bodies_are_4xx(aws, body):
-    event = http_event("POST", "/webhooks/stripe", body=body, headers={"stripe-signature": "t=1,v1=00"})
-    response = webhook_handler(event, LambdaContextStub())
+    event = route_event("stripe_webhook", body=body, headers={"stripe-signature": "t=1,v1=00"})
+    response = webhook_handler(event, LambdaContext())
     assert response["statusCode"] in (400, 413)
 
 
 def test_webhook_invalid_base64_is_400(aws):
-    event = http_event("POST", "/webhooks/stripe", body="%%%", headers={"stripe-signature": "t=1,v1=00"})
+    event = route_event("stripe_webhook", body="%%%", headers={"stripe-signature": "t=1,v1=00"})
     event["isBase64Encoded"] = True
-    assert webhook_handler(event, LambdaContextStub())["statusCode"] == 400
+    assert webhook_handler(event, LambdaContext())["statusCode"] == 400
 
 
 @pytest.mark.parametrize(
@@ -107,11 +115,9 @@ def test_webhook_invalid_base64_is_400(aws):
 )
 def test_units_import_with_a_huge_field_is_400_with_the_line(aws, csv_text, line):
     # GIVEN an admin uploads a file with a field larger than the csv module reads by default
-    event = http_event(
-        "POST", "/staff/units/import", claims=ADMIN, headers={"content-type": "text/csv"}, body=csv_text
-    )
+    event = route_event("import_units", roles=ADMIN, headers={"content-type": "text/csv"}, body=csv_text)
     # WHEN it is imported
-    response = lambda_handler(event, LambdaContextStub())
+    response = lambda_handler(event, LambdaContext())
     # THEN the answer is a 400 naming the line, and the field is not echoed back
     assert response["statusCode"] == 400, response["body"][:500]
     body = json.loads(response["body"])

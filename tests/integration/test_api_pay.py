@@ -13,14 +13,13 @@ from propdesk.settings import get_settings
 from propdesk.store.owners import OwnerRepository
 from tests.paytools import (
     FakeStripe,
-    LambdaContextStub,
     checkout_event,
     event_body,
-    http_event,
     pay_token,
     store_bill,
     webhook_request,
 )
+from tests.route_events import LambdaContext, route_event
 
 
 @pytest.fixture
@@ -32,8 +31,14 @@ def stripe_api(aws, monkeypatch):
     fake.close()
 
 
-def call(method: str, path: str, **kwargs) -> dict:
-    return lambda_handler(http_event(method, path, **kwargs), LambdaContextStub())
+def call(key: str, token: str, **kwargs) -> dict:
+    """The owner's request to the pay route ``key`` with the link ``token``."""
+    return lambda_handler(route_event(key, params={"token": token}, **kwargs), LambdaContext())
+
+
+def pay(bill) -> None:
+    """Stripe reports the bill paid in full, as the webhook receives it."""
+    webhook_handler(webhook_request(event_body(checkout_event(bill))), LambdaContext())
 
 
 def owner(owner_id: str = "O0001", locale: str = "en") -> None:
@@ -50,7 +55,7 @@ def test_bill_page_shows_itemised_bill_in_owner_locale(aws):
     token = pay_token(bill)
 
     # WHEN the owner opens the link
-    response = call("GET", f"/pay/{token}")
+    response = call("bill_page", token)
 
     # THEN the page lists each fee item by name with amounts, total, due date and a Pay form
     assert response["statusCode"] == 200
@@ -70,7 +75,7 @@ def test_lang_parameter_overrides_owner_locale(aws):
     owner(locale="en")
     bill = store_bill()
     # WHEN the page is asked for in Chinese
-    page = call("GET", f"/pay/{pay_token(bill)}", query={"lang": "zh-CN"})["body"]
+    page = call("bill_page", pay_token(bill), query={"lang": "zh-CN"})["body"]
     # THEN it is in Chinese
     assert "物业服务费" in page and "应缴合计" in page and 'lang="zh-CN"' in page
 
@@ -79,10 +84,10 @@ def test_paid_bill_page_shows_receipt_and_no_pay_button(aws):
     # GIVEN a bill paid through the webhook
     bill = store_bill()
     token = pay_token(bill)
-    webhook_handler(webhook_request(event_body(checkout_event(bill))), LambdaContextStub())
+    pay(bill)
 
     # WHEN the owner opens the link again
-    page = call("GET", f"/pay/{token}", query={"lang": "en"})["body"]
+    page = call("bill_page", token, query={"lang": "en"})["body"]
 
     # THEN the page says paid, with the receipt number, and has no Pay form
     assert "Paid" in page
@@ -98,14 +103,14 @@ def test_checkout_creates_fresh_session_and_redirects(stripe_api):
 
     # WHEN the owner presses Pay twice
     first = call(
-        "POST",
-        f"/pay/{token}/checkout",
+        "start_checkout",
+        token,
         body="lang=en",
         headers={"content-type": "application/x-www-form-urlencoded"},
     )
     second = call(
-        "POST",
-        f"/pay/{token}/checkout",
+        "start_checkout",
+        token,
         body="lang=en",
         headers={"content-type": "application/x-www-form-urlencoded"},
     )
@@ -144,10 +149,10 @@ def test_checkout_creates_fresh_session_and_redirects(stripe_api):
 def test_checkout_of_paid_bill_goes_back_to_bill_without_session(stripe_api):
     # GIVEN a paid bill
     bill = store_bill()
-    webhook_handler(webhook_request(event_body(checkout_event(bill))), LambdaContextStub())
+    pay(bill)
     token = pay_token(bill)
     # WHEN Pay is pressed (e.g. an old tab)
-    response = call("POST", f"/pay/{token}/checkout")
+    response = call("start_checkout", token)
     # THEN back to the bill page, and Stripe is not asked for a session
     assert response["statusCode"] == 303
     assert response["headers"]["Location"].startswith(f"https://pay.example.test/pay/{token}")
@@ -160,8 +165,8 @@ def test_checkout_when_stripe_is_down_shows_bill_with_retry_notice(stripe_api):
     bill = store_bill()
     # WHEN the owner presses Pay
     response = call(
-        "POST",
-        f"/pay/{pay_token(bill)}/checkout",
+        "start_checkout",
+        pay_token(bill),
         body="lang=en",
         headers={"content-type": "application/x-www-form-urlencoded"},
     )
@@ -176,12 +181,12 @@ def test_return_page_shows_processing_then_paid(aws):
     bill = store_bill()
     token = pay_token(bill)
     # WHEN the webhook has not arrived yet
-    before = call("GET", f"/pay/{token}/return", query={"session_id": "cs_test_1", "lang": "en"})
+    before = call("checkout_return", token, query={"session_id": "cs_test_1", "lang": "en"})
     # THEN the page says it is being confirmed
     assert before["statusCode"] == 200 and "being confirmed" in before["body"]
     # WHEN the webhook has credited it
-    webhook_handler(webhook_request(event_body(checkout_event(bill))), LambdaContextStub())
-    after = call("GET", f"/pay/{token}/return", query={"session_id": "cs_test_1", "lang": "en"})
+    pay(bill)
+    after = call("checkout_return", token, query={"session_id": "cs_test_1", "lang": "en"})
     # THEN it says confirmed, with the receipt number
     assert "confirmed" in after["body"] and "-000001" in after["body"]
 
@@ -189,6 +194,6 @@ def test_return_page_shows_processing_then_paid(aws):
 def test_expired_link_gets_generic_not_found(aws):
     bill = store_bill()
     token = pay_token(bill, expires_in=timedelta(days=-1))
-    response = call("GET", f"/pay/{token}")
+    response = call("bill_page", token)
     assert response["statusCode"] == 404
     assert "A-101" not in response["body"]

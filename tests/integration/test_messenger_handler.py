@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from ops_support import FakeLambdaContext, bill_notice, import_demo_units, sent_emails, sent_sms, sqs_event
+from ops_support import bill_notice, import_demo_units, sent_emails, sent_sms
 
 import messenger.handler as messenger_handler
+from infra.local.events import LambdaContext, sqs_event
 from messenger.handler import lambda_handler
 from propdesk.messaging.requests import MessageRequest
 from propdesk.store.models import LedgerItem, MessageItem
@@ -30,7 +31,7 @@ def owners(aws, demo_config):
 def test_notice_goes_by_email_and_sms_in_the_owners_locale(owners, demo_config):
     event = sqs_event([_notice("O0001", "A-101").model_dump_json()])
     # WHEN the messenger gets the notice of an English-speaking owner with SMS consent
-    response = lambda_handler(event, FakeLambdaContext())
+    response = lambda_handler(event, LambdaContext())
     # THEN one English email from the property's sender and one SMS went out
     assert response == {"batchItemFailures": []}
     (email,) = sent_emails()
@@ -50,15 +51,15 @@ def test_notice_goes_by_email_and_sms_in_the_owners_locale(owners, demo_config):
 def test_the_same_message_twice_is_sent_once(owners):
     body = _notice("O0001", "A-101").model_dump_json()
     # WHEN the same message arrives twice, in one batch and again later
-    lambda_handler(sqs_event([body, body]), FakeLambdaContext())
-    lambda_handler(sqs_event([body]), FakeLambdaContext())
+    lambda_handler(sqs_event([body, body]), LambdaContext())
+    lambda_handler(sqs_event([body]), LambdaContext())
     # THEN it went out once per channel
     assert len(sent_emails()) == 1
     assert len(sent_sms()) == 1
 
 
 def test_chinese_owner_without_sms_consent_gets_email_only(owners):
-    lambda_handler(sqs_event([_notice("O0002", "A-102").model_dump_json()]), FakeLambdaContext())
+    lambda_handler(sqs_event([_notice("O0002", "A-102").model_dump_json()]), LambdaContext())
     (email,) = sent_emails()
     assert "物业费缴费通知" in email.subject
     assert sent_sms() == []
@@ -86,7 +87,7 @@ def test_department_work_order_goes_to_its_mailbox(owners, demo_config):
             "department": "engineering",
         },
     )
-    assert lambda_handler(sqs_event([request.model_dump_json()]), FakeLambdaContext()) == {
+    assert lambda_handler(sqs_event([request.model_dump_json()]), LambdaContext()) == {
         "batchItemFailures": []
     }
     (email,) = sent_emails()
@@ -96,7 +97,7 @@ def test_department_work_order_goes_to_its_mailbox(owners, demo_config):
 
 
 def test_unknown_owner_is_recorded_undeliverable_not_retried(owners):
-    response = lambda_handler(sqs_event([_notice("O9999", "Z-1").model_dump_json()]), FakeLambdaContext())
+    response = lambda_handler(sqs_event([_notice("O9999", "Z-1").model_dump_json()]), LambdaContext())
     assert response == {"batchItemFailures": []}
     assert MessageItem.get("bill_notice#Z-1#2026-07").status == "undeliverable"
     assert sent_emails() == []

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import time_machine
-from ops_support import FakeLambdaContext, drain, drain_json, import_demo_units, scheduler_event, sqs_event
+from ops_support import drain, drain_json, import_demo_units
 
 from infra.config import units_csv_path
+from infra.local.events import LambdaContext, scheduler_event, sqs_event
 from notices.handler import lambda_handler
+from propdesk import naming
 from propdesk.messaging.requests import parse_message
 from propdesk.payments.links import verify_pay_link
 from propdesk.services.units import import_units_csv
@@ -16,6 +18,7 @@ from propdesk.store.bills import BillRepository
 from propdesk.store.models import BillItem, LedgerItem
 from tests.conftest import TEST_LINK_KEY
 
+NOTICES_QUEUE_ARN = f"arn:aws:sqs:ap-southeast-1:123456789012:{naming.queue_name('demo', 'notices')}"
 # 16 June 2026, 09:00 in Shanghai: the notice day of period 2026-07 (15 days' lead).
 NOTICE_DAY_0900_LOCAL = datetime(2026, 6, 16, 1, 0, tzinfo=UTC)
 
@@ -29,7 +32,7 @@ def test_scheduled_run_on_the_notice_day_plans_batches_of_units(aws, demo_config
     _import(demo_config)
     # WHEN the daily schedule fires on the notice day
     with time_machine.travel(NOTICE_DAY_0900_LOCAL, tick=False):
-        result = lambda_handler(scheduler_event({"action": "plan_cycle"}), FakeLambdaContext())
+        result = lambda_handler(scheduler_event({"action": "plan_cycle"}), LambdaContext())
         # (read inside the travel: the queue would expire messages from the "past")
         batches = drain_json(aws["NOTICES_QUEUE_URL"])
     # THEN every unit is queued once, 50 per message, for period 2026-07
@@ -45,7 +48,7 @@ def test_scheduled_run_on_another_day_does_nothing(aws, demo_config):
     _import(demo_config)
     # GIVEN 23:30 UTC on 15 June is already 16 June in Shanghai, but 15 June 07:30 local is not
     with time_machine.travel(datetime(2026, 6, 14, 23, 30, tzinfo=UTC), tick=False):
-        result = lambda_handler(scheduler_event({"action": "plan_cycle"}), FakeLambdaContext())
+        result = lambda_handler(scheduler_event({"action": "plan_cycle"}), LambdaContext())
     assert result == {"period": None, "units": 0, "batches": 0}
     assert drain(aws["NOTICES_QUEUE_URL"]) == []
 
@@ -54,7 +57,7 @@ def test_notice_day_follows_the_property_time_zone(aws, demo_config):
     _import(demo_config)
     # GIVEN 16:30 UTC on 15 June, which is 00:30 on 16 June in Shanghai
     with time_machine.travel(datetime(2026, 6, 15, 16, 30, tzinfo=UTC), tick=False):
-        result = lambda_handler(scheduler_event({"action": "plan_cycle"}), FakeLambdaContext())
+        result = lambda_handler(scheduler_event({"action": "plan_cycle"}), LambdaContext())
     assert result["period"] == "2026-07"
 
 
@@ -62,11 +65,11 @@ def test_forced_period_and_unknown_action(aws, demo_config):
     _import(demo_config)
     with time_machine.travel(datetime(2026, 6, 1, 1, 0, tzinfo=UTC), tick=False):
         result = lambda_handler(
-            scheduler_event({"action": "plan_cycle", "period": "2026-09"}), FakeLambdaContext()
+            scheduler_event({"action": "plan_cycle", "period": "2026-09"}), LambdaContext()
         )
     assert result["period"] == "2026-09"
     try:
-        lambda_handler(scheduler_event({"action": "drop_tables"}), FakeLambdaContext())
+        lambda_handler(scheduler_event({"action": "drop_tables"}), LambdaContext())
     except ValueError as exc:
         assert "plan_cycle" in str(exc)
     else:
@@ -78,11 +81,11 @@ def test_worker_issues_itemised_bills_and_queues_one_notice_each(aws, demo_confi
     # down with hundreds of messages)
     import_demo_units(demo_config, 200)
     with time_machine.travel(NOTICE_DAY_0900_LOCAL, tick=False):
-        lambda_handler(scheduler_event({"action": "plan_cycle"}), FakeLambdaContext())
+        lambda_handler(scheduler_event({"action": "plan_cycle"}), LambdaContext())
         bodies = drain(aws["NOTICES_QUEUE_URL"])
         # WHEN the worker gets the batches (one record per invocation, as configured)
         for body in bodies:
-            response = lambda_handler(sqs_event([body], queue="propdesk-demo-notices"), FakeLambdaContext())
+            response = lambda_handler(sqs_event([body], queue_arn=NOTICES_QUEUE_ARN), LambdaContext())
             assert response == {"batchItemFailures": []}
         notices = [parse_message(body) for body in drain(aws["MESSAGES_QUEUE_URL"])]
     # THEN each unit has one bill for the period, itemised, due on the 15th
@@ -119,7 +122,7 @@ def test_malformed_batch_fails_only_itself(aws, demo_config):
     event = sqs_event(
         ["not json", '{"kind": "issue_bills", "period": "2026-13", "unit_ids": ["A-101"]}', good]
     )
-    response = lambda_handler(event, FakeLambdaContext())
+    response = lambda_handler(event, LambdaContext())
     failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
     assert failed == {event["Records"][0]["messageId"], event["Records"][1]["messageId"]}
     assert BillItem.count() == 1

@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 import time_machine
-from ops_support import FakeLambdaContext, drain, scheduler_event
+from ops_support import drain
 
+from infra.local.events import LambdaContext, scheduler_event
 from overdue.handler import lambda_handler
 from propdesk.domain.billing import Bill, BillLine
 from propdesk.messaging.requests import parse_message
@@ -51,7 +52,7 @@ def bills(aws):
 
 def test_daily_run_reminds_only_open_past_due_bills(aws, bills):
     with time_machine.travel(DAY_AFTER_DUE, tick=False):
-        result = lambda_handler(scheduler_event({"action": "run_ladder"}), FakeLambdaContext())
+        result = lambda_handler(scheduler_event({"action": "run_ladder"}), LambdaContext())
         queued = [parse_message(b) for b in drain(aws["MESSAGES_QUEUE_URL"])]
     assert result == {"open_past_due": 1, "steps_taken": 1}
     (reminder,) = queued
@@ -68,19 +69,15 @@ def test_daily_run_reminds_only_open_past_due_bills(aws, bills):
 def test_nothing_on_the_due_date_itself_in_local_time(aws, bills):
     # 15 July 23:30 UTC is already 16 July in Shanghai; 15 July 15:00 UTC is still 15 July there
     with time_machine.travel(datetime(2026, 7, 15, 15, 0, tzinfo=UTC), tick=False):
-        assert (
-            lambda_handler(scheduler_event({"action": "run_ladder"}), FakeLambdaContext())["steps_taken"] == 0
-        )
+        assert lambda_handler(scheduler_event({"action": "run_ladder"}), LambdaContext())["steps_taken"] == 0
     with time_machine.travel(datetime(2026, 7, 15, 16, 30, tzinfo=UTC), tick=False):
-        assert (
-            lambda_handler(scheduler_event({"action": "run_ladder"}), FakeLambdaContext())["steps_taken"] == 1
-        )
+        assert lambda_handler(scheduler_event({"action": "run_ladder"}), LambdaContext())["steps_taken"] == 1
 
 
 def test_an_old_bill_gets_a_link_that_is_still_valid(aws):
     BillRepository().create(replace(_bill("A-104"), issued_at=datetime(2026, 1, 1, tzinfo=UTC)))
     with time_machine.travel(DAY_AFTER_DUE, tick=False):
-        lambda_handler(scheduler_event({"action": "run_ladder"}), FakeLambdaContext())
+        lambda_handler(scheduler_event({"action": "run_ladder"}), LambdaContext())
         (reminder,) = [parse_message(b) for b in drain(aws["MESSAGES_QUEUE_URL"])]
     token = reminder.context["pay_url"].rsplit("/", 1)[1]
     link = verify_pay_link(token, key=TEST_LINK_KEY.encode(), now=DAY_AFTER_DUE)
@@ -89,22 +86,22 @@ def test_an_old_bill_gets_a_link_that_is_still_valid(aws):
 
 def test_unknown_action_is_refused(aws):
     with pytest.raises(ValueError, match="run_ladder"):
-        lambda_handler(scheduler_event({"action": "delete_everything"}), FakeLambdaContext())
+        lambda_handler(scheduler_event({"action": "delete_everything"}), LambdaContext())
 
 
 def test_a_bill_with_a_payment_set_aside_for_staff_is_not_chased(aws, bills):
     # GIVEN the owner of A-101 paid through Stripe, but an amount that differs from the bill,
     # so the webhook set the payment aside for staff and left the bill open
     from payment_webhook.handler import lambda_handler as webhook_handler
-    from tests.paytools import LambdaContextStub, checkout_event, event_body, webhook_request
+    from tests.paytools import checkout_event, event_body, webhook_request
 
     bill = bills.get("A-101#2026-07")
     event = checkout_event(bill, payment_intent="pi_short", amount_minor=bill.total_minor - 1)
-    answer = webhook_handler(webhook_request(event_body(event)), LambdaContextStub())
+    answer = webhook_handler(webhook_request(event_body(event)), LambdaContext())
     assert '"mismatch"' in answer["body"]
     # WHEN the daily run comes after the due date
     with time_machine.travel(DAY_AFTER_DUE, tick=False):
-        result = lambda_handler(scheduler_event({"action": "run_ladder"}), FakeLambdaContext())
+        result = lambda_handler(scheduler_event({"action": "run_ladder"}), LambdaContext())
         queued = [parse_message(b) for b in drain(aws["MESSAGES_QUEUE_URL"])]
     # THEN the bill is past due and open, but its owner gets no reminder while staff review it
     assert result == {"open_past_due": 1, "steps_taken": 0}

@@ -13,11 +13,12 @@ from payment_webhook.handler import lambda_handler
 from propdesk.messaging.requests import parse_message
 from propdesk.store.bills import BillRepository
 from propdesk.store.models import CounterItem, LedgerItem, PaymentItem
-from tests.paytools import LambdaContextStub, checkout_event, event_body, store_bill, webhook_request
+from tests.paytools import checkout_event, event_body, store_bill, webhook_request
+from tests.route_events import LambdaContext
 
 
 def deliver(event: dict, **kwargs) -> dict:
-    return lambda_handler(webhook_request(event_body(event), **kwargs), LambdaContextStub())
+    return lambda_handler(webhook_request(event_body(event), **kwargs), LambdaContext())
 
 
 def queued_messages(env: dict) -> list:

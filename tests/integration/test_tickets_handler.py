@@ -1,4 +1,5 @@
-"""The tickets function on moto: staff API (HTTP API v2 events) and the routing consumer."""
+"""The service desk on moto: requests taken through the api function's ticket routes (HTTP API
+v2 events), then routed by the tickets function's queue consumer."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ from datetime import UTC, datetime
 
 import pytest
 import time_machine
-from ops_support import FakeLambdaContext, drain, http_event, sqs_event
+from ops_support import drain
 
-from infra import manifest
+from api.handler import lambda_handler as api_handler
+from infra.local.events import sqs_event
+from propdesk import naming
 from propdesk.messaging.requests import parse_message
 from propdesk.store.models import LedgerItem, TicketItem
-from tickets.handler import ROUTE_ROLES, lambda_handler
+from tests.route_events import LambdaContext, route_event
+from tickets.handler import lambda_handler
 
 NOW = datetime(2026, 7, 3, 1, 0, 10, tzinfo=UTC)  # 09:00 in Shanghai
 REQUEST = {
@@ -25,30 +29,22 @@ REQUEST = {
 }
 
 
+TICKETS_QUEUE_ARN = f"arn:aws:sqs:ap-southeast-1:123456789012:{naming.queue_name('demo', 'tickets')}"
+
+
 def _post(body, roles=("agent",)):
-    return lambda_handler(
-        http_event("POST", "/staff/tickets", body=body, roles=roles, route_key="POST /staff/tickets"),
-        FakeLambdaContext(),
-    )
+    return api_handler(route_event("create_ticket", body=body, roles=roles), LambdaContext())
 
 
 def _get(ticket_id, roles=("cashier",)):
-    event = http_event(
-        "GET",
-        f"/staff/tickets/{ticket_id}",
-        roles=roles,
-        route_key="GET /staff/tickets/{ticket_id}",
-        path_parameters={"ticket_id": ticket_id},
+    return api_handler(
+        route_event("get_ticket", params={"ticket_id": ticket_id}, roles=roles), LambdaContext()
     )
-    return lambda_handler(event, FakeLambdaContext())
 
 
-def test_route_roles_equal_the_manifest():
-    spec = manifest.function("tickets")
-    assert {f"{r.method} {r.path}": tuple(sorted(r.roles)) for r in spec.routes} == {
-        key: tuple(sorted(roles)) for key, roles in ROUTE_ROLES.items()
-    }
-    assert all(r.auth == "staff" for r in spec.routes)
+def _route(bodies):
+    """The tickets function consuming these tickets-queue messages."""
+    return lambda_handler(sqs_event(bodies, queue_arn=TICKETS_QUEUE_ARN), LambdaContext())
 
 
 def test_agent_takes_a_request_and_it_is_routed_to_engineering(aws):
@@ -61,9 +57,7 @@ def test_agent_takes_a_request_and_it_is_routed_to_engineering(aws):
         # AND the router consumes the queued ticket
         queued = drain(aws["TICKETS_QUEUE_URL"])
         assert [json.loads(b) for b in queued] == [{"ticket_id": created["ticket_id"]}]
-        assert lambda_handler(sqs_event(queued, queue="propdesk-demo-tickets"), FakeLambdaContext()) == {
-            "batchItemFailures": []
-        }
+        assert _route(queued) == {"batchItemFailures": []}
         work_orders = [parse_message(b) for b in drain(aws["MESSAGES_QUEUE_URL"])]
     # THEN the ticket is dispatched to engineering, urgent, due in two hours
     read = json.loads(_get(created["ticket_id"])["body"])
@@ -83,7 +77,7 @@ def test_agent_takes_a_request_and_it_is_routed_to_engineering(aws):
 def test_out_of_scope_request_is_recorded_without_a_work_order(aws):
     with time_machine.travel(NOW, tick=False):
         created = json.loads(_post({**REQUEST, "category": "tax_advice", "kind": "consultation"})["body"])
-        lambda_handler(sqs_event(drain(aws["TICKETS_QUEUE_URL"])), FakeLambdaContext())
+        _route(drain(aws["TICKETS_QUEUE_URL"]))
         assert drain(aws["MESSAGES_QUEUE_URL"]) == []
     assert json.loads(_get(created["ticket_id"])["body"])["status"] == "out_of_scope"
 
@@ -92,7 +86,7 @@ def test_routing_twice_sends_one_work_order_id(aws):
     with time_machine.travel(NOW, tick=False):
         created = json.loads(_post(REQUEST)["body"])
         body = drain(aws["TICKETS_QUEUE_URL"])[0]
-        lambda_handler(sqs_event([body, body]), FakeLambdaContext())
+        _route([body, body])
         ids = {parse_message(b).message_id for b in drain(aws["MESSAGES_QUEUE_URL"])}
     assert ids == {f"work_order#{created['ticket_id']}"}
     assert TicketItem.get(created["ticket_id"]).version == 2  # created, then routed once
