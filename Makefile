@@ -10,7 +10,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/functions:$(CURDIR)/layers/core/python
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test install lint format unit run token synth deploy diff clean help bench
+.PHONY: demo test install browser lint format unit run token synth deploy diff clean help bench fuzz
 
 help:
 	@echo "make demo                      set up and run a scripted month of the demo property locally"
@@ -18,14 +18,21 @@ help:
 	@echo "make run [PROPERTY=demo] [PORT=8000]  start the local runtime on http://127.0.0.1:PORT"
 	@echo "make token ROLE=cashier        mint a staff token for the local runtime"
 	@echo "make bench [UNITS=500]         one billing cycle in process on moto: time and AWS calls per unit"
+	@echo "make fuzz [EXAMPLES=300]       schemathesis on every route of the local runtime, many examples"
 	@echo "make synth PROPERTY=<id>       synthesize the CDK stack PropDesk-<id> offline"
 	@echo "make deploy PROPERTY=<id>      deploy PropDesk-<id> to the AWS account in your environment"
 
 demo: install
 	$(BIN)/python -m infra.local.demo --property $(PROPERTY)
 
-test: install lint
+test: install browser lint
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+# Headless Chromium and CJK fonts for the browser tests, from Debian's packages, when missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
 
 install: $(VENV)/.installed
 
@@ -66,6 +73,10 @@ deploy: install node_modules/.installed
 UNITS ?= 500
 bench: install
 	$(BIN)/python -m bench.cycle --units $(UNITS)
+
+EXAMPLES ?= 300
+fuzz: install
+	PROPDESK_FUZZ_EXAMPLES=$(EXAMPLES) $(BIN)/python -m pytest -p no:cacheprovider tests/e2e/test_fuzz_api.py
 
 clean:
 	rm -rf cdk.out build .pytest_cache .ruff_cache

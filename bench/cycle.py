@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
-import hmac
 import io
 import json
 import os
@@ -47,8 +45,10 @@ import botocore.client
 from moto import mock_aws
 
 from infra.config import load_config
-from infra.local.invoker import LocalLambdaContext
+from infra.local.events import LambdaContext, http_event, sqs_event
 from infra.local.resources import LocalSecrets, provision
+from infra.local.stripe import sign_payload
+from propdesk import routes
 
 REGION = "ap-southeast-1"
 WEBHOOK_SECRET = "whsec_bench"  # noqa: S105 - a local benchmark secret
@@ -83,10 +83,8 @@ class CallCounter:
         botocore.client.BaseClient._make_api_call = self._original
 
 
-def Context() -> LocalLambdaContext:
-    return LocalLambdaContext(
-        function_name="propdesk-bench", memory_limit_in_mb=512, timeout_s=300, region=REGION
-    )
+def Context() -> LambdaContext:
+    return LambdaContext(function_name="propdesk-bench", memory_limit_in_mb=512, timeout_s=300, region=REGION)
 
 
 def synthetic_units(config, count: int) -> str:
@@ -120,12 +118,6 @@ def synthetic_units(config, count: int) -> str:
     return out.getvalue()
 
 
-def sqs_records(queue_url: str, limit: int) -> list[dict]:
-    sqs = boto3.client("sqs")
-    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=min(limit, 10)).get("Messages", [])
-    return messages
-
-
 def pump(queue_url: str, handler, batch_size: int) -> int:
     """Feed a queue to its consumer the way the SQS event source does, until it is empty."""
     sqs = boto3.client("sqs")
@@ -134,22 +126,7 @@ def pump(queue_url: str, handler, batch_size: int) -> int:
         messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=batch_size).get("Messages", [])
         if not messages:
             return handled
-        event = {
-            "Records": [
-                {
-                    "messageId": m["MessageId"],
-                    "receiptHandle": m["ReceiptHandle"],
-                    "body": m["Body"],
-                    "attributes": {"ApproximateReceiveCount": "1"},
-                    "messageAttributes": {},
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": "arn:aws:sqs:ap-southeast-1:123456789012:bench",
-                    "awsRegion": "ap-southeast-1",
-                }
-                for m in messages
-            ]
-        }
-        result = handler(event, Context())
+        result = handler(sqs_event(messages), Context())
         failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
         if failed:
             raise SystemExit(f"bench: {len(failed)} records failed in {queue_url}")
@@ -183,22 +160,16 @@ def signed_webhook(bill: dict, *, property_id: str, now: int) -> dict:
             "data": {"object": session},
         }
     )
-    signature = hmac.new(WEBHOOK_SECRET.encode(), f"{now}.{payload}".encode(), hashlib.sha256).hexdigest()
-    return {
-        "version": "2.0",
-        "routeKey": "POST /webhooks/stripe",
-        "rawPath": "/webhooks/stripe",
-        "rawQueryString": "",
-        "headers": {"content-type": "application/json", "stripe-signature": f"t={now},v1={signature}"},
-        "requestContext": {
-            "http": {"method": "POST", "path": "/webhooks/stripe", "sourceIp": "127.0.0.1"},
-            "requestId": str(uuid.uuid4()),
-            "routeKey": "POST /webhooks/stripe",
-            "stage": "$default",
+    route = routes.route("stripe_webhook")
+    return http_event(
+        route.method,
+        route.path,
+        headers={
+            "content-type": "application/json",
+            "stripe-signature": sign_payload(payload, WEBHOOK_SECRET, now),
         },
-        "body": payload,
-        "isBase64Encoded": False,
-    }
+        body=payload,
+    )
 
 
 @contextmanager
@@ -225,11 +196,13 @@ def run(units: int, pay_share: float, property_id: str) -> int:
     counter = CallCounter()
     phases: list[Phase] = []
     with mock_aws():
-        env = provision(
+        resources = provision(
             config,
             public_url="https://pay.bench.example.com",
             secrets=LocalSecrets("sk_test_bench", WEBHOOK_SECRET, "bench-link-signing-key-0123456789abcdef"),
         )
+        # One process plays every function here: it sees every resource.
+        env = resources.operator_env()
         os.environ.update(env)
         from messenger.handler import lambda_handler as messenger_handler
         from notices.handler import lambda_handler as notices_handler

@@ -61,8 +61,8 @@ class LocalResources:
             env[naming.queue_env(spec.name)] = self.queue_url(spec.name)
         for key in manifest.SECRETS:
             env[naming.secret_env(key)] = naming.secret_name(self.property_id, key)
-        env.pop(naming.SERVICE_NAME_ENV, None)
-        return env
+        # Powertools' names and log level belong to each function, not to the operator.
+        return {name: value for name, value in env.items() if not name.startswith("POWERTOOLS_")}
 
 
 def create_tables(property_id: str) -> None:

@@ -28,6 +28,9 @@ from propdesk import routes
 from propdesk.payments.links import sign_pay_link
 from tests.paytools import make_bill, store_bill
 
+# One worker runs this module, with the one runtime its fixture starts.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("test_authorization_matrix")]
+
 OWN_UNIT = "A-101"  # imported into the small runtime
 OTHER_UNIT = "A-102"
 PERIOD = "2027-01"

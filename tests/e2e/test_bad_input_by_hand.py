@@ -15,6 +15,9 @@ import requests
 
 from infra.local.stripe import sign_payload
 
+# One worker runs this module, with the one runtime its fixture starts.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("test_bad_input_by_hand")]
+
 NOT_UTF8 = b'{"kind": "repair", "summary": "\xff\xfe\xfa"}'
 DEEP_JSON = ("[" * 5000 + "]" * 5000).encode()  # 10 kB: under every body limit
 TICKET = {"kind": "repair", "category": "water", "channel": "hotline", "summary": "leak"}

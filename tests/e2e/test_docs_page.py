@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import html
 
+import pytest
+
 from propdesk.routes import ROUTES
 from tests.e2e.browser import rendered_dom
+
+# One worker runs this module, with the one runtime its fixture starts.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("test_docs_page")]
 
 
 def test_docs_page_shows_every_route_in_a_browser(small_runtime):

@@ -27,6 +27,9 @@ from propdesk import routes
 from propdesk.payments.links import sign_pay_link
 from tests.paytools import make_bill, store_bill
 
+# One worker runs this module, with the one runtime its fixture starts.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("test_fuzz_api")]
+
 EXAMPLES = int(os.environ.get("PROPDESK_FUZZ_EXAMPLES", "12"))
 OWN_UNIT = "A-101"
 

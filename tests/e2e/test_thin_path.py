@@ -19,7 +19,7 @@ import pytest
 from infra.local.stripe import sign_payload
 from tests.e2e.localruntime import admin_headers, links_in
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("test_thin_path")]
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 PAYERS = 6  # owners who pay in this test (the demo pays for most of them)
