@@ -40,12 +40,12 @@ os.environ.update(
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-import boto3
 import botocore.client
 from moto import mock_aws
 
 from infra.config import load_config
-from infra.local.events import LambdaContext, http_event, sqs_event
+from infra.local.events import LambdaContext, http_event
+from infra.local.pollers import pump
 from infra.local.resources import LocalSecrets, provision
 from infra.local.stripe import sign_payload
 from propdesk import routes
@@ -118,23 +118,11 @@ def synthetic_units(config, count: int) -> str:
     return out.getvalue()
 
 
-def pump(queue_url: str, handler, batch_size: int) -> int:
+def drain(queue_url: str, handler, batch_size: int) -> None:
     """Feed a queue to its consumer the way the SQS event source does, until it is empty."""
-    sqs = boto3.client("sqs")
-    handled = 0
-    while True:
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=batch_size).get("Messages", [])
-        if not messages:
-            return handled
-        result = handler(sqs_event(messages), Context())
-        failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
-        if failed:
-            raise SystemExit(f"bench: {len(failed)} records failed in {queue_url}")
-        sqs.delete_message_batch(
-            QueueUrl=queue_url,
-            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
-        )
-        handled += len(messages)
+    pumped = pump(queue_url, handler, batch_size=batch_size, rounds=100_000)
+    if pumped.failed:
+        raise SystemExit(f"bench: {pumped.failed} records failed in {queue_url}")
 
 
 def signed_webhook(bill: dict, *, property_id: str, now: int) -> dict:
@@ -219,9 +207,9 @@ def run(units: int, pay_share: float, property_id: str) -> int:
             with phase(counter, phases, "plan cycle"):
                 notices_handler({"action": "plan_cycle", "period": period}, Context())
             with phase(counter, phases, "issue bills"):
-                pump(env["NOTICES_QUEUE_URL"], notices_handler, batch_size=1)
+                drain(env["NOTICES_QUEUE_URL"], notices_handler, batch_size=1)
             with phase(counter, phases, "send notices"):
-                pump(env["MESSAGES_QUEUE_URL"], messenger_handler, batch_size=10)
+                drain(env["MESSAGES_QUEUE_URL"], messenger_handler, batch_size=10)
             bills = sorted(BillRepository().list_period(period), key=lambda b: b.bill_id)
             payers = bills[: int(len(bills) * pay_share)]
             with phase(counter, phases, "payment webhooks"):
@@ -239,7 +227,7 @@ def run(units: int, pay_share: float, property_id: str) -> int:
                     if response["statusCode"] != 200:
                         raise SystemExit(f"bench: webhook answered {response['statusCode']}")
             with phase(counter, phases, "send receipts"):
-                pump(env["MESSAGES_QUEUE_URL"], messenger_handler, batch_size=10)
+                drain(env["MESSAGES_QUEUE_URL"], messenger_handler, batch_size=10)
         finally:
             counter.uninstall()
         paid = sum(1 for b in BillRepository().list_period(period) if b.status == "paid")

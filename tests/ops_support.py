@@ -9,7 +9,6 @@ from typing import Any
 
 import boto3
 
-from infra.local.events import LambdaContext, sqs_event
 from propdesk.messaging.requests import MessageRequest
 
 
@@ -60,28 +59,6 @@ def sent_sms() -> list[tuple[str, str]]:
     from moto.sns.models import sns_backends
 
     return list(sns_backends[DEFAULT_ACCOUNT_ID]["ap-southeast-1"].sms_messages.values())
-
-
-def pump(queue_url: str, handler: Any, *, rounds: int = 10, batch_size: int = 10) -> int:
-    """Emulates Lambda's SQS event source with ReportBatchItemFailures: receive a batch, invoke
-    the handler, delete the records it did not report as failed; failed records become visible
-    again at once (visibility timeout 0) so the queue's redrive policy moves them to the DLQ
-    after ``maxReceiveCount`` receives. Returns how many records were processed successfully."""
-    sqs = boto3.client("sqs")
-    done = 0
-    for _ in range(rounds):
-        messages = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=batch_size, VisibilityTimeout=0, AttributeNames=["All"]
-        ).get("Messages", [])
-        if not messages:
-            break
-        response = handler(sqs_event(messages), LambdaContext())
-        failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
-        for message in messages:
-            if message["MessageId"] not in failed:
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-                done += 1
-    return done
 
 
 def bill_notice(

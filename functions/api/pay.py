@@ -25,9 +25,18 @@ from propdesk.web.http import endpoint
 
 router = Router()
 
-Token = Annotated[str, Path(max_length=MAX_TOKEN_LENGTH, description="The signed pay-link token")]
-Lang = Annotated[str | None, Query(max_length=16, description="Page language: zh-CN or en")]
-FormLang = Annotated[str | None, Form(max_length=16, description="Page language: zh-CN or en")]
+Token = Annotated[
+    str,
+    Path(
+        max_length=MAX_TOKEN_LENGTH,
+        description="The signed pay-link token from the owner's notice",
+        examples=["eyJiIjoiQS0xMjAzIzIwMjctMDEiLCJ1IjoiQS0xMjAzIiwiZSI6MTc5ODY5NTIxMX0.opGneZVZ05ccVPWXeRF9"],
+    ),
+]
+Lang = Annotated[str | None, Query(max_length=16, description="Page language: zh-CN or en", examples=["en"])]
+FormLang = Annotated[
+    str | None, Form(max_length=16, description="Page language: zh-CN or en", examples=["zh-CN"])
+]
 
 
 def _holder() -> LinkHolder:

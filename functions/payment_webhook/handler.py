@@ -114,10 +114,16 @@ def refusal(refused: Refused, event: Mapping[str, Any]) -> Response:
     return staff_errors.refusal(refused)
 
 
-def failed(event: Mapping[str, Any]) -> Response:
-    logger.exception("webhook failed before its route")
+def retry_later(what: str) -> Response:
+    """A failure (logged with its trace, counted for the alarm): 500, and Stripe delivers again.
+    Nothing was credited, or the credit is complete; either way the retry finishes the job."""
+    logger.exception(what)
     metrics.add_metric(name="StripeEvent_failed", unit=MetricUnit.Count, value=1)
     return json_error(500, "retry", "Temporary failure, please retry.")
+
+
+def failed(event: Mapping[str, Any]) -> Response:
+    return retry_later("webhook failed before its route")
 
 
 @app.exception_handler(NotFoundError)
@@ -149,10 +155,7 @@ def _not_utf8(_: UnicodeDecodeError) -> Response:
 
 @app.exception_handler(Exception)
 def _unexpected(exc: Exception) -> Response:
-    # Nothing was credited or the credit is complete; either way Stripe's retry finishes it.
-    logger.exception("webhook processing failed", error_type=type(exc).__name__)
-    metrics.add_metric(name="StripeEvent_failed", unit=MetricUnit.Count, value=1)
-    return json_error(500, "retry", "Temporary failure, please retry.")
+    return retry_later("webhook processing failed")
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

@@ -13,16 +13,16 @@ import base64
 import json
 import logging
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from infra.local.events import http_event
+from infra.local.httpserver import LocalHttpServer
 from infra.local.jwt_authorizer import TokenIssuer, Unauthorized
 from propdesk import routes
 
@@ -237,31 +237,13 @@ class Gateway:
             return Response.json(500, {"message": "Internal Server Error"})
 
 
-class GatewayServer:
+class GatewayServer(LocalHttpServer):
     def __init__(
         self, gateway: Gateway, *, host: str = "127.0.0.1", port: int = 8000, access_log: bool = False
     ):
         self.gateway = gateway
-        outer = self
-
-        class Handler(_GatewayHandler):
-            owner = outer
-
         self.access_log = access_log
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
-        self.host = host
-        self.port = self._server.server_address[1]
-        self.base_url = f"http://{host}:{self.port}"
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
-        self._thread.start()
-
-    def shutdown(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(_GatewayHandler, host=host, port=port, name="gateway")
 
 
 class _GatewayHandler(BaseHTTPRequestHandler):

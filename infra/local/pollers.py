@@ -13,11 +13,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
 
-from infra.local.events import sqs_event
+from infra.local.events import LambdaContext, sqs_event
 
 log = logging.getLogger("propdesk.local.pollers")
 
@@ -160,3 +161,36 @@ def queue_depths(queue_urls: dict[str, str], *, client: Any) -> dict[str, dict[s
             "delayed": int(attributes.get("ApproximateNumberOfMessagesDelayed", 0)),
         }
     return depths
+
+
+@dataclass(frozen=True)
+class Pumped:
+    processed: int
+    failed: int
+
+
+def pump(
+    queue_url: str, handler: Callable[[dict, Any], Any], *, batch_size: int = 10, rounds: int = 1000
+) -> Pumped:
+    """The SQS event source, synchronously, for tests and the benchmark: receive a batch, invoke
+    ``handler``, delete the records it did not report as failed, until the queue is empty (or
+    ``rounds`` batches). Failed records become visible again at once (visibility timeout 0), so
+    the queue's redrive policy moves them to the dead-letter queue after ``maxReceiveCount``."""
+    sqs = boto3.client("sqs")
+    processed = failed_count = 0
+    for _ in range(rounds):
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=batch_size, VisibilityTimeout=0, AttributeNames=["All"]
+        ).get("Messages", [])
+        if not messages:
+            break
+        failed = failed_ids(handler(sqs_event(messages), LambdaContext()), [m["MessageId"] for m in messages])
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            sqs.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done)],
+            )
+        processed += len(done)
+        failed_count += len(failed)
+    return Pumped(processed, failed_count)

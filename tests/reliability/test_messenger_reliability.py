@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from ops_support import bill_notice, drain, import_demo_units, pump, sent_emails, sent_sms
+from ops_support import bill_notice, drain, import_demo_units, sent_emails, sent_sms
 
 import messenger.handler as messenger_handler
 from infra.local.events import LambdaContext, sqs_event
+from infra.local.pollers import pump
 from infra.manifest import queue
 from messenger.handler import lambda_handler
 from propdesk.messaging.requests import MESSAGES_QUEUE

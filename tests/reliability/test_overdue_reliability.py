@@ -7,10 +7,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 import time_machine
-from ops_support import drain, import_demo_units, pump, sent_emails
+from ops_support import drain, import_demo_units, sent_emails
 
 import messenger.handler as messenger_handler
 from infra.local.events import LambdaContext, scheduler_event
+from infra.local.pollers import pump
 from overdue.handler import lambda_handler
 from propdesk.domain.billing import Bill, BillLine
 from propdesk.services.messenger import Messenger, Pacer

@@ -7,8 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
+from infra.local.pages import environment
 from infra.local.stripe.api import Response
 from infra.local.stripe.errors import StripeError
 from infra.local.stripe.resources import Resources
@@ -30,14 +29,7 @@ def success_url(session: dict[str, Any]) -> str:
     return str(session["success_url"]).replace("{CHECKOUT_SESSION_ID}", session["id"])
 
 
-# Every template is HTML, so everything is escaped; a missing value is an error, not "".
-_templates = Environment(
-    loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
-    autoescape=True,
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+_templates = environment(Path(__file__).resolve().parent / "templates")
 _templates.filters["amount"] = format_amount
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
+from infra.local.httpserver import LocalHttpServer
 from infra.local.stripe.api import Response, json_response
 
 log = logging.getLogger("propdesk.local.stripe")
@@ -17,26 +17,10 @@ log = logging.getLogger("propdesk.local.stripe")
 Handle = Callable[[str, str, dict[str, str], str], Response]
 
 
-class HttpServer:
+class HttpServer(LocalHttpServer):
     def __init__(self, handle: Handle, *, host: str, port: int) -> None:
         self.handle = handle
-        outer = self
-
-        class Handler(_Handler):
-            owner = outer
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
-        self.base_url = f"http://{host}:{self._server.server_address[1]}"
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="stripe-standin", daemon=True)
-        self._thread.start()
-
-    def shutdown(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(_Handler, host=host, port=port, name="stripe-standin")
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -38,7 +38,23 @@ class ErrorBody(BaseModel):
     """Every error the API answers: a code, a sentence for people, and details where useful.
     (API Gateway's own 401 carries only ``message``.)"""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "error": "invalid_request",
+                    "message": "The request is not valid.",
+                    "details": [
+                        {
+                            "field": "period",
+                            "problem": "String should match pattern '^(2[0-9]{3})-(0[1-9]|1[0-2])$'",
+                        }
+                    ],
+                }
+            ]
+        },
+    )
 
     error: str | None = Field(default=None, description="Machine-readable code, e.g. 'forbidden'")
     message: str
@@ -94,6 +110,39 @@ class BillLineOut(_Out):
 
 
 class BillDetail(BillRow):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "bill_id": "A-1203#2027-01",
+                    "unit_id": "A-1203",
+                    "period": "2027-01",
+                    "total_minor": 37727,
+                    "currency": "CNY",
+                    "due_date": "2027-01-15",
+                    "status": "open",
+                    "receipt_no": None,
+                    "owner_id": "O0042",
+                    "fee_standard_version": "SH-2026-01",
+                    "lines": [
+                        {
+                            "code": "service",
+                            "basis": "per_m2",
+                            "rate_minor": 280,
+                            "quantity": 8937,
+                            "amount_minor": 25024,
+                        }
+                    ],
+                    "issued_at": "2026-12-17T01:00:00+00:00",
+                    "paid_minor": 0,
+                    "paid_at": None,
+                    "payment_id": None,
+                }
+            ]
+        },
+    )
+
     owner_id: str
     fee_standard_version: str
     lines: list[BillLineOut]
@@ -135,12 +184,20 @@ class CollectionSummaryOut(_Out):
 
 
 class ImportResult(_Out):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"created": 312, "updated": 0, "unchanged": 0}]}
+    )
+
     created: int
     updated: int
     unchanged: int
 
 
 class CycleQueued(_Out):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"period": "2027-01", "units": 312, "batches": 7}]}
+    )
+
     period: str
     units: int
     batches: int
@@ -190,9 +247,36 @@ class TicketOut(_Out):
 
 
 class TicketTaken(TicketOut):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "ticket_id": "T-26551ed85794fc2bab8c",
+                    "kind": "repair",
+                    "category": "water",
+                    "unit_id": "A-1203",
+                    "channel": "hotline",
+                    "summary": "Water dripping from the bathroom ceiling since this morning.",
+                    "emergency": False,
+                    "status": "received",
+                    "department": None,
+                    "priority": None,
+                    "due_at": None,
+                    "created_at": "2026-12-01T05:26:16+00:00",
+                    "created": True,
+                }
+            ]
+        },
+    )
+
     created: bool = Field(description="False: the same request was already taken within the minute")
 
 
 class WebhookAnswer(_Out):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"received": True, "outcome": "credited"}]}
+    )
+
     received: bool
     outcome: str
