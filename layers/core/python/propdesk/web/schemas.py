@@ -227,7 +227,8 @@ class TicketIn(BaseModel):
         default=None, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
     )
     channel: Literal["hotline", "app", "front_desk"]
-    summary: str = Field(min_length=1, max_length=2000)
+    # Not only white space (it is stripped before the length is checked).
+    summary: str = Field(min_length=1, max_length=2000, pattern=r"\S")
     emergency: bool = False
 
 
