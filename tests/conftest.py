@@ -27,10 +27,7 @@ os.environ.update(
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 from infra.config import load_config
-
-TEST_WEBHOOK_SECRET = "whsec_test_secret"
-TEST_STRIPE_KEY = "sk_test_local"
-TEST_LINK_KEY = "test-link-signing-key-0123456789abcdef"
+from tests.testkeys import TEST_LINK_KEY, TEST_STRIPE_KEY, TEST_WEBHOOK_SECRET
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,8 @@ from infra.local.stripe import sign_payload
 from propdesk.domain.billing import Bill, BillLine, bill_id_for
 from propdesk.payments.links import sign_pay_link
 from propdesk.store.bills import BillRepository
-from tests.conftest import TEST_LINK_KEY, TEST_WEBHOOK_SECRET
 from tests.route_events import route_event
+from tests.testkeys import TEST_LINK_KEY, TEST_WEBHOOK_SECRET
 
 
 def stripe_signature(
@@ -23,8 +23,7 @@ def stripe_signature(
 ) -> str:
     """A ``Stripe-Signature`` header for ``payload``, signed as Stripe signs (the stand-in's signer,
     itself checked against the Stripe SDK), with the tests' webhook secret by default."""
-    text = payload.decode("utf-8") if isinstance(payload, bytes) else payload
-    return sign_payload(text, secret, timestamp)
+    return sign_payload(payload, secret, timestamp)
 
 
 def checkout_event(

@@ -24,10 +24,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from api import pay, staff, tickets
 from api.responses import html
+from propdesk import routes
 from propdesk.domain.calendar import InvalidPeriod
 from propdesk.payments.links import PayLink, pay_links
 from propdesk.services.checkout import PayLinkRefused
-from propdesk.settings import Settings, get_settings
+from propdesk.settings import Settings, get_settings, load_at_cold_start
 from propdesk.web import pages, staff_errors
 from propdesk.web.access import Access, Refused
 from propdesk.web.http import Resolver, serve
@@ -54,6 +55,8 @@ class HandlerSettings(Settings):
     public_url_parameter: str
 
 
+load_at_cold_start(HandlerSettings)
+
 app = Resolver()
 for _router in ROUTERS:
     app.include_router(_router)
@@ -66,8 +69,14 @@ def _verify_link(token: str, now: datetime) -> PayLink:
 access = Access(function="api", links=_verify_link)
 
 
+def is_owner_page(event: Mapping[str, Any]) -> bool:
+    """Whether the request is for an owner page (answered with pages, not JSON), by its route."""
+    route = routes.find(str(event.get("routeKey") or ""))
+    return route is not None and isinstance(route.audience, routes.OwnerLink)
+
+
 def _is_owner_page() -> bool:
-    return app.current_event.path.startswith("/pay/")
+    return is_owner_page(app.current_event.raw_event)
 
 
 def _page_locale(event: Mapping[str, Any] | None = None) -> str:
@@ -81,14 +90,14 @@ def _page_locale(event: Mapping[str, Any] | None = None) -> str:
 def failed(event: Mapping[str, Any]) -> Response:
     """A failure before the route ran (a secret that cannot be read): logged, answered plainly."""
     logger.exception("request failed before its route")
-    if str(event.get("rawPath") or "").startswith("/pay/"):
+    if is_owner_page(event):
         return html(500, pages.render_error(_page_locale(event)))
     return staff_errors.internal_error()
 
 
 def refusal(refused: Refused, event: Mapping[str, Any]) -> Response:
     """Owner pages answer with a page in the owner's language; staff routes with JSON."""
-    if str(event.get("rawPath") or "").startswith("/pay/"):
+    if is_owner_page(event):
         if refused.kind in ("too_large", "too_deep", "unsupported_media_type"):
             return html(refused.status, pages.render_error(_page_locale(event)))
         # Same page and status whatever the reason: nothing about other units leaks.

@@ -48,8 +48,11 @@ def _holder() -> LinkHolder:
 @endpoint(router, "bill_page", html=True)
 def bill_page(token: Token, lang: Lang = None) -> Response[str]:
     config = get_settings().property_config
-    opened = checkout.owner_bill(_holder().link, lang=lang, config=config)
-    return html(200, pages.render_bill_page(opened.bill, config=config, locale=opened.locale, token=token))
+    holder = _holder()  # the verified token: every link on the page carries it
+    opened = checkout.owner_bill(holder.link, lang=lang, config=config)
+    return html(
+        200, pages.render_bill_page(opened.bill, config=config, locale=opened.locale, token=holder.token)
+    )
 
 
 @endpoint(router, "start_checkout", status_code=303, html=True)
@@ -59,7 +62,7 @@ def start_checkout(token: Token, lang: FormLang = None) -> Response[str]:
     try:
         started = checkout.start_checkout(
             holder.link,
-            token=token,
+            token=holder.token,
             lang=lang,
             now=datetime.now(UTC),
             config=config,
@@ -68,7 +71,7 @@ def start_checkout(token: Token, lang: FormLang = None) -> Response[str]:
     except ProviderUnavailable:
         opened = checkout.owner_bill(holder.link, lang=lang, config=config)
         page = pages.render_bill_page(
-            opened.bill, config=config, locale=opened.locale, token=token, notice="unavailable_body"
+            opened.bill, config=config, locale=opened.locale, token=holder.token, notice="unavailable_body"
         )
         return html(503, page, headers={"Retry-After": "30"})
     return redirect(started.redirect_url)
@@ -81,5 +84,8 @@ def checkout_return(
     session_id: Annotated[str | None, Query(max_length=255, description="Stripe's session id")] = None,
 ) -> Response[str]:
     config = get_settings().property_config
-    opened = checkout.owner_bill(_holder().link, lang=lang, config=config)
-    return html(200, pages.render_return_page(opened.bill, config=config, locale=opened.locale, token=token))
+    holder = _holder()
+    opened = checkout.owner_bill(holder.link, lang=lang, config=config)
+    return html(
+        200, pages.render_return_page(opened.bill, config=config, locale=opened.locale, token=holder.token)
+    )

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from propdesk.messaging.requests import parse_message
 from propdesk.services.messenger import Messenger
-from propdesk.settings import Settings, get_settings
+from propdesk.settings import Settings, get_settings, load_at_cold_start
 
 logger = Logger()
 tracer = Tracer()
@@ -33,6 +33,9 @@ class HandlerSettings(Settings):
     owners_table: str
     messages_table: str
     ledger_table: str
+
+
+load_at_cold_start(HandlerSettings)
 
 
 class MalformedMessage(ValueError):

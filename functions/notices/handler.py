@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from propdesk.domain.calendar import local_today, parse_period
 from propdesk.services.notices import issue_bills, parse_issue_bills, run_notice_day
-from propdesk.settings import Settings, get_settings
+from propdesk.settings import Settings, get_settings, load_at_cold_start
 
 logger = Logger()
 tracer = Tracer()
@@ -38,6 +38,9 @@ class HandlerSettings(Settings):
     messages_queue_url: str
     link_key_secret_name: str
     public_url_parameter: str
+
+
+load_at_cold_start(HandlerSettings)
 
 
 def record_handler(record: SQSRecord) -> None:

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from propdesk.domain.calendar import local_today
 from propdesk.services.overdue import run_ladder
-from propdesk.settings import Settings, get_settings
+from propdesk.settings import Settings, get_settings, load_at_cold_start
 
 logger = Logger()
 tracer = Tracer()
@@ -31,6 +31,9 @@ class HandlerSettings(Settings):
     messages_queue_url: str
     link_key_secret_name: str
     public_url_parameter: str
+
+
+load_at_cold_start(HandlerSettings)
 
 
 @logger.inject_lambda_context(clear_state=True)

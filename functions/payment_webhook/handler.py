@@ -31,7 +31,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from propdesk.payments.stripe_provider import InvalidWebhook, stripe_keys, verify_webhook
 from propdesk.services.payments import process_stripe_event
-from propdesk.settings import Settings, get_settings
+from propdesk.settings import Settings, get_settings, load_at_cold_start
 from propdesk.store.idempotency import persistence_layer
 from propdesk.web import staff_errors
 from propdesk.web.access import Access, InvalidPayload, InvalidSignature, Provider, Refused, caller_of
@@ -64,6 +64,9 @@ class HandlerSettings(Settings):
     idempotency_table: str
     messages_queue_url: str
     stripe_secret_name: str
+
+
+load_at_cold_start(HandlerSettings)
 
 
 def verify_stripe(body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from propdesk.services.tickets import parse_route_ticket, route_ticket
-from propdesk.settings import Settings, get_settings
+from propdesk.settings import Settings, get_settings, load_at_cold_start
 
 logger = Logger()
 tracer = Tracer()
@@ -28,6 +28,9 @@ class HandlerSettings(Settings):
     tickets_table: str
     ledger_table: str
     messages_queue_url: str
+
+
+load_at_cold_start(HandlerSettings)
 
 
 def record_handler(record: SQSRecord) -> None:

@@ -31,6 +31,7 @@ from propdesk import naming
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IMPORT_PATH = os.pathsep.join(str(REPO_ROOT / part) for part in ("", "functions", "layers/core/python"))
 START_TIMEOUT_S = 60.0
+TIMEOUT_GRACE_S = 2.0
 
 
 class FunctionNotAvailable(Exception):
@@ -55,7 +56,8 @@ class Invocation:
 
 
 class Worker:
-    """One function's process and the pipe to it."""
+    """One function's warm instance: a process and the pipe to it. Like Lambda, an instance that
+    crashed or ran past its timeout is replaced by a fresh one (a cold start) on the next call."""
 
     def __init__(
         self,
@@ -65,20 +67,29 @@ class Worker:
         function_name: str,
         region: str,
         log: IO[str] | None,
+        handler: str | None = None,
     ) -> None:
         self.spec = spec
+        self.handler = handler or spec.handler
         self.function_name = function_name
         self.region = region
+        self._env = dict(env)
+        self._log = log
         self._lock = threading.Lock()
+        self._connection: Connection | None = None
+        self.process: subprocess.Popen | None = None
+        self._spawn()
+
+    def _spawn(self) -> None:
         parent, child = Pipe()
-        self._connection: Connection = parent
+        self._connection = parent
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "infra.local.worker", str(child.fileno()), spec.handler],
-            env=dict(env),
+            [sys.executable, "-m", "infra.local.worker", str(child.fileno()), self.handler],
+            env=self._env,
             pass_fds=(child.fileno(),),
             stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT if log is not None else None,
+            stdout=self._log,
+            stderr=subprocess.STDOUT if self._log is not None else None,
             start_new_session=True,  # ^C in the terminal stops the runtime, which stops this
             cwd=REPO_ROOT,
         )
@@ -86,13 +97,15 @@ class Worker:
 
     def start(self, offset_s: float) -> str | None:
         """Send the start message; returns None when the handler loaded, else why not."""
-        self._connection.send(("start", offset_s))
-        if not self._connection.poll(START_TIMEOUT_S):
-            return f"no answer within {START_TIMEOUT_S:.0f} s"
+        assert self._connection is not None
         try:
+            self._connection.send(("start", offset_s))
+            if not self._connection.poll(START_TIMEOUT_S):
+                self._kill()
+                return f"no answer within {START_TIMEOUT_S:.0f} s"
             kind, detail = self._connection.recv()
-        except EOFError:
-            return f"the process exited ({self.process.wait()})"
+        except (EOFError, OSError):
+            return f"the process exited ({self._reap()})"
         return None if kind == "ready" else str(detail)
 
     def invoke(self, event: Any, offset_s: float) -> Any:
@@ -104,24 +117,65 @@ class Worker:
         )
         fields = {k: v for k, v in asdict(context).items() if not k.startswith("_")}
         with self._lock:
-            self._connection.send(("invoke", event, fields, offset_s))
+            if self._connection is None:  # the last instance died: a cold start
+                self._spawn()
+                why = self.start(offset_s)
+                if why is not None:
+                    self._connection = None
+                    raise FunctionError(self.spec.name, "Runtime.InitError", why)
+            connection = self._connection
+            assert connection is not None
             try:
-                answer = self._connection.recv()
-            except EOFError:
-                raise FunctionError(self.spec.name, "Crashed", f"exit {self.process.poll()}") from None
+                connection.send(("invoke", event, fields, offset_s))
+                if not connection.poll(self.spec.timeout_s + TIMEOUT_GRACE_S):
+                    self._kill()
+                    raise FunctionError(
+                        self.spec.name, "Task timed out", f"after {self.spec.timeout_s} seconds"
+                    )
+                answer = connection.recv()
+            except (EOFError, OSError):
+                raise FunctionError(
+                    self.spec.name, "Runtime.ExitError", f"exit code {self._reap()}"
+                ) from None
         if answer[0] == "ok":
             return answer[1]
         raise FunctionError(self.spec.name, answer[1], answer[2])
 
-    def stop(self) -> None:
-        with contextlib.suppress(OSError):
-            self._connection.send(("stop",))
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
+    def _reap(self) -> int | None:
+        """Wait for a dead process and forget it; its exit code."""
+        code = None
+        if self.process is not None:
+            try:
+                code = self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                code = self.process.wait()
+        if self._connection is not None:
+            self._connection.close()
+        self._connection = None
+        return code
+
+    def _kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
             self.process.kill()
-            self.process.wait()
-        self._connection.close()
+        self._reap()
+
+    def stop(self) -> None:
+        # An invocation still running holds the lock: wait for it a while, then stop regardless.
+        held = self._lock.acquire(timeout=self.spec.timeout_s + TIMEOUT_GRACE_S)
+        try:
+            if self._connection is not None:
+                with contextlib.suppress(OSError):
+                    self._connection.send(("stop",))
+            if self.process is not None:
+                try:
+                    self.process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+            self._reap()
+        finally:
+            if held:
+                self._lock.release()
 
 
 class Functions:

@@ -41,8 +41,12 @@ def serve(connection: Connection, handler_path: str) -> int:
     from infra.local.events import LambdaContext
 
     clock = Clock()
-    kind, offset_s = connection.recv()
-    assert kind == "start"
+    try:
+        kind, offset_s = connection.recv()
+    except (EOFError, OSError):  # stopped before it started
+        return 0
+    if kind != "start":
+        return 0
     clock.follow(offset_s)
     module_name, _, attribute = handler_path.rpartition(".")
     try:

@@ -115,7 +115,7 @@ def _send(case, fuzz_target, mode) -> None:
     if isinstance(body, str):
         body = body.encode("utf-8")
     body = body or b""
-    signature = sign_payload(body.decode("utf-8", "replace"), fuzz_target["webhook_secret"])
+    signature = sign_payload(body, fuzz_target["webhook_secret"])  # the exact bytes sent
     kwargs["headers"] = {**kwargs.get("headers", {}), "Stripe-Signature": signature}
     response = requests.request(**kwargs, data=body, timeout=60)
     case.validate_response(response)

@@ -16,7 +16,7 @@ from propdesk.payments.links import verify_pay_link
 from propdesk.services.units import import_units_csv
 from propdesk.store.bills import BillRepository
 from propdesk.store.models import BillItem, LedgerItem
-from tests.conftest import TEST_LINK_KEY
+from tests.testkeys import TEST_LINK_KEY
 
 NOTICES_QUEUE_ARN = f"arn:aws:sqs:ap-southeast-1:123456789012:{naming.queue_name('demo', 'notices')}"
 # 16 June 2026, 09:00 in Shanghai: the notice day of period 2026-07 (15 days' lead).

@@ -16,7 +16,7 @@ from propdesk.messaging.requests import parse_message
 from propdesk.payments.links import verify_pay_link
 from propdesk.store.bills import BillRepository
 from propdesk.store.models import LedgerItem
-from tests.conftest import TEST_LINK_KEY
+from tests.testkeys import TEST_LINK_KEY
 
 ISSUED = datetime(2026, 6, 16, 1, tzinfo=UTC)
 # 16 July 2026, 09:30 in Shanghai: the day after the due date of period 2026-07.

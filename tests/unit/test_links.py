@@ -104,10 +104,15 @@ def test_a_link_sent_again_near_its_expiry_is_renewed_from_now():
     assert links.verify(links.token(_bill(), now=early), now=early).expires_at == NOW + timedelta(days=60)
 
 
-def test_the_key_is_loaded_once_per_links_object():
-    loads: list[str] = []
-    links = _links(loads)
-    for _ in range(3):
-        links.url(_bill())
-        links.verify(links.token(_bill()), now=NOW)
-    assert loads == ["key"]
+def test_a_rotated_key_is_used_as_soon_as_the_secret_gives_it():
+    from propdesk.payments.links import PayLinks
+
+    keys = [KEY]
+    links = PayLinks(ttl=timedelta(days=60), key=lambda: keys[0], base_url="https://pay.example.test")
+    old_token = links.token(_bill())
+    keys[0] = b"n" * 32  # the secret was rotated (the secret cache hands out the new value)
+    new_token = links.token(_bill())
+    assert new_token != old_token
+    assert links.verify(new_token, now=NOW).bill_id == "A-101#2026-12"
+    with pytest.raises(InvalidPayLink):
+        links.verify(old_token, now=NOW)

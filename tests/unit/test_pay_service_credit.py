@@ -135,3 +135,54 @@ def test_bill_paid_by_another_payment_meanwhile_becomes_duplicate(demo_config):
     result = run(bills, payments, payment(bill), demo_config)
     assert result.outcome == "duplicate"
     assert payments.records["stripe:pi_1"].status == "duplicate"
+
+
+def test_the_receipt_and_the_ledger_carry_the_payment_not_the_bill_s_running_total(demo_config):
+    # GIVEN a bill that has already received part of its total
+    bill = replace(make_bill(), version=1, paid_minor=10000)
+    outstanding = bill.total_minor - 10000
+    notes, ledger = [], []
+    # WHEN the rest is paid
+    result = run(
+        FakeBills(bill),
+        FakePayments([CreditResult.CREDITED]),
+        payment(bill, outstanding),
+        demo_config,
+        notes=notes,
+        ledger=ledger,
+    )
+    # THEN the receipt says what this payment paid, and so does the ledger
+    assert result.outcome == "credited"
+    (receipt,) = notes[0]
+    assert receipt.context["amount_minor"] == outstanding
+    ((_, paid_entry),) = [(a, k) for a, k in ledger if a[1] == "paid"]
+    assert paid_entry["data"]["amount_minor"] == outstanding
+
+
+def test_the_decision_is_pure_and_covers_every_case():
+    from propdesk.services.payments import AlreadyRecorded, Credit, SetAside, decide
+    from propdesk.store.payments import PaymentRecord
+
+    bill = replace(make_bill(), version=1)
+    pay = payment(bill)
+    assert decide(pay, existing=None, bill=bill) == Credit(bill)
+    assert decide(pay, existing=None, bill=None) == SetAside("mismatch", "unknown bill", None)
+    assert decide(payment(bill, bill.total_minor - 1), existing=None, bill=bill).status == "mismatch"
+    paid_by_other = replace(bill, status="paid", payment_id="stripe:pi_other")
+    assert decide(pay, existing=None, bill=paid_by_other).status == "duplicate"
+    paid_by_this = replace(bill, status="paid", payment_id=pay.payment_id)
+    assert decide(pay, existing=None, bill=paid_by_this) == AlreadyRecorded(None, paid_by_this)
+    record = PaymentRecord(
+        payment_id=pay.payment_id,
+        bill_id=bill.bill_id,
+        provider="stripe",
+        channel="online",
+        amount_minor=pay.amount_minor,
+        currency="CNY",
+        status="credited",
+        received_at=NOW,
+    )
+    assert decide(pay, existing=record, bill=paid_by_this) == AlreadyRecorded(record, paid_by_this)
+    assert decide(pay, existing=replace(record, status="mismatch"), bill=bill) == AlreadyRecorded(
+        replace(record, status="mismatch"), None
+    )

@@ -38,10 +38,12 @@ def event(event_type: str, obj: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def sign_payload(payload: str, secret: str, timestamp: int | None = None) -> str:
-    """A ``Stripe-Signature`` header for ``payload``, as Stripe computes it."""
+def sign_payload(payload: str | bytes, secret: str, timestamp: int | None = None) -> str:
+    """A ``Stripe-Signature`` header for ``payload`` (text, or the exact bytes sent), as Stripe
+    computes it: HMAC-SHA256 of ``"<t>."`` and the payload."""
     t = int(time.time()) if timestamp is None else timestamp
-    digest = hmac.new(secret.encode(), f"{t}.{payload}".encode(), hashlib.sha256).hexdigest()
+    body = payload if isinstance(payload, bytes) else payload.encode()
+    digest = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={t},v1={digest}"
 
 

@@ -11,8 +11,10 @@ cannot work without in a subclass whose fields are required, and loads it first 
         messages_queue_url: str
         ledger_table: str
 
+    load_at_cold_start(HandlerSettings)  # in Lambda: a missing variable fails the INIT phase
+
     def lambda_handler(event, context):
-        get_settings(HandlerSettings)   # a missing variable fails here, at the first invocation
+        get_settings(HandlerSettings)   # (cached) and everywhere else, at the first invocation
 
 Services read ``get_settings()``. Tests call ``get_settings.cache_clear()``.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import zlib
 from functools import cache
 from typing import Annotated, Any, TypeVar
@@ -121,3 +124,12 @@ def get_settings(cls: type[S] = Settings) -> S:  # type: ignore[assignment]
                 f"{cls.__name__}: environment variables missing: {', '.join(missing)}"
             ) from None
         raise
+
+
+def load_at_cold_start(cls: type[Settings]) -> None:
+    """Validate a handler's settings while its module loads, when it loads as a Lambda function
+    (Lambda, and the local runtime's function processes, set ``AWS_LAMBDA_FUNCTION_NAME``): a
+    function deployed without a setting then fails its cold start, before it takes a request.
+    Tests that import a handler without its environment are not affected."""
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        get_settings(cls)

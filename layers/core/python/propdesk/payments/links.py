@@ -20,7 +20,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
 from typing import Protocol
 from urllib.parse import quote
 
@@ -98,6 +97,11 @@ def link_key_from_secret(secret: dict) -> bytes:
     return key
 
 
+def pay_path(token: str, suffix: str = "") -> str:
+    """``/pay/<token><suffix>``, the token quoted: the one way an owner's page is addressed."""
+    return f"/pay/{quote(token, safe='')}{suffix}"
+
+
 class LinkedBill(Protocol):
     bill_id: str
     unit_id: str
@@ -107,8 +111,9 @@ class LinkedBill(Protocol):
 class PayLinks:
     """Owners' pay links of one property: signed with its key, under its public URL.
 
-    ``key`` and ``base_url`` are loaded on first use (from the ``link_key`` secret and the
-    public-URL parameter) and kept for the life of the warm function; tests pass them in.
+    ``key`` and ``base_url`` are read when used, from the ``link_key`` secret and the public-URL
+    parameter through Powertools' cache (``parameters_max_age``): a warm function reads them once
+    per period, and a rotated key reaches every function within it. Tests pass them in.
     """
 
     def __init__(
@@ -133,11 +138,11 @@ class PayLinks:
             base_url=aws.public_base_url,
         )
 
-    @cached_property
+    @property
     def key(self) -> bytes:
         return self._key if isinstance(self._key, bytes) else self._key()
 
-    @cached_property
+    @property
     def base_url(self) -> str:
         return (self._base_url if isinstance(self._base_url, str) else self._base_url()).rstrip("/")
 
@@ -151,7 +156,7 @@ class PayLinks:
 
     def page_url(self, token: str, suffix: str = "") -> str:
         """``<base>/pay/<token><suffix>``: the owner's page, or one of its actions (``/return``)."""
-        return f"{self.base_url}/pay/{quote(token, safe='')}{suffix}"
+        return self.base_url + pay_path(token, suffix)
 
     def url(self, bill: LinkedBill, *, now: datetime | None = None) -> str:
         return self.page_url(self.token(bill, now=now))

@@ -178,9 +178,10 @@ def receipt_message(
     )
 
 
-def after_credit(bill: Bill, *, notify: Notify, append: LedgerAppend) -> None:
-    """The ledger entry and the receipt message of a credited bill; safe to repeat (a crash may
-    have cut them short, and the provider's retry finishes them)."""
+def after_credit(bill: Bill, *, amount_minor: int, notify: Notify, append: LedgerAppend) -> None:
+    """The ledger entry and the receipt message of the payment that credited ``bill`` (of
+    ``amount_minor``: the payment's, not what the bill has received in all); safe to repeat (a
+    crash may have cut them short, and the provider's retry finishes them)."""
     if not (bill.payment_id and bill.receipt_no and bill.paid_at):
         raise ValueError("bill is not paid")
     append(
@@ -191,7 +192,7 @@ def after_credit(bill: Bill, *, notify: Notify, append: LedgerAppend) -> None:
         data={
             "payment_id": bill.payment_id,
             "receipt_no": bill.receipt_no,
-            "amount_minor": bill.paid_minor,
+            "amount_minor": amount_minor,
             "currency": bill.currency,
             "channel": "online",
         },
@@ -201,7 +202,7 @@ def after_credit(bill: Bill, *, notify: Notify, append: LedgerAppend) -> None:
             receipt_message(
                 receipt_no=bill.receipt_no,
                 bill=bill,
-                amount_minor=bill.paid_minor,
+                amount_minor=amount_minor,
                 currency=bill.currency,
                 paid_at=bill.paid_at,
             )
@@ -246,9 +247,13 @@ def set_aside(
     return PaymentOutcome(decision.status, payment.payment_id, payment.bill_id)  # type: ignore[arg-type]
 
 
-def _already_recorded(decision: AlreadyRecorded, *, notify: Notify, append: LedgerAppend) -> PaymentOutcome:
+def _already_recorded(
+    decision: AlreadyRecorded, payment: OnlinePayment, *, notify: Notify, append: LedgerAppend
+) -> PaymentOutcome:
     if decision.bill is not None:
-        after_credit(decision.bill, notify=notify, append=append)
+        # The amount as recorded (the same payment, reported again, carries the same amount).
+        amount = decision.record.amount_minor if decision.record is not None else payment.amount_minor
+        after_credit(decision.bill, amount_minor=amount, notify=notify, append=append)
         bill = decision.bill
         logger.info("payment already recorded", payment_id=bill.payment_id, bill_id=bill.bill_id)
         return PaymentOutcome("already_recorded", str(bill.payment_id), bill.bill_id, bill.receipt_no)
@@ -281,7 +286,7 @@ def record_online_payment(
         bill = bills.get(existing.bill_id if existing else payment.bill_id)
         decision = decide(payment, existing=existing, bill=bill)
         if isinstance(decision, AlreadyRecorded):
-            return _already_recorded(decision, notify=notify, append=append)
+            return _already_recorded(decision, payment, notify=notify, append=append)
         if isinstance(decision, SetAside):
             return set_aside(payment, decision, now=now, payments=payments, append=append)
         result, receipt_no = credit(payment, decision.bill, config=config, now=now, payments=payments)
@@ -293,7 +298,7 @@ def record_online_payment(
                 receipt_no=receipt_no,
             )
             paid = paid_bill(decision.bill, payment, receipt_no=receipt_no)
-            after_credit(paid, notify=notify, append=append)
+            after_credit(paid, amount_minor=payment.amount_minor, notify=notify, append=append)
             return PaymentOutcome("credited", payment.payment_id, paid.bill_id, receipt_no)
         if result is CreditResult.PAYMENT_EXISTS:
             # The same payment, reported by another event, won the race: decide again from it.

@@ -5,14 +5,14 @@ local runtime creates them from the same models, and the repositories in ``store
 only code that reads or writes them. A model instance never leaves ``store/``.
 
 Each model names its table by key (``Meta.table_key``); the table's name comes from the
-function's environment (``propdesk.naming.table_env``), read when the table is first used. A
-function whose spec does not declare a table has no such variable, and using the table fails
-with ``TableNotDeclared``, locally as in AWS (where its role could not reach the table anyway).
+function's settings (``Settings.table``, from ``propdesk.naming.table_env``), read when the
+table is used. A function whose spec does not declare a table has no such setting, and using the
+table fails with ``ConfigurationMissing``, locally as in AWS (where its role could not reach
+the table anyway).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from pynamodb.attributes import (
@@ -29,10 +29,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from propdesk import naming
-
-
-class TableNotDeclared(RuntimeError):
-    """A function used a table its spec does not declare (a bug, not bad input)."""
+from propdesk.settings import get_settings
 
 
 class _Meta:
@@ -46,14 +43,9 @@ class _Table(Model):
 
     @classmethod
     def _get_connection(cls):  # type: ignore[no-untyped-def]
-        key = cls.Meta.table_key  # type: ignore[attr-defined]
-        name = os.environ.get(naming.table_env(key))
-        if not name:
-            raise TableNotDeclared(
-                f"table {key!r} is not declared for this function ({naming.table_env(key)} is not set)"
-            )
-        cls.Meta.table_name = name  # pynamodb makes a new connection when the name changes
-        return super()._get_connection()
+        # ConfigurationMissing when the function did not declare the table.
+        cls.Meta.table_name = get_settings().table(cls.Meta.table_key)  # type: ignore[attr-defined]
+        return super()._get_connection()  # pynamodb makes a new connection when the name changes
 
 
 class OwnerItem(_Table):

@@ -124,6 +124,15 @@ def content_type(event: Mapping[str, Any]) -> str:
     return headers_of(event).get("content-type", "").split(";")[0].strip().lower()
 
 
+def read_as_json(route: routes.Route, media_type: str) -> bool:
+    """Whether something parses this body as JSON: the provider's verifier for a JSON body it
+    declares, or the resolver, which reads a body without a media type, or one that merely starts
+    with ``application/json``, as JSON."""
+    if route.body is not None:
+        return route.body.media_type == "application/json"
+    return not media_type or media_type.startswith("application/json") or media_type.endswith("+json")
+
+
 def json_depth(body: bytes) -> int:
     """How deeply a JSON text nests arrays and objects, counted without parsing it (brackets
     inside strings do not count)."""
@@ -183,9 +192,7 @@ class Access:
     def _check_body(route: routes.Route, body: bytes, media_type: str) -> None:
         if route.body is not None and media_type not in route.body.accepts:
             raise Refused("unsupported_media_type", route)
-        if (media_type == "application/json" or media_type.endswith("+json")) and json_depth(
-            body
-        ) > MAX_JSON_DEPTH:
+        if read_as_json(route, media_type) and json_depth(body) > MAX_JSON_DEPTH:
             raise Refused("too_deep", route, limit=MAX_JSON_DEPTH)
 
     def _caller(self, route: routes.Route, event: Mapping[str, Any]) -> Caller:

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 from re import Match
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, BaseRouter
@@ -96,13 +96,29 @@ def serve(
     """Authorize, then resolve. ``failed`` answers an unexpected error of the authorization step
     itself (called inside the ``except``, so it can log the exception)."""
     try:
-        _route, caller = access.check(event)
+        route, caller = access.check(event)
+        canonical = with_canonical_path(event, route)
     except Refused as refused:
         return proxy_result(refusal(refused, event))
     except Exception:
         return proxy_result(failed(event))
     app.append_context(**{CALLER: caller})
-    return app.resolve(event, context)
+    return app.resolve(canonical, context)
+
+
+def with_canonical_path(event: dict[str, Any], route: routes.Route) -> dict[str, Any]:
+    """The event with its path rebuilt from the route that was authorized and the path
+    parameters API Gateway decoded, each percent-encoded once. The resolver then runs exactly the
+    route the caller was checked for, whatever the raw path looked like (encoded or not, with
+    characters a resolver pattern would not match); its original stays in requestContext."""
+    parameters = event.get("pathParameters") or {}
+    path = route.path
+    for name in route.path_parameters:
+        value = parameters.get(name)
+        if not isinstance(value, str) or not value:
+            raise Refused("no_route", route)
+        path = path.replace("{" + name + "}", quote(value, safe=""))
+    return {**event, "rawPath": path}
 
 
 def _html(description: str) -> dict[str, Any]:
@@ -130,10 +146,15 @@ def documented_responses(route: routes.Route, *, status_code: int, html: bool) -
         answers[404] = _html("Link unknown, altered, expired or for another unit")
     elif isinstance(audience, routes.ProviderSignature):
         answers[400] = _json_error("Signature missing or not valid, or a body that is not the provider's")
-    if route.max_body_bytes and route.method != "GET":
-        answers[413] = error(f"Body larger than {route.max_body_bytes} bytes")
-        answers.setdefault(400, error("The body is not UTF-8 text, or its JSON nests too deeply"))
-        answers.setdefault(415, error("The body is not of a media type this route reads"))
+    if route.method != "GET":
+        answers[413] = error(
+            f"Body larger than {route.max_body_bytes} bytes"
+            if route.max_body_bytes
+            else "This route takes no body"
+        )
+        if route.max_body_bytes:
+            answers.setdefault(400, error("The body is not UTF-8 text, or its JSON nests too deeply"))
+            answers.setdefault(415, error("The body is not of a media type this route reads"))
     answers[422] = error("The request is not valid: each problem with its field")
     for status, description in route.responses.items():
         if status < 300:

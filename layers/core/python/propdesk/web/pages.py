@@ -15,6 +15,7 @@ from urllib.parse import quote
 from propdesk.config import LOCALES, PropertyConfig
 from propdesk.domain.billing import Bill
 from propdesk.formatting import format_date, format_period
+from propdesk.payments.links import pay_path
 from propdesk.rendering import catalog, render_template
 
 __all__ = [
@@ -52,14 +53,10 @@ def _other_locale(locale: str) -> str:
     return "en" if locale == "zh-CN" else "zh-CN"
 
 
-def _pay_path(token: str, suffix: str = "") -> str:
-    return f"/pay/{quote(token, safe='')}{suffix}"
-
-
 def _language_switch(token: str, locale: str, suffix: str = "") -> dict[str, str]:
     """The same page in the other language; its words are the page's ``switch_language``."""
     other = _other_locale(locale)
-    return {"href": f"{_pay_path(token, suffix)}?lang={quote(other)}", "lang": other}
+    return {"href": f"{pay_path(token, suffix)}?lang={quote(other)}", "lang": other}
 
 
 def _page(name: str, locale: str, config: PropertyConfig | None = None, **variables: object) -> str:
@@ -85,7 +82,7 @@ def render_bill_page(
         bill=bill,
         notice=notice,
         switch=_language_switch(token, _known(locale)),
-        checkout_url=_pay_path(token, "/checkout"),
+        checkout_url=pay_path(token, "/checkout"),
     )
 
 
@@ -98,7 +95,7 @@ def render_return_page(bill: Bill, *, config: PropertyConfig, locale: str, token
         config,
         bill=bill,
         switch=_language_switch(token, locale, "/return"),
-        back_url=f"{_pay_path(token)}?lang={quote(locale)}",
+        back_url=f"{pay_path(token)}?lang={quote(locale)}",
     )
 
 
