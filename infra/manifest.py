@@ -15,6 +15,7 @@ from typing import Literal
 
 from propdesk import routes as route_table
 from propdesk.config import PropertyConfig
+from propdesk.naming import MESSAGES_QUEUE, NOTICES_QUEUE, TICKETS_QUEUE
 from propdesk.routes import Route
 
 Access = Literal["read", "read_write"]
@@ -83,11 +84,15 @@ def _daily_at(config: PropertyConfig, minutes_after: int = 0) -> str:
 
 
 QUEUES: tuple[QueueSpec, ...] = (
-    QueueSpec("notices", "Batches of units whose bills the notice worker issues", visibility_timeout_s=360),
     QueueSpec(
-        "messages", "Owner messages waiting to be rendered and sent (SES/SNS)", visibility_timeout_s=180
+        NOTICES_QUEUE, "Batches of units whose bills the notice worker issues", visibility_timeout_s=360
     ),
-    QueueSpec("tickets", "Service requests waiting to be routed to a department", visibility_timeout_s=180),
+    QueueSpec(
+        MESSAGES_QUEUE, "Owner messages waiting to be rendered and sent (SES/SNS)", visibility_timeout_s=180
+    ),
+    QueueSpec(
+        TICKETS_QUEUE, "Service requests waiting to be routed to a department", visibility_timeout_s=180
+    ),
 )
 
 # Secrets in Secrets Manager. Value shapes:

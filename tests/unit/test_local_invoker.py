@@ -65,3 +65,33 @@ def test_a_worker_stopped_before_it_started_leaves_no_process():
                     handler="tests.workerfixtures.echo")  # fmt: skip
     worker.stop()
     assert worker.process is not None and worker.process.poll() is not None
+
+
+def test_infrastructure_26_a_function_started_without_a_declared_resource_fails_its_cold_start(demo_config):
+    # GIVEN the overdue function's environment as its spec gives it, less one table
+    from infra.local.resources import LocalResources
+
+    resources = LocalResources(
+        property_id="demo",
+        property_config_env=demo_config.to_env_json(),
+        queue_urls={"messages": "http://127.0.0.1:1/queue/propdesk-demo-messages"},
+    )
+    env = resources.function_env(manifest.function("overdue"))
+    del env["BILLS_TABLE"]
+    env.update(
+        {
+            "PATH": os.environ["PATH"],
+            "PYTHONPATH": IMPORT_PATH,
+            "AWS_LAMBDA_FUNCTION_NAME": "propdesk-demo-overdue",
+        }
+    )
+    # WHEN its process starts (as the local runtime starts it)
+    worker = Worker(
+        manifest.function("overdue"), env=env, function_name="f", region="ap-southeast-1", log=None
+    )
+    try:
+        why = worker.start(0.0)
+    finally:
+        worker.stop()
+    # THEN it does not come up, and says which setting it lacks
+    assert why is not None and "BILLS_TABLE" in why and "ConfigurationMissing" in why

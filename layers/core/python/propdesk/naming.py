@@ -15,6 +15,12 @@ SERVICE_NAME_ENV = "POWERTOOLS_SERVICE_NAME"
 METRICS_NAMESPACE_ENV = "POWERTOOLS_METRICS_NAMESPACE"
 
 
+# The queues, by the names the manifest gives them (a service puts work on one by its name).
+NOTICES_QUEUE = "notices"
+MESSAGES_QUEUE = "messages"
+TICKETS_QUEUE = "tickets"
+
+
 def prefix(property_id: str) -> str:
     return f"propdesk-{property_id}"
 

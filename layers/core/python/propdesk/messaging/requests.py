@@ -12,7 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-MESSAGES_QUEUE = "messages"  # where services put requests; the messenger consumes it
+from propdesk.naming import MESSAGES_QUEUE  # where services put requests; the messenger consumes it
+
+__all__ = ["MESSAGES_QUEUE", "MessageRequest", "parse_message"]
 
 Template = Literal["bill_notice", "payment_receipt", "overdue_reminder", "work_order"]
 Channel = Literal["email", "sms"]

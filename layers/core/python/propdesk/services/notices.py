@@ -22,6 +22,7 @@ from propdesk.config import PropertyConfig
 from propdesk.domain.billing import Bill, compute_bill
 from propdesk.domain.calendar import PERIOD_PATTERN, parse_period, period_noticed_on
 from propdesk.messaging.requests import MESSAGES_QUEUE, MessageRequest
+from propdesk.naming import NOTICES_QUEUE
 from propdesk.payments.links import pay_links
 from propdesk.queues import Producer, QueueProducer
 from propdesk.store import ledger
@@ -32,7 +33,6 @@ logger = Logger(child=True)
 
 BATCH_SIZE = 50
 ISSUE_BILLS = "issue_bills"
-NOTICES_QUEUE = "notices"
 
 
 class IssueBills(BaseModel):

@@ -29,14 +29,12 @@ from propdesk.domain.tickets import (
     ticket_id_for,
 )
 from propdesk.messaging.requests import MESSAGES_QUEUE, MessageRequest
+from propdesk.naming import TICKETS_QUEUE
 from propdesk.queues import Producer, QueueProducer
 from propdesk.store import ledger
 from propdesk.store.tickets import TicketRepository
 
 logger = Logger(child=True)
-
-
-TICKETS_QUEUE = "tickets"
 
 
 class RouteTicket(BaseModel):
