@@ -20,7 +20,7 @@ from propdesk.web.http import STAFF_SECURITY_SCHEME, Resolver
 TITLE = "PropDesk API"
 DESCRIPTION = (
     "One property's API: the owners' pay pages (opened with the signed link in a notice), the staff "
-    "API (a Cognito ID token of a staff user, Authorization: Bearer <JWT>; each route names the roles "
+    "API (a Cognito ID token of a staff user, `Authorization: Bearer <JWT>`; each route names the roles "
     "that may call it) and the payment providers' notifications (signed by the provider)."
 )
 

@@ -265,6 +265,7 @@ def test_local_pages_docs_clock_and_tokens(runtime, http):
         operation = openapi["paths"][route.path][route.method.lower()]
         assert operation["summary"] == route.summary
         assert operation["x-propdesk-audience"]["kind"] == route.audience.kind
+        assert route.who in operation["description"]
     clock = http.get(f"{base}/_local/clock", timeout=30).json()
     assert {s["schedule"] for s in clock["schedules"]} >= {"notice-run"}
     assert http.post(f"{base}/_local/clock", json={"advance": "soon"}, timeout=30).status_code == 400

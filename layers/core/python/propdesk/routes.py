@@ -132,6 +132,18 @@ class Route:
         return re.sub(r"\{([^}+]+)\}", r"<\1>", self.path)
 
     @property
+    def who(self) -> str:
+        """Who may call the route, in words (the API document shows it with each operation)."""
+        audience = self.audience
+        if isinstance(audience, Staff):
+            return f"staff signed in with one of the roles {', '.join(audience.roles)}"
+        if isinstance(audience, OwnerLink):
+            return "the owner, with the signed, unexpired link of a notice"
+        if isinstance(audience, ProviderSignature):
+            return f"{audience.provider}, with its signature over the body"
+        return "anyone"
+
+    @property
     def path_parameters(self) -> tuple[str, ...]:
         return tuple(re.findall(r"\{([^}+]+)\}", self.path))
 
