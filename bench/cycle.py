@@ -3,9 +3,9 @@
 Runs the real handlers (notices planner and worker, messenger, payment webhook) the way their
 triggers call them and reports, per phase, wall time and every AWS call made, by operation,
 per unit. moto's speed is not AWS's, so the times compare runs of this code on this machine;
-the call counts are what a deployment pays for. (On moto, a DynamoDB transaction copies the
-whole table to be able to roll back, so the webhook phase grows with the table; DynamoDB's
-transactions do not.)
+the call counts are what a deployment pays for. DynamoDB transactions run as the local
+runtime runs them (``infra.local.moto_transactions``: the items they name, not a copy of every
+table they touch), so the times do not grow with the tables as moto's own would.
 
     make bench                 # 500 units, 85 % pay online
     make bench UNITS=20000     # the size the roadmap targets (slow on moto)
@@ -44,6 +44,7 @@ import botocore.client
 from moto import mock_aws
 
 from infra.config import load_config
+from infra.local import moto_transactions
 from infra.local.events import LambdaContext, http_event
 from infra.local.pollers import pump
 from infra.local.resources import LocalSecrets, provision
@@ -132,7 +133,7 @@ def signed_webhook(bill: dict, *, property_id: str, now: int) -> dict:
         "amount_total": bill["total_minor"],
         "currency": bill["currency"].lower(),
         "client_reference_id": bill["bill_id"],
-        "metadata": {"property_id": property_id, "bill_id": bill["bill_id"]},
+        "metadata": {"property_id": property_id, "unit_id": bill["unit_id"], "bill_ids": bill["bill_id"]},
         "payment_intent": f"pi_{uuid.uuid4().hex}",
         "payment_status": "paid",
         "status": "complete",
@@ -183,6 +184,7 @@ def run(units: int, pay_share: float, property_id: str) -> int:
     )
     counter = CallCounter()
     phases: list[Phase] = []
+    moto_transactions.install()
     with mock_aws():
         resources = provision(
             config,
@@ -217,6 +219,7 @@ def run(units: int, pay_share: float, property_id: str) -> int:
                     event = signed_webhook(
                         {
                             "bill_id": bill.bill_id,
+                            "unit_id": bill.unit_id,
                             "total_minor": bill.total_minor,
                             "currency": bill.currency,
                         },
@@ -248,6 +251,14 @@ def run(units: int, pay_share: float, property_id: str) -> int:
     seconds = sum(p.seconds for p in phases)
     print(f"{'total':<18}{seconds:>9.1f}{1000 * seconds / units:>9.1f}{sum(total_calls.values()):>11}"
           f"{sum(total_calls.values()) / units:>12.2f}")  # fmt: skip
+    print("\nDynamoDB requests per item of the phase (bill issued, notice or receipt sent, payment):")
+    for p in phases:
+        per = len(payers) if "payment" in p.name or "receipt" in p.name else units
+        dynamodb = Counter(
+            {op.split(":", 1)[1]: n for op, n in p.calls.items() if op.startswith("dynamodb:")}
+        )
+        detail = ", ".join(f"{op} {n / per:.2f}" for op, n in dynamodb.most_common())
+        print(f"  {p.name:<18}{sum(dynamodb.values()) / per:>6.2f}   {detail}")
     print("\nAWS calls per unit-month, by operation:")
     for operation, count in total_calls.most_common():
         print(f"  {operation:<40}{count / units:>8.2f}")

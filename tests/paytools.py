@@ -60,7 +60,7 @@ def checkout_event(
                 "client_reference_id": bill.bill_id,
                 "currency": (currency or bill.currency).lower(),
                 "livemode": livemode,
-                "metadata": {"property_id": property_id, "bill_id": bill.bill_id},
+                "metadata": {"property_id": property_id, "unit_id": bill.unit_id, "bill_ids": bill.bill_id},
                 "mode": "payment",
                 "payment_intent": payment_intent or f"pi_{uuid.uuid4().hex[:24]}",
                 "payment_status": payment_status,
@@ -127,10 +127,15 @@ def make_bill(
 
 
 def store_bill(bill: Bill | None = None, **kwargs: Any) -> Bill:
+    """Issue ``bill`` on its unit's account as the notice worker does (credit applied first)."""
+    from propdesk.services.notices import issuance
+    from propdesk.store.accounts import AccountStore, PostResult
+
     bill = bill or make_bill(**kwargs)
-    repo = BillRepository()
-    assert repo.create(bill)
-    stored = repo.get(bill.bill_id)
+    accounts = AccountStore()
+    posting = issuance(bill, accounts.get(bill.unit_id), owner_id=bill.owner_id, now=bill.issued_at)
+    assert accounts.post(posting, now=bill.issued_at) is PostResult.POSTED
+    stored = BillRepository().get(bill.bill_id)
     assert stored is not None
     return stored
 

@@ -33,6 +33,7 @@ class HandlerSettings(Settings):
 
     units_table: str
     bills_table: str
+    accounts_table: str
     ledger_table: str
     notices_queue_url: str
     messages_queue_url: str

@@ -27,6 +27,7 @@ class HandlerSettings(Settings):
     """What the overdue function cannot work without."""
 
     bills_table: str
+    payments_table: str
     ledger_table: str
     messages_queue_url: str
     link_key_secret_name: str

@@ -59,6 +59,7 @@ class HandlerSettings(Settings):
 
     bills_table: str
     payments_table: str
+    accounts_table: str
     counters_table: str
     ledger_table: str
     idempotency_table: str
@@ -101,7 +102,8 @@ def stripe_webhook() -> Response[WebhookAnswer]:
     # A failure is answered by the app's exception handlers (409 in progress, 500 retry): an error
     # body returned from here would fail the validation of the route's WebhookAnswer (-> 422).
     result = once(stripe_event=stripe_event)
-    # credited | already_recorded | mismatch | duplicate | ignored: alarms watch mismatch/duplicate.
+    # credited | partial | credit | duplicate | set_aside | already_recorded | ignored: alarms
+    # watch set_aside and duplicate (both wait in the staff queue).
     metrics.add_metric(name=f"StripeEvent_{result.get('outcome')}", unit=MetricUnit.Count, value=1)
     return json_ok(result)
 

@@ -41,27 +41,43 @@ def payment_webhook_alarms(property_id: str) -> tuple[MetricAlarm, ...]:
     payments = naming.table_name(property_id, "payments")
     ledger = naming.table_name(property_id, "ledger")
     logs = (
-        f"the {PAYMENT_WEBHOOK} function's log (message 'payment set aside for staff' gives "
-        "payment_id, bill_id and reason)"
+        f"the {PAYMENT_WEBHOOK} function's log (message 'payment set aside for staff' or 'payment "
+        "landed' gives payment_id, unit_id and reason)"
     )
     return (
         MetricAlarm(
-            "StripeEvent_mismatch",
+            "StripeEvent_set_aside",
             1,
-            "A Stripe payment was NOT credited: its amount or currency differs from what the bill has "
-            "outstanding, or its bill is unknown. The bill stays open and the owner may get overdue "
-            f"notices for money already paid. Find it in {logs}, in table {payments} (status "
-            f"'mismatch') and in table {ledger} (entity bill#<bill_id> or payment#<payment_id>, event "
-            "'payment_mismatch'); settle the bill by hand or refund the payment in Stripe.",
+            "A Stripe payment landed on no account: no unit could be found for it, or it is in another "
+            "currency. Its unit's overdue ladder is paused until staff resolve it. Find it in the staff "
+            "payment queue (GET /staff/payments/review), in "
+            f"{logs}, in table {payments} (status 'set_aside', review_state 'open') and in table "
+            f"{ledger} (entity payment#<payment_id>, event 'set_aside'); allocate it to a unit or "
+            "refund it.",
         ),
         MetricAlarm(
             "StripeEvent_duplicate",
             1,
-            "A bill was paid twice: a Stripe payment arrived for a bill already paid by another payment. "
-            "The second payment is held as a credit and the bill is untouched. Find it in "
-            f"{logs}, in table {payments} (status 'duplicate') and in table {ledger} (entity "
-            "bill#<bill_id>, event 'duplicate_payment'); refund it in Stripe or credit it to the "
-            "owner's account, and tell the owner.",
+            "A Stripe payment arrived for bills already paid (two checkout tabs, or desk and online). "
+            "It was kept as credit on the unit's account and the owner's receipt says so. Find it in "
+            f"the staff payment queue (GET /staff/payments/review), in {logs} and in table {payments} "
+            "(review_reason 'duplicate'); keep the credit, allocate it or refund it, and tell the owner.",
+        ),
+        MetricAlarm(
+            "StripeEvent_mismatch",
+            1,
+            "A Stripe payment differs from what its bills owed (the bill changed after the checkout "
+            "started). It was allocated as it is: a smaller amount leaves the bill open, a larger one "
+            "leaves credit. The unit's overdue ladder waits until staff resolve it in the staff payment "
+            f"queue (GET /staff/payments/review). See {logs} and table {payments} (review_reason "
+            "'mismatch').",
+        ),
+        MetricAlarm(
+            "StripeEvent_unknown_bill",
+            1,
+            "A Stripe payment named bills its unit does not have. It was kept as credit on the unit's "
+            "account; allocate it or refund it in the staff payment queue (GET /staff/payments/review). "
+            f"See {logs} and table {payments} (review_reason 'unknown_bill').",
         ),
         MetricAlarm(
             "StripeEvent_failed",

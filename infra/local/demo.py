@@ -175,7 +175,7 @@ def stored_records(period: str) -> dict[str, Any]:
     from propdesk.store.models import BillItem, MessageItem, PaymentItem
 
     bills = {b.bill_id: b for b in BillItem.period_index.query(period)}
-    payments = [p for p in PaymentItem.scan() if p.bill_id in bills]
+    payments = [p for p in PaymentItem.scan() if any(a.bill_id in bills for a in p.allocations)]
     messages = list(MessageItem.scan())
     return {"bills": bills, "payments": payments, "messages": messages}
 
@@ -204,8 +204,8 @@ def verify(
         not failed, f"every payer got through checkout ({len(attempts) - len(failed)} of {len(attempts)})"
     )
 
-    credited = [p for p in records["payments"] if p.status == "credited"]
-    per_bill = Counter(p.bill_id for p in credited)
+    credited = [p for p in records["payments"] if p.status == "allocated" and p.allocations]
+    per_bill = Counter(a.bill_id for p in credited for a in p.allocations)
     paid_units = {bills[b].unit_id for b in per_bill}
     checks.check(
         paid_units == payers, f"payers' bills paid, and only theirs ({len(paid_units)} of {len(payers)})"
@@ -389,7 +389,7 @@ def print_summary(
         by_template[message.template] += 1
         for channel in message.channels or []:
             by_template_channel[(message.template, channel)] += 1
-    credited = [p for p in records["payments"] if p.status == "credited"]
+    credited = [p for p in records["payments"] if p.status == "allocated"]
     numbers = sorted(p.receipt_no for p in credited if p.receipt_no)
     rate = summary.get("collection_rate_bp")
     lines = [

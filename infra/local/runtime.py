@@ -233,6 +233,10 @@ class LocalRuntime:
     def _start_moto(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        from infra.local import moto_transactions
+
+        moto_transactions.install()  # DynamoDB's transaction cost and isolation (see the module)
+
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()

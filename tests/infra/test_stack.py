@@ -349,8 +349,9 @@ def test_dead_letter_queues_and_function_errors_raise_alarms_on_the_alarm_topic(
 
 PAYMENT_WEBHOOK_ALARMS = monitoring.payment_webhook_alarms("demo")
 # What RELIABILITY.md #8/#9/#11 and a wrong signing secret require staff to hear of: (threshold).
+STAFF_QUEUE_OUTCOMES = ("set_aside", "duplicate", "mismatch", "unknown_bill")
 REQUIRED_WEBHOOK_ALARMS = {
-    **{f"StripeEvent_{outcome}": 1 for outcome in ("mismatch", "duplicate")},
+    **{f"StripeEvent_{outcome}": 1 for outcome in STAFF_QUEUE_OUTCOMES},
     "StripeEvent_failed": 1,
     "WebhookRejected": 10,
 }
@@ -366,9 +367,11 @@ def metric_alarms(resources: dict) -> dict[str, dict]:
 
 
 def test_set_aside_outcomes_the_alarms_watch_are_real_outcomes():
-    from propdesk.services.payments import Outcome
+    from propdesk.services.payments import REVIEWED, Outcome
 
-    assert {"mismatch", "duplicate"} <= set(get_args(Outcome))
+    assert set(STAFF_QUEUE_OUTCOMES) <= set(get_args(Outcome))
+    # every outcome that puts a payment in the staff queue raises an alarm
+    assert set(REVIEWED) | {"set_aside"} == set(STAFF_QUEUE_OUTCOMES)
 
 
 def test_payment_webhook_metrics_raise_alarms_on_the_alarm_topic(resources):
@@ -395,10 +398,10 @@ def test_payment_webhook_metrics_raise_alarms_on_the_alarm_topic(resources):
 
 def test_set_aside_alarms_tell_the_operator_where_to_look():
     by_name = {a.metric_name: a.description for a in PAYMENT_WEBHOOK_ALARMS}
-    for name in ("StripeEvent_mismatch", "StripeEvent_duplicate"):
-        assert "propdesk-demo-payments" in by_name[name]
-        assert "propdesk-demo-ledger" in by_name[name]
-        assert "bill#<bill_id>" in by_name[name]
+    for outcome in STAFF_QUEUE_OUTCOMES:
+        description = by_name[f"StripeEvent_{outcome}"]
+        assert "propdesk-demo-payments" in description
+        assert "GET /staff/payments/review" in description
     assert all(len(d) <= 1024 for d in by_name.values())  # CloudWatch's limit
 
 

@@ -125,8 +125,9 @@ def test_checkout_creates_fresh_session_and_redirects(stripe_api):
     assert stripe_api.auth_headers[0] == "Bearer sk_test_local"
     assert form["mode"] == "payment"
     assert form["client_reference_id"] == bill.bill_id
-    assert form["metadata[bill_id]"] == bill.bill_id and form["metadata[property_id]"] == "demo"
-    assert form["payment_intent_data[metadata][bill_id]"] == bill.bill_id
+    assert form["metadata[bill_ids]"] == bill.bill_id and form["metadata[property_id]"] == "demo"
+    assert form["metadata[unit_id]"] == bill.unit_id
+    assert form["payment_intent_data[metadata][bill_ids]"] == bill.bill_id
     assert form["payment_intent_data[metadata][property_id]"] == "demo"
     assert [form[f"line_items[{i}][price_data][unit_amount]"] for i in range(4)] == [
         "25024",

@@ -48,6 +48,26 @@ def test_notice_goes_by_email_and_sms_in_the_owners_locale(owners, demo_config):
     assert LedgerItem.count("bill#A-101#2026-07") == 1
 
 
+def test_a_receipt_is_told_on_the_unit_account_s_ledger(owners):
+    from datetime import UTC, datetime
+
+    from propdesk.services.payments import receipt_message
+    from propdesk.store.payments import PaymentRecord
+
+    paid = datetime(2026, 7, 3, 8, 0, tzinfo=UTC)
+    record = PaymentRecord(
+        payment_id="desk:1", unit_id="A-101", provider="desk", method="cash", channel="front_desk",
+        amount_minor=5000, currency="CNY", status="allocated", received_at=paid, paid_at=paid,
+        credit_minor=5000, receipt_no="DEMO-2026-000009",
+    )  # fmt: skip
+    request = receipt_message(record, owner_id="O0001")
+    lambda_handler(sqs_event([request.model_dump_json()]), LambdaContext())
+    (email,) = sent_emails()
+    assert "DEMO-2026-000009" in email.body and "Cash" in email.body
+    told = [(e.event, e.seq) for e in LedgerItem.query("account#A-101")]
+    assert told == [("payment_receipt_sent", "sent#payment_receipt#DEMO-2026-000009")]
+
+
 def test_the_same_message_twice_is_sent_once(owners):
     body = _notice("O0001", "A-101").model_dump_json()
     # WHEN the same message arrives twice, in one batch and again later

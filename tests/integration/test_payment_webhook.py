@@ -47,13 +47,20 @@ def test_completed_checkout_marks_bill_paid_with_receipt_and_message(aws):
     assert paid.receipt_no.startswith("DEMO-") and paid.receipt_no.endswith("-000001")
     payment = PaymentItem.get("stripe:pi_full")
     assert (payment.status, payment.amount_minor, payment.receipt_no) == (
-        "credited",
+        "allocated",
         bill.total_minor,
         paid.receipt_no,
     )
     # AND the ledger records it, and one receipt message is queued for the owner
     ledger = list(LedgerItem.query(f"bill#{bill.bill_id}"))
-    assert [(entry.event, entry.seq) for entry in ledger] == [("paid", "paid#stripe:pi_full")]
+    assert [(entry.event, entry.seq) for entry in ledger] == [
+        ("issued", "issued"),
+        ("paid", "paid#stripe:pi_full"),
+    ]
+    account = [(e.event, e.data["amount_minor"]) for e in LedgerItem.query(f"account#{bill.unit_id}")]
+    assert sorted(account) == sorted(
+        [("charge", bill.total_minor), ("payment", bill.total_minor), ("allocation", bill.total_minor)]
+    )
     messages = queued_messages(aws)
     assert [m.message_id for m in messages] == [f"payment_receipt#{paid.receipt_no}"]
     assert messages[0].owner_id == bill.owner_id

@@ -89,6 +89,9 @@ def test_receipt_shows_the_paid_time_in_the_property_time_zone(demo_config):
         "amount_minor": 32727,
         "currency": "CNY",
         "paid_at": "2026-07-03T16:30:00Z",
+        "method": "wechat_pay",
+        "bills": [{"bill_id": "A-101#2026-07", "period": "2026-07", "amount_minor": 32727}],
+        "credit_minor": 0,
     }
     zh = render("payment_receipt", locale="zh-CN", context=context, recipient_name="吴娜", config=demo_config)
     en = render("payment_receipt", locale="en", context=context, recipient_name="Anna", config=demo_config)
@@ -97,6 +100,19 @@ def test_receipt_shows_the_paid_time_in_the_property_time_zone(demo_config):
     assert "R-000042" in zh.text and "¥327.27" in zh.text and "2026年7月" in zh.text
     assert "Receipt no.: R-000042" in en.text and "2026-07-04 00:30" in en.text
     assert "R-000042" in zh.sms
+    assert "微信支付" in zh.text and "2026年7月物业费: ¥327.27" in zh.text
+
+
+def test_a_receipt_for_money_kept_as_credit_says_so(demo_config):
+    context = {**RECEIPT, "bills": [], "credit_minor": 32727}
+    zh = render("payment_receipt", locale="zh-CN", context=context, recipient_name="吴娜", config=demo_config)
+    en = render("payment_receipt", locale="en", context=context, recipient_name="Anna", config=demo_config)
+    assert "已缴清" in zh.text and "预存款" in zh.sms and "Property fee" not in en.text
+    assert "already been paid" in en.text and "Kept as account credit: ¥327.27" in en.text
+    part = {**RECEIPT, "credit_minor": 500, "amount_minor": 33227}
+    en = render("payment_receipt", locale="en", context=part, recipient_name="Anna", config=demo_config)
+    assert "Property fee 2026-07" in en.text or "Property fee Jul" in en.text
+    assert "more than the bills owed" in en.text
 
 
 def test_overdue_reminder_is_friendly_and_has_the_amount(demo_config):
@@ -152,6 +168,9 @@ RECEIPT = {
     "amount_minor": 32727,
     "currency": "CNY",
     "paid_at": "2026-07-03T16:30:00Z",
+    "method": "card",
+    "bills": [{"bill_id": "A-101#2026-07", "period": "2026-07", "amount_minor": 32727}],
+    "credit_minor": 0,
 }
 REMINDER = {
     k: NOTICE[k] for k in ("bill_id", "unit_id", "period", "total_minor", "currency", "due_date", "pay_url")
@@ -177,7 +196,7 @@ CONTEXTS = {
 # What each template cannot do without; the rest of its context is optional.
 REQUIRED = {
     "bill_notice": ("unit_id", "period", "lines", "total_minor", "currency", "due_date", "pay_url"),
-    "payment_receipt": ("receipt_no", "unit_id", "period", "amount_minor", "currency", "paid_at"),
+    "payment_receipt": ("receipt_no", "unit_id", "amount_minor", "currency", "paid_at", "method", "bills"),
     "overdue_reminder": ("unit_id", "period", "total_minor", "currency", "due_date"),
     "work_order": ("ticket_id", "kind", "category", "summary", "dispatched_at", "due_at"),
 }

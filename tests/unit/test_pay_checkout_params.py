@@ -26,7 +26,7 @@ def test_params_carry_lines_metadata_expiry_and_urls(demo_config):
     )
     assert {item["price_data"]["currency"] for item in params["line_items"]} == {"cny"}
     assert params["line_items"][0]["price_data"]["product_data"]["name"] == "物业服务费 · 2026-03"
-    assert params["metadata"] == {"property_id": "demo", "bill_id": "A-101#2026-03"}
+    assert params["metadata"] == {"property_id": "demo", "unit_id": "A-101", "bill_ids": "A-101#2026-03"}
     assert params["payment_intent_data"]["metadata"] == params["metadata"]
     assert params["client_reference_id"] == "A-101#2026-03"
     assert params["expires_at"] == int(NOW.timestamp()) + 61 * 60  # configured hour + margin

@@ -18,11 +18,21 @@ def test_completed_paid_session_is_a_payment():
         event_id="evt_1",
         event_type="checkout.session.completed",
         payment_id="stripe:pi_1",
-        bill_id=bill.bill_id,
+        bill_ids=(bill.bill_id,),
         amount_minor=bill.total_minor,
         currency="CNY",
         paid_at=datetime.fromtimestamp(1772330000, tz=UTC),
+        unit_id="A-101",
     )
+
+
+def test_a_session_for_all_open_bills_names_each_of_them_and_its_method():
+    event = checkout_event(make_bill(), payment_intent="pi_all")
+    session = event["data"]["object"]
+    session["metadata"]["bill_ids"] = "A-101#2026-02,A-101#2026-03"
+    session["payment_method_types"] = ["wechat_pay"]
+    result = interpret_event(event, property_id="demo", livemode=False)
+    assert result.bill_ids == ("A-101#2026-02", "A-101#2026-03") and result.method == "wechat_pay"
 
 
 @pytest.mark.parametrize(
@@ -47,7 +57,7 @@ def test_events_that_do_not_credit_are_ignored(mutate):
 
 def test_async_success_is_a_payment_and_bill_id_falls_back_to_client_reference():
     event = checkout_event(make_bill(), event_type="checkout.session.async_payment_succeeded")
-    del event["data"]["object"]["metadata"]["bill_id"]
+    del event["data"]["object"]["metadata"]["bill_ids"]
     result = interpret_event(event, property_id="demo", livemode=False)
     assert isinstance(result, OnlinePayment) and result.bill_id == "A-101#2026-03"
 

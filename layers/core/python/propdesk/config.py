@@ -109,6 +109,8 @@ class PaymentSettings(_Strict):
     link_ttl_days: int = Field(default=60, ge=1, le=400)
     # How long a Stripe Checkout Session stays open (Stripe allows 30 minutes to 24 hours).
     checkout_expiry_minutes: int = Field(default=60, ge=30, le=1440)
+    # Within a bill, whether a payment pays the principal (the fee lines) or the late fee first.
+    allocation_order: Literal["principal_first", "late_fee_first"] = "principal_first"
     front_desk: FrontDesk
     bank_account: BankAccount | None = None
 

@@ -14,7 +14,8 @@ The environment is built once per process, so a warm Lambda reuses its compiled 
 Filters (locale, configuration and time zone come from the render's variables):
 ``money(currency)``, ``month`` (``2026-07``), ``day`` (ISO date), ``local_time`` and
 ``local_day`` (timestamps, in the property's zone), ``area`` (1/100 m²), ``local``
-(a configured zh-CN/en text), ``fee_item`` (a fee item's code), and ``fill(**values)``, which
+(a configured zh-CN/en text), ``fee_item`` (a fee item's code), ``pay_method`` (a payment
+method's code), and ``fill(**values)``, which
 fills a catalog sentence's ``{placeholders}``, escaping both sentence and values in HTML.
 """
 
@@ -102,6 +103,12 @@ def _fee_item(ctx: Context, code: str) -> str:
     return code
 
 
+@pass_context
+def _pay_method(ctx: Context, method: str) -> str:
+    """A payment method's name in the page's language (its code when the catalog lacks it)."""
+    return catalog(ctx["locale"])["pay_method"].get(method, method)
+
+
 @cache
 def environment() -> Environment:
     """The one Jinja2 environment of the process."""
@@ -124,6 +131,7 @@ def environment() -> Environment:
         area=formatting.format_area,
         local=_local,
         fee_item=_fee_item,
+        pay_method=_pay_method,
     )
     return env
 

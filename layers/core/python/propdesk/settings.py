@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     units_table: str | None = None
     bills_table: str | None = None
     payments_table: str | None = None
+    accounts_table: str | None = None
     counters_table: str | None = None
     messages_table: str | None = None
     ledger_table: str | None = None

@@ -34,11 +34,6 @@ def step_key(step: LadderStep) -> str:
     return f"reminder#{step.number}"
 
 
-# Ledger keys on a bill that mean a payment for it was set aside for staff (amount or
-# currency did not match): the owner paid something, so the ladder waits for staff.
-PAYMENT_UNDER_REVIEW_PREFIX = "mismatch#"
-
-
 def next_step(
     bill: Bill, today: date, steps_done: Collection[int], *, payment_under_review: bool = False
 ) -> LadderStep | None:

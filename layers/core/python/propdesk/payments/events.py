@@ -46,11 +46,17 @@ class OnlinePayment:
     event_id: str
     event_type: str
     payment_id: str  # "stripe:<payment intent id>", the key that makes one payment count once
-    bill_id: str
+    bill_ids: tuple[str, ...]  # the bills the checkout was for
     amount_minor: int
     currency: str  # ISO 4217, upper case
     paid_at: datetime  # UTC, when Stripe created the event
+    unit_id: str | None = None
+    method: str = "card"
     provider: str = PROVIDER
+
+    @property
+    def bill_id(self) -> str:
+        return self.bill_ids[0]
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,17 @@ def interpret_event(event: dict[str, Any], *, property_id: str, livemode: bool) 
     if session.get("payment_status") != "paid":
         # A delayed method (e.g. bank transfer): async_payment_succeeded follows when it clears.
         return ignored("payment not completed yet")
-    bill_id = metadata.get("bill_id") or session.get("client_reference_id")
+    # Sessions name their bills in "bill_ids" ("A-101#2027-01,A-101#2027-02"); older ones in "bill_id".
+    listed = metadata.get("bill_ids") or metadata.get("bill_id") or session.get("client_reference_id")
+    bill_ids = tuple(b for b in str(listed).split(",") if b) if isinstance(listed, str) else ()
+    bill_id = bill_ids[0] if bill_ids else None
+    unit_id = metadata.get("unit_id") if isinstance(metadata.get("unit_id"), str) else None
+    methods = session.get("payment_method_types")
+    method = (
+        methods[0]
+        if isinstance(methods, list) and len(methods) == 1 and isinstance(methods[0], str)
+        else "card"
+    )
     amount = session.get("amount_total")
     currency = session.get("currency")
     payment_ref = session.get("payment_intent") or session.get("id")
@@ -108,8 +124,10 @@ def interpret_event(event: dict[str, Any], *, property_id: str, livemode: bool) 
         event_id=event_id,
         event_type=event_type,
         payment_id=payment_id_for(payment_ref),
-        bill_id=bill_id,
+        bill_ids=bill_ids,
         amount_minor=amount,
         currency=currency.upper(),
         paid_at=datetime.fromtimestamp(created, tz=UTC),
+        unit_id=unit_id,
+        method=method,
     )

@@ -9,6 +9,7 @@ expire, owners come back days later); a paid bill gets no session.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -86,49 +87,58 @@ def owner_bill(
 
 
 def checkout_params(
-    bill: Bill,
+    bills: Bill | Sequence[Bill],
     *,
     config: PropertyConfig,
     now: datetime,
     page_url: str,
     locale: str,
 ) -> dict[str, Any]:
-    """The Checkout Session request for ``bill``: its lines, our metadata, and the way back to
-    the owner's page at ``page_url``."""
+    """The Checkout Session request for ``bills`` (one bill, or every open bill of the unit):
+    what each still owes, our metadata (the unit and the bills, which the payment is allocated
+    to), and the way back to the owner's page at ``page_url``."""
+    bills = [bills] if isinstance(bills, Bill) else list(bills)
+    if not bills or len({bill.unit_id for bill in bills}) != 1:
+        raise ValueError("a checkout pays one or more bills of one unit")
     item_names = {item.code: item.name.get(locale) for item in config.fee_standard.items}
-    currency = bill.currency.lower()
-    if bill.paid_minor == 0:
-        line_items = [
-            {
-                "price_data": {
-                    "currency": currency,
-                    "unit_amount": line.amount_minor,
-                    "product_data": {"name": f"{item_names.get(line.code, line.code)} · {bill.period}"},
-                },
-                "quantity": 1,
-            }
-            for line in bill.lines
-            if line.amount_minor > 0
-        ]
-    else:
-        line_items = [
-            {
-                "price_data": {
-                    "currency": currency,
-                    "unit_amount": bill.total_minor - bill.paid_minor,
-                    "product_data": {"name": f"{bill.unit_id} · {bill.period}"},
-                },
-                "quantity": 1,
-            }
-        ]
-    metadata = {"property_id": config.property_id, "bill_id": bill.bill_id}
+    currency = bills[0].currency.lower()
+    line_items: list[dict[str, Any]] = []
+    for bill in bills:
+        if bill.paid_minor == 0:
+            line_items += [
+                {
+                    "price_data": {
+                        "currency": currency,
+                        "unit_amount": line.amount_minor,
+                        "product_data": {"name": f"{item_names.get(line.code, line.code)} · {bill.period}"},
+                    },
+                    "quantity": 1,
+                }
+                for line in bill.lines
+                if line.amount_minor > 0
+            ]
+        else:
+            line_items.append(
+                {
+                    "price_data": {
+                        "currency": currency,
+                        "unit_amount": bill.total_minor - bill.paid_minor,
+                        "product_data": {"name": f"{bill.unit_id} · {bill.period}"},
+                    },
+                    "quantity": 1,
+                }
+            )
+    unit_id = bills[0].unit_id
+    bill_ids = ",".join(bill.bill_id for bill in bills)
+    metadata = {"property_id": config.property_id, "unit_id": unit_id, "bill_ids": bill_ids}
+    periods = " ".join(bill.period for bill in bills)
     params: dict[str, Any] = {
         "mode": "payment",
         "line_items": line_items,
         "payment_method_types": list(config.payment.payment_method_types),
-        "client_reference_id": bill.bill_id,
+        "client_reference_id": bills[0].bill_id,
         "metadata": metadata,
-        "payment_intent_data": {"metadata": metadata, "description": f"{bill.unit_id} {bill.period}"},
+        "payment_intent_data": {"metadata": metadata, "description": f"{unit_id} {periods}"},
         "expires_at": checkout_expires_at(now, config.payment.checkout_expiry_minutes),
         "success_url": f"{page_url}/return?session_id={{CHECKOUT_SESSION_ID}}",
         "cancel_url": page_url,

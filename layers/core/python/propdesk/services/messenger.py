@@ -167,10 +167,19 @@ class Messenger:
     def _record(self, request: MessageRequest, event: str, data: dict) -> None:
         at = self._now()
         self._append(ledger.message_entity(request.message_id), event, at=at, key=event, data=data)
-        bill_id = request.context.get("bill_id")
-        if bill_id:
+        # The bill's ledger tells what its owner was told; a receipt (of a payment that may span
+        # bills, or be credit only) is told on the account's.
+        bill_id, unit_id = request.context.get("bill_id"), request.context.get("unit_id")
+        entity = (
+            ledger.bill_entity(bill_id)
+            if bill_id
+            else ledger.account_entity(unit_id)
+            if unit_id and request.context.get("receipt_no")
+            else None
+        )
+        if entity:
             self._append(
-                ledger.bill_entity(bill_id),
+                entity,
                 f"{request.template}_{event}",
                 at=at,
                 key=f"{event}#{request.message_id}",

@@ -1,17 +1,18 @@
 """The notice cycle (F2): plan a period's bills in batches, then issue each batch.
 
 The planner pages through the units and puts batches of unit ids on the notices queue. The
-worker computes each unit's bill, writes it conditionally (one per unit and period, so a
-rerun creates nothing twice), records it on the ledger and queues a ``bill_notice`` whose
-message id is derived from the bill id, so the messenger sends it once however often the
-batch is retried.
+worker computes each unit's bill and issues it on the unit's account in one transaction (the
+bill, written only if none exists for the unit and period, so a rerun creates nothing twice;
+the account, whose credit pays the new bill first; the ledger entries), then queues a
+``bill_notice`` whose message id is derived from the bill id, so the messenger sends it once
+however often the batch is retried.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -19,19 +20,22 @@ from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field
 
 from propdesk.config import PropertyConfig
-from propdesk.domain.billing import Bill, compute_bill
+from propdesk.domain.accounts import OpenBill, allocate
+from propdesk.domain.billing import STATUS_OPEN, STATUS_PAID, Bill, compute_bill
 from propdesk.domain.calendar import PERIOD_PATTERN, parse_period, period_noticed_on
 from propdesk.messaging.requests import MESSAGES_QUEUE, MessageRequest
 from propdesk.naming import NOTICES_QUEUE
 from propdesk.payments.links import pay_links
 from propdesk.queues import Producer, QueueProducer
 from propdesk.store import ledger
-from propdesk.store.bills import BillRepository
+from propdesk.store.accounts import Account, AccountStore, Entry, Posting, PostResult
 from propdesk.store.units import UnitRepository
 
 logger = Logger(child=True)
 
-BATCH_SIZE = 50
+BATCH_SIZE = 50  # units per message: their accounts and bills are one BatchGetItem (100 keys)
+MAX_ATTEMPTS = 5
+CREDIT_PAYMENT = "credit"  # a bill's payment_id when the account's credit paid it
 ISSUE_BILLS = "issue_bills"
 
 
@@ -106,6 +110,9 @@ class IssueFailed(RuntimeError):
 
 
 def bill_notice(bill: Bill, *, pay_url: str) -> MessageRequest:
+    """The owner's notice: the bill's lines, and what is left to pay once the account's credit
+    has been applied to it."""
+    credit_applied = bill.paid_minor if bill.payment_id == CREDIT_PAYMENT else 0
     return MessageRequest(
         message_id=f"bill_notice#{bill.bill_id}",
         template="bill_notice",
@@ -116,12 +123,64 @@ def bill_notice(bill: Bill, *, pay_url: str) -> MessageRequest:
             "period": bill.period,
             "lines": [{"code": line.code, "amount_minor": line.amount_minor} for line in bill.lines],
             "total_minor": bill.total_minor,
+            "credit_applied_minor": credit_applied,
+            "due_minor": bill.total_minor - bill.paid_minor,
             "currency": bill.currency,
             "due_date": bill.due_date.isoformat(),
             "pay_url": pay_url,
             "fee_standard_version": bill.fee_standard_version,
         },
     )
+
+
+def issuance(bill: Bill, account: Account | None, *, owner_id: str, now: datetime) -> Posting:
+    """Pure: the posting that issues ``bill`` on its unit's account. The account's credit pays
+    it first (F4: an overpayment is used by the next bill); what is left stays open."""
+    account = account or Account(bill.unit_id, owner_id=owner_id, currency=bill.currency)
+    plan = allocate(account.credit_minor, [OpenBill(bill.bill_id, bill.period, bill.total_minor)])
+    used = plan.allocated_minor
+    if used:
+        settled = used >= bill.total_minor
+        bill = replace(
+            bill,
+            paid_minor=used,
+            status=STATUS_PAID if settled else STATUS_OPEN,
+            paid_at=now if settled else None,
+            payment_id=CREDIT_PAYMENT,
+        )
+    entity = ledger.account_entity(bill.unit_id)
+    common = {"bill_id": bill.bill_id, "currency": bill.currency}
+    entries = [
+        Entry(
+            ledger.bill_entity(bill.bill_id),
+            "issued",
+            "issued",
+            bill.issued_at,
+            {
+                "total_minor": bill.total_minor,
+                "currency": bill.currency,
+                "version": bill.fee_standard_version,
+            },
+        ),
+        Entry(
+            entity,
+            f"charge#{bill.bill_id}",
+            "charge",
+            bill.issued_at,
+            {**common, "amount_minor": bill.total_minor},
+        ),
+    ]
+    if used:
+        data = {**common, "amount_minor": used, "credit_before_minor": account.credit_minor}
+        entries.append(Entry(entity, f"credit_applied#{bill.bill_id}", "credit_applied", now, data))
+        entries.append(Entry(ledger.bill_entity(bill.bill_id), "paid#credit", "paid", now, data))
+    new_account = replace(
+        account,
+        owner_id=owner_id,
+        credit_minor=account.credit_minor - used,
+        open_bill_ids=((*account.open_bill_ids, bill.bill_id) if bill.is_open else account.open_bill_ids),
+    )
+    return Posting(account=new_account, new_bills=(bill,), entries=tuple(entries))
 
 
 def issue_bills(
@@ -131,20 +190,25 @@ def issue_bills(
     config: PropertyConfig,
     now: datetime,
     units: UnitRepository | None = None,
-    bills: BillRepository | None = None,
+    accounts: AccountStore | None = None,
     outbox: Producer | None = None,
     pay_url: PayUrl | None = None,
-    append: Callable[..., bool] = ledger.append,
+    max_attempts: int = MAX_ATTEMPTS,
 ) -> IssueResult:
-    """Issue the bills of ``unit_ids`` for ``period`` and queue their notices."""
+    """Issue the bills of ``unit_ids`` for ``period`` on their accounts and queue their notices.
+
+    One BatchGetItem reads the batch's accounts and any bills already issued; then one
+    transaction per new bill writes the bill, its account (credit applied, the bill listed as
+    open) and the ledger entries. A bill issued already (a rerun) is left as it is and its
+    notice queued again under the same id (the messenger sends it once)."""
     units = units or UnitRepository()
-    bills = bills or BillRepository()
+    accounts = accounts or AccountStore()
     outbox = outbox or QueueProducer(MESSAGES_QUEUE)
     pay_url = pay_url or pay_links().url
 
     found = units.get_many(unit_ids)
-    created = existing = failed = 0
-    notices: list[MessageRequest] = []
+    computed: dict[str, Bill] = {}
+    failed = 0
     for unit_id in unit_ids:
         unit = found.get(unit_id)
         if unit is None:
@@ -153,7 +217,7 @@ def issue_bills(
             continue
         try:
             building = config.building(unit.building)
-            bill = compute_bill(
+            computed[unit_id] = compute_bill(
                 unit,
                 has_elevator=building.has_elevator,
                 fee_standard=config.fee_standard,
@@ -165,30 +229,34 @@ def issue_bills(
         except (KeyError, ValueError):
             logger.exception("bill could not be computed", unit_id=unit_id, period=period)
             failed += 1
-            continue
-        if bills.create(bill):
-            created += 1
+
+    stored_accounts, stored_bills = accounts.accounts_and_bills(
+        computed, [bill.bill_id for bill in computed.values()]
+    )
+    created = existing = 0
+    issued: list[Bill] = []
+    for unit_id, bill in computed.items():
+        account = stored_accounts.get(unit_id)
+        stored = stored_bills.get(bill.bill_id)
+        for _ in range(max_attempts):
+            if stored is not None:
+                existing += 1  # issued by an earlier run: its notice says what was issued then
+                issued.append(stored)
+                break
+            posting = issuance(bill, account, owner_id=bill.owner_id, now=now)
+            result = accounts.post(posting, now=now)
+            if result is PostResult.POSTED:
+                created += 1
+                issued.append(posting.new_bills[0])
+                break
+            # Another run issued it, or a payment moved the account meanwhile: read both again.
+            more_accounts, more_bills = accounts.accounts_and_bills([unit_id], [bill.bill_id])
+            account, stored = more_accounts.get(unit_id), more_bills.get(bill.bill_id)
         else:
-            # Issued by an earlier run: use the stored bill so the notice says what was issued.
-            stored = bills.get(bill.bill_id)
-            if stored is None:
-                failed += 1
-                continue
-            bill = stored
-            existing += 1
-        append(
-            ledger.bill_entity(bill.bill_id),
-            "issued",
-            at=bill.issued_at,
-            key="issued",
-            data={
-                "total_minor": bill.total_minor,
-                "currency": bill.currency,
-                "version": bill.fee_standard_version,
-            },
-        )
-        if bill.is_open:
-            notices.append(bill_notice(bill, pay_url=pay_url(bill)))
+            logger.error("bill not issued: its account kept changing", unit_id=unit_id, period=period)
+            failed += 1
+
+    notices = [bill_notice(bill, pay_url=pay_url(bill)) for bill in issued]
     outbox.send(notices)
     result = IssueResult(
         created=created, existing=existing, missing=len(unit_ids) - len(found), notices=len(notices)

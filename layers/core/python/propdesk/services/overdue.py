@@ -17,18 +17,13 @@ from aws_lambda_powertools import Logger
 
 from propdesk.config import PropertyConfig
 from propdesk.domain.billing import Bill
-from propdesk.domain.overdue import (
-    PAYMENT_UNDER_REVIEW_PREFIX,
-    LadderStep,
-    days_overdue,
-    next_step,
-    step_key,
-)
+from propdesk.domain.overdue import LadderStep, days_overdue, next_step, step_key
 from propdesk.messaging.requests import MESSAGES_QUEUE, MessageRequest
 from propdesk.payments.links import pay_links
 from propdesk.queues import Producer, QueueProducer
 from propdesk.store import ledger
 from propdesk.store.bills import BillRepository
+from propdesk.store.payments import PaymentRepository
 
 logger = Logger(child=True)
 
@@ -64,24 +59,28 @@ def run_ladder(
     config: PropertyConfig,
     now: datetime,
     bills: BillRepository | None = None,
+    payments: PaymentRepository | None = None,
     outbox: Producer | None = None,
     pay_url: Callable[[Bill], str] | None = None,
     append: Callable[..., bool] = ledger.append,
 ) -> LadderResult:
     bills = bills or BillRepository()
+    payments = payments or PaymentRepository()
     outbox = outbox or QueueProducer(MESSAGES_QUEUE)
     if pay_url is None:
         # A reminder's link keeps the bill's expiry, renewed when it is about to run out.
         pay_url = partial(pay_links().url, now=now)
 
+    # Units with a payment in the staff queue: the owner paid something staff have yet to place,
+    # so the ladder waits for them (one query of the queue, which is short).
+    under_review = {p.unit_id for p in payments.waiting_for_staff() if p.unit_id}
     due: list[tuple[Bill, LadderStep]] = []
     count = 0
     for bill in bills.open_due_before(today):
         count += 1
         keys = bills.ledger_keys(bill.bill_id)
         done = {int(key.split("#", 1)[1]) for key in keys if key.startswith("reminder#")}
-        under_review = any(key.startswith(PAYMENT_UNDER_REVIEW_PREFIX) for key in keys)
-        step = next_step(bill, today, done, payment_under_review=under_review)
+        step = next_step(bill, today, done, payment_under_review=bill.unit_id in under_review)
         if step is not None:
             due.append((bill, step))
     # Queue first, record second: a crash in between only re-queues an id the messenger drops.

@@ -1,21 +1,20 @@
-"""Crediting a payment to its bill exactly once, then the receipt (F4, F5).
+"""A payment lands on its unit's account exactly once, whatever the channel (F4, F5).
 
-``record_online_payment`` takes a payment Stripe reported (already signature-checked and
-interpreted) and works in three steps: ``decide`` (pure: what the payment means against the
-stored payment and bill), ``credit`` (the one transaction) and the follow-ups
-(``after_credit``, ``set_aside``). The decision:
+Every channel (Stripe, the front desk, a bank transfer) hands over an ``IncomingPayment`` keyed
+on its provider's own id. ``record_payment`` then works in three steps:
 
-- the same payment already recorded -> nothing new; the follow-ups (ledger, receipt message)
-  are completed again, each idempotent, so a retry after a crash finishes the job;
-- the bill is unknown, or the amount or currency differs from what is outstanding -> the
-  payment is recorded as ``mismatch`` for staff, the bill stays open;
-- the bill is already paid by another payment -> recorded as ``duplicate`` (a credit for
-  staff to refund), the bill untouched;
-- otherwise one transaction records the payment, marks the bill paid and takes the next
-  receipt number; then the ledger entry and the receipt message (from the bill as stored, so a
-  repeat after a crash sends the same receipt).
+1. **read** everything it needs in one BatchGetItem (the payment, the account, the bills it was
+   made for, the year's receipt counter);
+2. **decide** (pure, ``decide``): already recorded -> finish its follow-ups; no unit, or another
+   currency -> set aside for staff; otherwise spread it over the unit's open bills
+   (``domain.accounts.allocate``: oldest first, the rest to the account's credit) with the next
+   receipt number;
+3. **post** it in one transaction (``store.accounts``), retrying when the account, a bill or the
+   counter moved under it, then the follow-ups: the receipt message.
 
-Store errors propagate: the webhook answers 5xx and Stripe delivers again.
+Money for bills that were settled meanwhile (two tabs, desk and online) becomes credit, the
+receipt says so, and the payment waits in the staff queue (``review_state``) until staff keep
+the credit, refund it or allocate it. Store errors propagate: the provider delivers again.
 """
 
 from __future__ import annotations
@@ -28,286 +27,453 @@ from typing import Any, Literal
 from aws_lambda_powertools import Logger
 
 from propdesk.config import PropertyConfig
-from propdesk.domain.billing import STATUS_PAID, Bill
+from propdesk.domain.accounts import Allocation, OpenBill, Plan, allocate
+from propdesk.domain.billing import STATUS_OPEN, STATUS_PAID, Bill
 from propdesk.domain.receipts import format_receipt_number, receipt_counter_name, receipt_year
 from propdesk.messaging.requests import MESSAGES_QUEUE, MessageRequest
 from propdesk.payments.events import Ignored, OnlinePayment, interpret_event
 from propdesk.queues import QueueProducer
 from propdesk.store import ledger
-from propdesk.store.bills import BillRepository
+from propdesk.store.accounts import Account, AccountStore, Entry, Posting, PostResult, Snapshot
 from propdesk.store.payments import (
-    STATUS_CREDITED,
-    STATUS_DUPLICATE,
-    STATUS_MISMATCH,
-    CreditResult,
+    ALLOCATED,
+    CURRENCY,
+    DUPLICATE,
+    MISMATCH,
+    REVIEW_OPEN,
+    SET_ASIDE,
+    UNKNOWN_BILL,
+    UNKNOWN_UNIT,
     PaymentRecord,
     PaymentRepository,
 )
 
 logger = Logger(child=True)
 
-Outcome = Literal["credited", "already_recorded", "mismatch", "duplicate"]
+Outcome = Literal[
+    "credited",  # every bill it was for is paid
+    "partial",  # it paid part of what is owed; the rest stays open
+    "credit",  # it paid everything owed and the rest is the account's credit
+    "duplicate",  # the bills it was for were settled already: credit, for staff to look at
+    "mismatch",  # it differs from what its bills owe: allocated as it is, for staff to look at
+    "unknown_bill",  # its bills are not the unit's: credit, for staff to look at
+    "set_aside",  # no unit, or another currency: landed nowhere, for staff to place
+    "already_recorded",
+]
+# Outcomes that put the payment in the staff queue, with the reason staff see.
+REVIEWED: dict[str, str] = {"duplicate": DUPLICATE, "mismatch": MISMATCH, "unknown_bill": UNKNOWN_BILL}
 Notify = Callable[[Sequence[MessageRequest]], Any]
-LedgerAppend = Callable[..., bool]
 
-MAX_CREDIT_ATTEMPTS = 8
+MAX_ATTEMPTS = 8
 
 
 class CreditContention(RuntimeError):
-    """The bill or the receipt counter kept moving; the provider's retry will try again."""
+    """The account, a bill or the receipt counter kept moving; the provider's retry tries again."""
+
+
+@dataclass(frozen=True)
+class IncomingPayment:
+    """A payment as a channel reports it, before it lands."""
+
+    payment_id: str  # "<provider>:<the provider's own id>": the key that makes it count once
+    provider: str
+    method: str  # card | wechat_pay | alipay | cash | bank_card | cheque | bank_transfer
+    channel: str  # online | front_desk | home_visit | bank
+    unit_id: str | None
+    amount_minor: int
+    currency: str
+    paid_at: datetime  # when the owner paid (UTC)
+    targets: tuple[str, ...] = ()  # the bills it was made for; () = any open bill of the unit
+    event_id: str | None = None
+    reference: str | None = None
+    recorded_by: str | None = None
 
 
 @dataclass(frozen=True)
 class PaymentOutcome:
     outcome: Outcome
     payment_id: str
-    bill_id: str
+    unit_id: str | None
     receipt_no: str | None = None
+    allocations: tuple[Allocation, ...] = ()
+    credit_minor: int = 0
 
 
-# --- decide: what a reported payment means, given what is stored -------------------------------
-
-
-@dataclass(frozen=True)
-class Credit:
-    """Credit the payment to this bill (read with its version)."""
-
-    bill: Bill
+# --- decide: what a payment means, given what is stored ------------------------------------------
 
 
 @dataclass(frozen=True)
 class AlreadyRecorded:
-    """This payment is recorded; finish its follow-ups (``bill`` set when it was credited)."""
-
-    record: PaymentRecord | None
-    bill: Bill | None
+    record: PaymentRecord
 
 
 @dataclass(frozen=True)
 class SetAside:
-    """Record the payment for staff without crediting anything."""
-
-    status: str  # mismatch | duplicate
-    reason: str
-    bill: Bill | None
+    reason: str  # unknown_unit | currency
+    unit_id: str | None
 
 
-Decision = Credit | AlreadyRecorded | SetAside
+@dataclass(frozen=True)
+class Post:
+    """Land the payment: this posting, and what it tells the owner."""
+
+    posting: Posting
+    record: PaymentRecord
+    outcome: Outcome
 
 
-def decide(payment: OnlinePayment, *, existing: PaymentRecord | None, bill: Bill | None) -> Decision:
-    """Pure: the payment against its stored record (if any) and the bill it names."""
-    if existing is not None:
-        credited = existing.status == STATUS_CREDITED and bill is not None
-        return AlreadyRecorded(
-            existing, bill if credited and bill.payment_id == existing.payment_id else None
-        )
-    if bill is None:
-        return SetAside(STATUS_MISMATCH, "unknown bill", None)
-    if not bill.is_open:
-        if bill.payment_id == payment.payment_id:
-            return AlreadyRecorded(None, bill)
-        return SetAside(STATUS_DUPLICATE, "bill already paid", bill)
-    if payment.currency != bill.currency or payment.amount_minor != bill.total_minor - bill.paid_minor:
-        return SetAside(STATUS_MISMATCH, "amount or currency differs from the bill", bill)
-    return Credit(bill)
+Decision = AlreadyRecorded | SetAside | Post
 
 
-# --- credit: the one transaction, with the next receipt number ---------------------------------
+def unit_of(payment: IncomingPayment, snapshot: Snapshot) -> str | None:
+    if payment.unit_id:
+        return payment.unit_id
+    return next((bill.unit_id for bill in snapshot.bills.values()), None)
 
 
-def _record(payment: OnlinePayment, status: str, *, bill_id: str, now: datetime) -> PaymentRecord:
-    return PaymentRecord(
+def open_bill(bill: Bill) -> OpenBill:
+    return OpenBill(bill.bill_id, bill.period, bill.total_minor - bill.paid_minor)
+
+
+def decide(
+    payment: IncomingPayment,
+    snapshot: Snapshot,
+    *,
+    config: PropertyConfig,
+    now: datetime,
+) -> Decision:
+    """Pure: the payment against what the store holds."""
+    if snapshot.payment is not None:
+        return AlreadyRecorded(snapshot.payment)
+    unit_id = unit_of(payment, snapshot)
+    if unit_id is None or (snapshot.account is None and not snapshot.bills):
+        return SetAside(UNKNOWN_UNIT, unit_id)
+    if payment.currency != config.currency:
+        return SetAside(CURRENCY, unit_id)
+    account = snapshot.account or Account(unit_id, owner_id=None, currency=config.currency)
+    candidates = payment.targets or account.open_bill_ids
+    bills = {
+        b: snapshot.bills[b]
+        for b in candidates
+        if b in snapshot.bills and snapshot.bills[b].unit_id == unit_id
+    }
+    owing = [
+        open_bill(bill) for bill in bills.values() if bill.is_open and bill.total_minor > bill.paid_minor
+    ]
+    plan = allocate(
+        payment.amount_minor,
+        owing,
+        order=config.payment.allocation_order,
+        targets=set(payment.targets) if payment.targets else None,
+    )
+    year = receipt_year(payment.paid_at, config.tz)
+    receipt_no = format_receipt_number(config.property_id, year, (snapshot.counter_value or 0) + 1)
+    outcome = _outcome(plan, payment, bills, owing)
+    record = PaymentRecord(
         payment_id=payment.payment_id,
-        bill_id=bill_id,
+        unit_id=unit_id,
         provider=payment.provider,
-        channel="online",
+        method=payment.method,
+        channel=payment.channel,
         amount_minor=payment.amount_minor,
         currency=payment.currency,
-        status=status,
+        status=ALLOCATED,
         received_at=now,
-        event_id=payment.event_id,
         paid_at=payment.paid_at,
+        targets=payment.targets,
+        allocations=plan.allocations,
+        credit_minor=plan.credit_minor,
+        receipt_no=receipt_no,
+        event_id=payment.event_id,
+        reference=payment.reference,
+        recorded_by=payment.recorded_by,
+        review_state=REVIEW_OPEN if outcome in REVIEWED else None,
+        review_reason=REVIEWED.get(outcome),
     )
+    changed = tuple(_paid(bills[a.bill_id], a, record) for a in plan.allocations)
+    settled = {bill.bill_id for bill in changed if bill.status == STATUS_PAID}
+    new_account = replace(
+        account,
+        owner_id=account.owner_id or next((b.owner_id for b in bills.values()), None),
+        credit_minor=account.credit_minor + plan.credit_minor,
+        open_bill_ids=tuple(b for b in account.open_bill_ids if b not in settled),
+        payment_ids=account.with_payment(payment.payment_id),
+    )
+    posting = Posting(
+        account=new_account,
+        changed_bills=changed,
+        new_payment=record,
+        counter=(receipt_counter_name(year), snapshot.counter_value),
+        entries=payment_entries(record, plan, now=now),
+    )
+    return Post(posting=posting, record=record, outcome=outcome)
 
 
-def credit(
-    payment: OnlinePayment, bill: Bill, *, config: PropertyConfig, now: datetime, payments: PaymentRepository
-) -> tuple[CreditResult, str]:
-    """Record the payment, mark the bill paid and take the year's next receipt number, all at once."""
-    year = receipt_year(payment.paid_at, config.tz)
-    counter = receipt_counter_name(year)
-    current = payments.counter_value(counter)
-    receipt_no = format_receipt_number(config.property_id, year, (current or 0) + 1)
-    record = replace(_record(payment, STATUS_CREDITED, bill_id=bill.bill_id, now=now), receipt_no=receipt_no)
-    return payments.credit(record, bill=bill, counter=counter, counter_value=current), receipt_no
+def _outcome(plan: Plan, payment: IncomingPayment, bills: dict[str, Bill], owing: list[OpenBill]) -> Outcome:
+    if payment.targets:
+        if not bills:
+            return "unknown_bill"  # none of the bills it names is the unit's
+        if not owing:
+            return "duplicate"  # everything it was made for was settled already
+        if payment.amount_minor != sum(bill.owed_minor for bill in owing):
+            return "mismatch"  # a checkout charges what its bills owe: something changed
+    if plan.credit_minor:
+        return "credit"
+    still_owed = any(
+        (bill := bills.get(a.bill_id)) is not None and bill.total_minor - bill.paid_minor > a.amount_minor
+        for a in plan.allocations
+    )
+    return "partial" if still_owed else "credited"
 
 
-def paid_bill(bill: Bill, payment: OnlinePayment, *, receipt_no: str) -> Bill:
-    """The bill as the credit transaction left it (no need to read it back)."""
+def _paid(bill: Bill, allocation: Allocation, record: PaymentRecord) -> Bill:
+    paid_minor = bill.paid_minor + allocation.amount_minor
+    settled = paid_minor >= bill.total_minor
     return replace(
         bill,
-        status=STATUS_PAID,
-        paid_minor=bill.paid_minor + payment.amount_minor,
-        paid_at=payment.paid_at,
-        payment_id=payment.payment_id,
-        receipt_no=receipt_no,
+        paid_minor=paid_minor,
+        status=STATUS_PAID if settled else STATUS_OPEN,
+        paid_at=record.paid_at if settled else bill.paid_at,
+        payment_id=record.payment_id,
+        receipt_no=record.receipt_no,
     )
 
 
-# --- follow-ups: ledger entries and messages, each idempotent ----------------------------------
+def payment_entries(record: PaymentRecord, plan: Plan, *, now: datetime) -> tuple[Entry, ...]:
+    """The ledger's postings of a landed payment: on the account (the payment, each allocation,
+    the credit) and on each bill it paid."""
+    account = ledger.account_entity(str(record.unit_id))
+    common = {"currency": record.currency, "receipt_no": record.receipt_no}
+    entries = [
+        Entry(
+            account,
+            f"payment#{record.payment_id}",
+            "payment",
+            record.paid_at,
+            {
+                **common,
+                "payment_id": record.payment_id,
+                "amount_minor": record.amount_minor,
+                "method": record.method,
+                "channel": record.channel,
+            },
+        )
+    ]
+    for allocation in plan.allocations:
+        data = {
+            **common,
+            "payment_id": record.payment_id,
+            "bill_id": allocation.bill_id,
+            "amount_minor": allocation.amount_minor,
+            "principal_minor": allocation.principal_minor,
+            "late_fee_minor": allocation.late_fee_minor,
+        }
+        entries.append(
+            Entry(account, f"allocation#{record.payment_id}#{allocation.bill_id}", "allocation", now, data)
+        )
+        entries.append(
+            Entry(
+                ledger.bill_entity(allocation.bill_id),
+                f"paid#{record.payment_id}",
+                "paid",
+                record.paid_at,
+                data,
+            )
+        )
+    if plan.credit_minor:
+        data = {**common, "payment_id": record.payment_id, "amount_minor": plan.credit_minor}
+        entries.append(Entry(account, f"credit#{record.payment_id}", "credit", now, data))
+    return tuple(entries)
+
+
+# --- follow-ups -----------------------------------------------------------------------------------
 
 
 def receipt_message(
-    *, receipt_no: str, bill: Bill, amount_minor: int, currency: str, paid_at: datetime
+    record: PaymentRecord, *, owner_id: str, bills: dict[str, Bill] | None = None
 ) -> MessageRequest:
+    """The owner's receipt for a landed payment: what it paid, bill by bill, and any credit."""
+    bills = bills or {}
+    paid = [
+        {
+            "bill_id": a.bill_id,
+            "period": bills[a.bill_id].period if a.bill_id in bills else a.bill_id.rsplit("#", 1)[-1],
+            "amount_minor": a.amount_minor,
+        }
+        for a in record.allocations
+    ]
     return MessageRequest(
-        message_id=f"payment_receipt#{receipt_no}",
+        message_id=f"payment_receipt#{record.receipt_no}",
         template="payment_receipt",
-        owner_id=bill.owner_id,
+        owner_id=owner_id,
         channels=("email", "sms"),
         context={
-            "receipt_no": receipt_no,
-            "bill_id": bill.bill_id,
-            "unit_id": bill.unit_id,
-            "period": bill.period,
-            "amount_minor": amount_minor,
-            "currency": currency,
-            "paid_at": paid_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "receipt_no": record.receipt_no,
+            "payment_id": record.payment_id,
+            "unit_id": record.unit_id,
+            "period": paid[0]["period"] if paid else None,
+            "bills": paid,
+            "credit_minor": record.credit_minor,
+            "amount_minor": record.amount_minor,
+            "currency": record.currency,
+            "method": record.method,
+            "paid_at": record.paid_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         },
     )
 
 
-def after_credit(bill: Bill, *, amount_minor: int, notify: Notify, append: LedgerAppend) -> None:
-    """The ledger entry and the receipt message of the payment that credited ``bill`` (of
-    ``amount_minor``: the payment's, not what the bill has received in all); safe to repeat (a
-    crash may have cut them short, and the provider's retry finishes them)."""
-    if not (bill.payment_id and bill.receipt_no and bill.paid_at):
-        raise ValueError("bill is not paid")
-    append(
-        ledger.bill_entity(bill.bill_id),
-        "paid",
-        at=bill.paid_at,
-        key=f"paid#{bill.payment_id}",
-        data={
-            "payment_id": bill.payment_id,
-            "receipt_no": bill.receipt_no,
-            "amount_minor": amount_minor,
-            "currency": bill.currency,
-            "channel": "online",
-        },
-    )
-    notify(
-        [
-            receipt_message(
-                receipt_no=bill.receipt_no,
-                bill=bill,
-                amount_minor=amount_minor,
-                currency=bill.currency,
-                paid_at=bill.paid_at,
-            )
-        ]
-    )
+def follow_up(record: PaymentRecord, *, owner_id: str | None, bills: dict[str, Bill], notify: Notify) -> None:
+    """Send the receipt (the messenger sends each receipt number once, so this is safe to repeat)."""
+    if not record.receipt_no or not owner_id:
+        return
+    notify([receipt_message(record, owner_id=owner_id, bills=bills)])
 
 
-def set_aside(
-    payment: OnlinePayment,
-    decision: SetAside,
+# --- the whole: read, decide, post, follow up -----------------------------------------------------
+
+
+def record_payment(
+    payment: IncomingPayment,
     *,
+    config: PropertyConfig,
     now: datetime,
-    payments: PaymentRepository,
-    append: LedgerAppend,
+    store: AccountStore | None = None,
+    payments: PaymentRepository | None = None,
+    notify: Notify | None = None,
+    max_attempts: int = MAX_ATTEMPTS,
 ) -> PaymentOutcome:
-    """Record a payment that credits nothing, for staff to resolve (refund or allocate)."""
-    payments.record(_record(payment, decision.status, bill_id=payment.bill_id, now=now))
-    entity = (
-        ledger.bill_entity(payment.bill_id) if decision.bill else ledger.payment_entity(payment.payment_id)
+    store = store or AccountStore()
+    payments = payments or PaymentRepository()
+    notify = notify or QueueProducer(MESSAGES_QUEUE).send
+    counter = receipt_counter_name(receipt_year(payment.paid_at, config.tz))
+    unit_hint = payment.unit_id or _unit_of_bill_ids(payment.targets)
+    for _ in range(max_attempts):
+        snapshot = store.snapshot(
+            payment_id=payment.payment_id, unit_id=unit_hint, bill_ids=payment.targets, counter=counter
+        )
+        if not payment.targets and snapshot.account is not None and snapshot.payment is None:
+            # A payment for any open bill: read those bills too (a second read, desk and bank only).
+            more = store.snapshot(bill_ids=snapshot.account.open_bill_ids)
+            snapshot = replace(snapshot, bills={**snapshot.bills, **more.bills})
+        decision = decide(payment, snapshot, config=config, now=now)
+        if isinstance(decision, AlreadyRecorded):
+            return _already_recorded(decision.record, snapshot, store=store, notify=notify)
+        if isinstance(decision, SetAside):
+            return _set_aside(payment, decision, now=now, payments=payments)
+        result = store.post(decision.posting, now=now)
+        if result is PostResult.POSTED:
+            record = decision.record
+            logger.info(
+                "payment landed",
+                payment_id=record.payment_id,
+                unit_id=record.unit_id,
+                outcome=decision.outcome,
+                receipt_no=record.receipt_no,
+                allocated_minor=record.allocated_minor,
+                credit_minor=record.credit_minor,
+            )
+            follow_up(record, owner_id=decision.posting.account.owner_id, bills=snapshot.bills, notify=notify)
+            return PaymentOutcome(
+                decision.outcome,
+                record.payment_id,
+                record.unit_id,
+                record.receipt_no,
+                record.allocations,
+                record.credit_minor,
+            )
+        # PAYMENT_EXISTS: another delivery won the race (the next read finds it); MOVED_ON: read again.
+        logger.info("posting retried", payment_id=payment.payment_id, reason=result.value)
+    raise CreditContention(payment.payment_id)
+
+
+def _unit_of_bill_ids(bill_ids: Sequence[str]) -> str | None:
+    """Bill ids are "<unit>#<period>": the unit, when the channel did not say."""
+    return bill_ids[0].rsplit("#", 1)[0] if bill_ids else None
+
+
+def _already_recorded(
+    record: PaymentRecord, snapshot: Snapshot, *, store: AccountStore, notify: Notify
+) -> PaymentOutcome:
+    """Finish the follow-ups of a payment recorded earlier (a crash may have cut them short)."""
+    if record.status == ALLOCATED and record.unit_id:
+        account = (
+            snapshot.account if snapshot.account and snapshot.account.unit_id == record.unit_id else None
+        )
+        account = account or store.get(record.unit_id)
+        follow_up(record, owner_id=account.owner_id if account else None, bills=snapshot.bills, notify=notify)
+    logger.info("payment already recorded", payment_id=record.payment_id, status=record.status)
+    return PaymentOutcome(
+        "already_recorded",
+        record.payment_id,
+        record.unit_id,
+        record.receipt_no,
+        record.allocations,
+        record.credit_minor,
     )
-    append(
-        entity,
-        "payment_mismatch" if decision.status == STATUS_MISMATCH else "duplicate_payment",
+
+
+def _set_aside(
+    payment: IncomingPayment, decision: SetAside, *, now: datetime, payments: PaymentRepository
+) -> PaymentOutcome:
+    """Record a payment that lands nowhere, in the staff queue, and the ledger entry."""
+    record = PaymentRecord(
+        payment_id=payment.payment_id,
+        unit_id=decision.unit_id,
+        provider=payment.provider,
+        method=payment.method,
+        channel=payment.channel,
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+        status=SET_ASIDE,
+        received_at=now,
+        paid_at=payment.paid_at,
+        targets=payment.targets,
+        event_id=payment.event_id,
+        reference=payment.reference,
+        recorded_by=payment.recorded_by,
+        review_state=REVIEW_OPEN,
+        review_reason=decision.reason,
+    )
+    payments.set_aside(record)
+    ledger.append(
+        ledger.payment_entity(payment.payment_id),
+        "set_aside",
         at=now,
-        key=f"{decision.status}#{payment.payment_id}",
+        key="set_aside",
         data={
             "payment_id": payment.payment_id,
-            "bill_id": payment.bill_id,
+            "unit_id": decision.unit_id or "",
             "amount_minor": payment.amount_minor,
             "currency": payment.currency,
             "reason": decision.reason,
         },
     )
-    # Staff see these in the payments table and the ledger; the webhook's metric feeds an alarm.
+    # Staff see it in the queue (GET /staff/payments/review); the webhook's metric feeds an alarm.
     logger.warning(
         "payment set aside for staff",
         payment_id=payment.payment_id,
-        bill_id=payment.bill_id,
-        status=decision.status,
+        unit_id=decision.unit_id,
         reason=decision.reason,
     )
-    return PaymentOutcome(decision.status, payment.payment_id, payment.bill_id)  # type: ignore[arg-type]
+    return PaymentOutcome("set_aside", payment.payment_id, decision.unit_id)
 
 
-def _already_recorded(
-    decision: AlreadyRecorded, payment: OnlinePayment, *, notify: Notify, append: LedgerAppend
-) -> PaymentOutcome:
-    if decision.bill is not None:
-        # The amount as recorded (the same payment, reported again, carries the same amount).
-        amount = decision.record.amount_minor if decision.record is not None else payment.amount_minor
-        after_credit(decision.bill, amount_minor=amount, notify=notify, append=append)
-        bill = decision.bill
-        logger.info("payment already recorded", payment_id=bill.payment_id, bill_id=bill.bill_id)
-        return PaymentOutcome("already_recorded", str(bill.payment_id), bill.bill_id, bill.receipt_no)
-    record = decision.record
-    assert record is not None
-    logger.info("payment already recorded", payment_id=record.payment_id, status=record.status)
-    return PaymentOutcome("already_recorded", record.payment_id, record.bill_id, record.receipt_no)
+# --- Stripe ---------------------------------------------------------------------------------------
 
 
-def record_online_payment(
-    payment: OnlinePayment,
-    *,
-    config: PropertyConfig,
-    now: datetime,
-    bills: BillRepository | None = None,
-    payments: PaymentRepository | None = None,
-    notify: Notify | None = None,
-    append: LedgerAppend | None = None,
-    max_attempts: int = MAX_CREDIT_ATTEMPTS,
-) -> PaymentOutcome:
-    """Decide, credit (retrying when the bill or the receipt counter moved), then follow up.
-    Store errors propagate: the webhook answers 5xx and the provider delivers again."""
-    bills = bills or BillRepository()
-    payments = payments or PaymentRepository()
-    notify = notify or QueueProducer(MESSAGES_QUEUE).send
-    append = append or ledger.append
-
-    existing = payments.get(payment.payment_id)
-    for _ in range(max_attempts):
-        bill = bills.get(existing.bill_id if existing else payment.bill_id)
-        decision = decide(payment, existing=existing, bill=bill)
-        if isinstance(decision, AlreadyRecorded):
-            return _already_recorded(decision, payment, notify=notify, append=append)
-        if isinstance(decision, SetAside):
-            return set_aside(payment, decision, now=now, payments=payments, append=append)
-        result, receipt_no = credit(payment, decision.bill, config=config, now=now, payments=payments)
-        if result is CreditResult.CREDITED:
-            logger.info(
-                "payment credited",
-                payment_id=payment.payment_id,
-                bill_id=decision.bill.bill_id,
-                receipt_no=receipt_no,
-            )
-            paid = paid_bill(decision.bill, payment, receipt_no=receipt_no)
-            after_credit(paid, amount_minor=payment.amount_minor, notify=notify, append=append)
-            return PaymentOutcome("credited", payment.payment_id, paid.bill_id, receipt_no)
-        if result is CreditResult.PAYMENT_EXISTS:
-            # The same payment, reported by another event, won the race: decide again from it.
-            existing = payments.get(payment.payment_id)
-        # BILL_CHANGED or COUNTER_MOVED: read again and retry.
-        logger.info(
-            "credit retried", payment_id=payment.payment_id, bill_id=payment.bill_id, reason=result.value
-        )
-    raise CreditContention(payment.payment_id)
+def incoming_from_stripe(payment: OnlinePayment) -> IncomingPayment:
+    return IncomingPayment(
+        payment_id=payment.payment_id,
+        provider=payment.provider,
+        method=payment.method,
+        channel="online",
+        unit_id=payment.unit_id,
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+        paid_at=payment.paid_at,
+        targets=payment.bill_ids,
+        event_id=payment.event_id,
+    )
 
 
 def process_stripe_event(
@@ -316,7 +482,7 @@ def process_stripe_event(
     config: PropertyConfig,
     livemode: bool,
     now: datetime,
-    record: Callable[..., PaymentOutcome] = record_online_payment,
+    record: Callable[..., PaymentOutcome] = record_payment,
 ) -> dict[str, Any]:
     """Act on a signature-checked Stripe event; the result is what the webhook answers (and
     what the idempotency record replays for a repeat of the same event)."""
@@ -329,5 +495,5 @@ def process_stripe_event(
             reason=interpreted.reason,
         )
         return {"received": True, "outcome": "ignored"}
-    outcome = record(interpreted, config=config, now=now)
+    outcome = record(incoming_from_stripe(interpreted), config=config, now=now)
     return {"received": True, "outcome": outcome.outcome}

@@ -14,6 +14,10 @@ from propdesk.store.conditions import written
 from propdesk.store.models import LedgerItem
 
 
+def account_entity(unit_id: str) -> str:
+    return f"account#{unit_id}"
+
+
 def bill_entity(bill_id: str) -> str:
     return f"bill#{bill_id}"
 

@@ -135,23 +135,89 @@ class BillItem(_Table):
     period_index = BillPeriodIndex()
 
 
+class AllocationAttribute(MapAttribute):
+    """Part of a payment applied to one bill."""
+
+    bill_id = UnicodeAttribute()
+    principal_minor = NumberAttribute()
+    late_fee_minor = NumberAttribute(default=0)
+
+
+class PaymentReviewIndex(GlobalSecondaryIndex):
+    """Payments staff must look at (set aside, or money for bills already settled): the queue.
+    Sparse: a payment leaves the index when staff resolve it (``review_state`` removed)."""
+
+    class Meta:
+        index_name = "review-index"
+        projection = AllProjection()
+
+    review_state = UnicodeAttribute(hash_key=True)  # "open"
+    received_at = UTCDateTimeAttribute(range_key=True)
+
+
+class PaymentUnitIndex(GlobalSecondaryIndex):
+    """Every payment of a unit by when it was paid: an account's full history for staff."""
+
+    class Meta:
+        index_name = "unit-index"
+        projection = AllProjection()
+
+    unit_id = UnicodeAttribute(hash_key=True)
+    paid_at = UTCDateTimeAttribute(range_key=True)
+
+
 class PaymentItem(_Table):
-    """A payment, keyed on the provider's payment id so one payment is credited once."""
+    """A payment, keyed on its provider and the provider's own id, so one payment counts once
+    whatever the notifications do (``stripe:pi_…``, ``desk:…``, ``transfer:<bank serial>``)."""
 
     class Meta(_Meta):
         table_key = "payments"
 
-    payment_id = UnicodeAttribute(hash_key=True)  # e.g. "stripe:pi_123"
-    bill_id = UnicodeAttribute()
-    provider = UnicodeAttribute()
-    channel = UnicodeAttribute()  # online | front_desk | ...
+    payment_id = UnicodeAttribute(hash_key=True)
+    unit_id = UnicodeAttribute(null=True)  # None: no unit could be found (set aside for staff)
+    provider = UnicodeAttribute()  # stripe | desk | ...
+    method = UnicodeAttribute()  # card | wechat_pay | alipay | cash | bank_card | cheque | bank_transfer
+    channel = UnicodeAttribute()  # online | front_desk | home_visit | bank
     amount_minor = NumberAttribute()
     currency = UnicodeAttribute()
-    status = UnicodeAttribute()  # credited | mismatch | duplicate
-    event_id = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()  # allocated | set_aside | refunded | voided
+    targets = ListAttribute(of=UnicodeAttribute, default=list)  # bills it was made for ([] = any)
+    allocations = ListAttribute(of=AllocationAttribute, default=list)
+    credit_minor = NumberAttribute(default=0)  # what went to the account's credit
     receipt_no = UnicodeAttribute(null=True)
+    event_id = UnicodeAttribute(null=True)
+    reference = UnicodeAttribute(null=True)  # POS reference, cheque number and bank, transfer reference
+    recorded_by = UnicodeAttribute(null=True)  # the staff user who recorded it (desk payments)
     received_at = UTCDateTimeAttribute()  # when PropDesk recorded it
-    paid_at = UTCDateTimeAttribute(null=True)  # when the owner paid, by the provider's clock
+    paid_at = UTCDateTimeAttribute()  # when the owner paid, by the provider's clock
+    review_state = UnicodeAttribute(null=True)  # "open" while staff must look at it
+    review_reason = UnicodeAttribute(
+        null=True
+    )  # duplicate | mismatch | unknown_bill | unknown_unit | currency
+    version = VersionAttribute()
+
+    review_index = PaymentReviewIndex()
+    unit_index = PaymentUnitIndex()
+
+
+class AccountItem(_Table):
+    """A unit's account (户账): its credit, and the bills and payments the owner's page shows.
+
+    Changed only in the transactions that post to it (a payment, a bill issued, a refund), under
+    its version, so two postings never overwrite each other.
+    """
+
+    class Meta(_Meta):
+        table_key = "accounts"
+
+    unit_id = UnicodeAttribute(hash_key=True)
+    owner_id = UnicodeAttribute(null=True)
+    currency = UnicodeAttribute()
+    credit_minor = NumberAttribute(default=0)
+    open_bill_ids = ListAttribute(of=UnicodeAttribute, default=list)  # owing something, oldest first
+    payment_ids = ListAttribute(of=UnicodeAttribute, default=list)  # newest first, the latest few
+    updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
 
 
 class CounterItem(_Table):
@@ -248,6 +314,7 @@ TABLES: tuple[TableDef, ...] = (
     TableDef("units", UnitItem),
     TableDef("bills", BillItem),
     TableDef("payments", PaymentItem),
+    TableDef("accounts", AccountItem),
     TableDef("counters", CounterItem),
     TableDef("messages", MessageItem),
     TableDef("ledger", LedgerItem),

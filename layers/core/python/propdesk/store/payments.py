@@ -1,170 +1,139 @@
-"""Payments in DynamoDB, and the one transaction that credits a bill.
+"""Payments in DynamoDB: ``PaymentRecord`` and its one mapping to ``PaymentItem``.
 
-``credit`` writes, all or nothing: the payment (keyed on the provider's payment id, so the
-same payment is never recorded twice), the bill moving from open to paid (conditional on its
-status and version), and the year's receipt counter advancing by one (conditional on its
-current value, so a receipt number is consumed only when the payment is recorded and no
-number is skipped or given twice). The caller decides what to do with each refusal.
+A payment is written once, in the transaction that posts it to its unit's account
+(``store.accounts``), keyed on its provider's own id so the same payment never counts twice.
 """
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
-
-from propdesk.domain.billing import STATUS_OPEN, STATUS_PAID, Bill
+from propdesk.domain.accounts import Allocation
 from propdesk.store.conditions import written
-from propdesk.store.models import BillItem, CounterItem, PaymentItem
+from propdesk.store.models import AllocationAttribute, PaymentItem
 
-STATUS_CREDITED = "credited"
-STATUS_MISMATCH = "mismatch"
-STATUS_DUPLICATE = "duplicate"
+ALLOCATED = "allocated"  # landed: on bills and/or the account's credit
+SET_ASIDE = "set_aside"  # not landed: no unit, another currency; staff allocate or refund it
+REFUNDED = "refunded"
+VOIDED = "voided"
 
-_CONDITION_FAILED = "ConditionalCheckFailed"
-_CONFLICT = "TransactionConflict"
+REVIEW_OPEN = "open"
+DUPLICATE = "duplicate"  # money for bills that were already settled: it became credit
+MISMATCH = "mismatch"  # a checkout's amount differs from what its bills owe: allocated as it is
+UNKNOWN_BILL = "unknown_bill"  # the bills it names are not its unit's: kept as credit
+UNKNOWN_UNIT = "unknown_unit"
+CURRENCY = "currency"
 
 
 @dataclass(frozen=True)
 class PaymentRecord:
     payment_id: str
-    bill_id: str
+    unit_id: str | None
     provider: str
-    channel: str  # online | front_desk
+    method: str
+    channel: str
     amount_minor: int
     currency: str
-    status: str  # credited | mismatch | duplicate
-    received_at: datetime  # when we recorded it
-    event_id: str | None = None
+    status: str
+    received_at: datetime
+    paid_at: datetime
+    targets: tuple[str, ...] = ()
+    allocations: tuple[Allocation, ...] = ()
+    credit_minor: int = 0
     receipt_no: str | None = None
-    paid_at: datetime | None = None  # when the owner paid (the provider's time); else received_at
+    event_id: str | None = None
+    reference: str | None = None
+    recorded_by: str | None = None
+    review_state: str | None = None
+    review_reason: str | None = None
+    version: int | None = field(default=None, compare=False)
 
-
-class CreditResult(enum.Enum):
-    CREDITED = "credited"
-    PAYMENT_EXISTS = "payment_exists"  # this payment was already recorded
-    BILL_CHANGED = "bill_changed"  # the bill is no longer open, or its version moved on
-    COUNTER_MOVED = "counter_moved"  # another payment took the next receipt number first
+    @property
+    def allocated_minor(self) -> int:
+        return sum(a.amount_minor for a in self.allocations)
 
 
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _to_item(record: PaymentRecord) -> PaymentItem:
-    return PaymentItem(
+def to_item(record: PaymentRecord) -> PaymentItem:
+    item = PaymentItem(
         payment_id=record.payment_id,
-        bill_id=record.bill_id,
+        unit_id=record.unit_id,
         provider=record.provider,
+        method=record.method,
         channel=record.channel,
         amount_minor=record.amount_minor,
         currency=record.currency,
         status=record.status,
-        event_id=record.event_id,
+        targets=list(record.targets),
+        allocations=[
+            AllocationAttribute(
+                bill_id=a.bill_id, principal_minor=a.principal_minor, late_fee_minor=a.late_fee_minor
+            )
+            for a in record.allocations
+        ],
+        credit_minor=record.credit_minor,
         receipt_no=record.receipt_no,
+        event_id=record.event_id,
+        reference=record.reference,
+        recorded_by=record.recorded_by,
         received_at=_utc(record.received_at),
-        paid_at=_utc(record.paid_at) if record.paid_at else None,
+        paid_at=_utc(record.paid_at),
+        review_state=record.review_state,
+        review_reason=record.review_reason,
     )
+    if record.version is not None:
+        item.version = record.version
+    return item
 
 
-def _from_item(item: PaymentItem) -> PaymentRecord:
+def from_item(item: PaymentItem) -> PaymentRecord:
     return PaymentRecord(
         payment_id=item.payment_id,
-        bill_id=item.bill_id,
+        unit_id=item.unit_id,
         provider=item.provider,
+        method=item.method,
         channel=item.channel,
         amount_minor=int(item.amount_minor),
         currency=item.currency,
         status=item.status,
         received_at=_utc(item.received_at),
-        event_id=item.event_id,
+        paid_at=_utc(item.paid_at),
+        targets=tuple(item.targets or ()),
+        allocations=tuple(
+            Allocation(a.bill_id, int(a.principal_minor), int(a.late_fee_minor or 0))
+            for a in item.allocations or ()
+        ),
+        credit_minor=int(item.credit_minor or 0),
         receipt_no=item.receipt_no,
-        paid_at=_utc(item.paid_at) if item.paid_at else None,
+        event_id=item.event_id,
+        reference=item.reference,
+        recorded_by=item.recorded_by,
+        review_state=item.review_state,
+        review_reason=item.review_reason,
+        version=int(item.version) if item.version is not None else None,
     )
-
-
-def _connection() -> Connection:
-    """The connection the models already hold, so a warm function reuses its DynamoDB client
-    instead of building a new botocore client for every transaction (measured: about 0.3 s of
-    CPU per webhook)."""
-    return PaymentItem._get_connection().connection
 
 
 class PaymentRepository:
     def get(self, payment_id: str) -> PaymentRecord | None:
         try:
-            return _from_item(PaymentItem.get(payment_id, consistent_read=True))
+            return from_item(PaymentItem.get(payment_id, consistent_read=True))
         except PaymentItem.DoesNotExist:
             return None
 
-    def record(self, record: PaymentRecord) -> bool:
-        """Record a payment that credits nothing (mismatch, duplicate); False if already recorded."""
-        item = _to_item(record)
+    def set_aside(self, record: PaymentRecord) -> bool:
+        """Record a payment that lands nowhere (no unit, another currency); False if already recorded."""
+        item = to_item(record)
         return written(lambda: item.save(condition=PaymentItem.payment_id.does_not_exist()))
 
-    def counter_value(self, name: str) -> int | None:
-        try:
-            return int(CounterItem.get(name, consistent_read=True).value)
-        except CounterItem.DoesNotExist:
-            return None
+    def of_unit(self, unit_id: str) -> list[PaymentRecord]:
+        """Every payment of the unit, oldest first."""
+        return [from_item(item) for item in PaymentItem.unit_index.query(unit_id)]
 
-    def credit(
-        self,
-        record: PaymentRecord,
-        *,
-        bill: Bill,
-        counter: str,
-        counter_value: int | None,
-    ) -> CreditResult:
-        """One transaction: payment put, bill open -> paid, counter ``counter_value`` -> +1.
-
-        ``record.receipt_no`` must be the number for ``(counter_value or 0) + 1``; ``bill``
-        must carry the version read from the store.
-        """
-        if record.status != STATUS_CREDITED or not record.receipt_no:
-            raise ValueError("a credit needs status credited and a receipt number")
-        if bill.version is None:
-            raise ValueError("bill version unknown")
-        bill_item = BillItem(bill.bill_id)
-        bill_item.version = bill.version
-        counter_item = CounterItem(counter)
-        counter_condition = (
-            CounterItem.name.does_not_exist() if counter_value is None else CounterItem.value == counter_value
-        )
-        try:
-            with TransactWrite(connection=_connection()) as transaction:
-                # Order matters: cancellation reasons come back in this order.
-                transaction.save(_to_item(record), condition=PaymentItem.payment_id.does_not_exist())
-                transaction.update(
-                    bill_item,
-                    actions=[
-                        BillItem.status.set(STATUS_PAID),
-                        BillItem.paid_minor.add(record.amount_minor),
-                        BillItem.paid_at.set(_utc(record.paid_at or record.received_at)),
-                        BillItem.payment_id.set(record.payment_id),
-                        BillItem.receipt_no.set(record.receipt_no),
-                    ],
-                    condition=BillItem.status == STATUS_OPEN,
-                )
-                transaction.update(
-                    counter_item,
-                    actions=[CounterItem.value.set((counter_value or 0) + 1)],
-                    condition=counter_condition,
-                )
-        except TransactWriteError as exc:
-            if exc.cause_response_code != "TransactionCanceledException":
-                raise
-            codes = [reason.code if reason else None for reason in exc.cancellation_reasons]
-            codes += [None] * (3 - len(codes))
-            if codes[0] == _CONDITION_FAILED:
-                return CreditResult.PAYMENT_EXISTS
-            if codes[1] == _CONDITION_FAILED:
-                return CreditResult.BILL_CHANGED
-            if codes[2] == _CONDITION_FAILED or _CONFLICT in codes:
-                return CreditResult.COUNTER_MOVED
-            raise
-        return CreditResult.CREDITED
+    def waiting_for_staff(self) -> list[PaymentRecord]:
+        """The staff queue: payments set aside or needing a look, oldest first."""
+        return [from_item(item) for item in PaymentItem.review_index.query(REVIEW_OPEN)]

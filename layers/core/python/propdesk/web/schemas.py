@@ -280,4 +280,8 @@ class WebhookAnswer(_Out):
     )
 
     received: bool
-    outcome: str
+    outcome: str = Field(
+        description="credited (bills paid in full) | partial | credit (the rest kept as credit) | "
+        "duplicate (the bills were paid already: kept as credit, in the staff queue) | set_aside "
+        "(no unit or another currency: in the staff queue) | already_recorded | ignored"
+    )

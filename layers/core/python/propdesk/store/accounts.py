@@ -1,0 +1,286 @@
+"""Unit accounts in DynamoDB: one read of everything a posting needs, and one transaction that
+writes it.
+
+A *posting* is one change of money on an account: a payment spread over bills and credit, a
+bill issued and paid from credit, a refund. ``post`` writes all of it at once or nothing: the
+payment (keyed on the provider's id, so it counts once), each bill and the account under the
+versions they were read with (so a concurrent posting makes this one retry instead of
+overwriting it), the receipt counter under its value (so receipt numbers have no gaps), and the
+ledger entries that record it (keyed, append-only). ``snapshot`` reads what a posting needs in
+one BatchGetItem across the tables.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from propdesk.domain.billing import Bill
+from propdesk.store import bills as bill_store
+from propdesk.store import payments as payment_store
+from propdesk.store.models import AccountItem, BillItem, CounterItem, LedgerItem, PaymentItem
+from propdesk.store.payments import PaymentRecord
+
+RECENT_PAYMENTS = 24  # the payments an account item lists (its page's history); all are in the table
+_CONDITION_FAILED = "ConditionalCheckFailed"
+_CONFLICT = "TransactionConflict"
+BATCH_GET_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class Account:
+    unit_id: str
+    owner_id: str | None
+    currency: str
+    credit_minor: int = 0
+    open_bill_ids: tuple[str, ...] = ()
+    payment_ids: tuple[str, ...] = ()
+    version: int | None = field(default=None, compare=False)
+
+    def with_payment(self, payment_id: str) -> tuple[str, ...]:
+        return (payment_id, *[p for p in self.payment_ids if p != payment_id])[:RECENT_PAYMENTS]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One ledger entry written with a posting (append-only, keyed: written once)."""
+
+    entity: str
+    key: str
+    event: str
+    at: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Posting:
+    """Everything one change of money writes, as it should be after the change."""
+
+    account: Account  # with the version it was read with (None: a new account)
+    new_bills: tuple[Bill, ...] = ()
+    changed_bills: tuple[Bill, ...] = ()  # each with the version it was read with
+    new_payment: PaymentRecord | None = None
+    changed_payment: PaymentRecord | None = None  # with the version it was read with
+    counter: tuple[str, int | None] | None = None  # (name, value read): advanced by one
+    entries: tuple[Entry, ...] = ()
+
+
+class PostResult(enum.Enum):
+    POSTED = "posted"
+    PAYMENT_EXISTS = "payment_exists"  # this payment was recorded already
+    BILL_EXISTS = "bill_exists"  # this bill was issued already
+    MOVED_ON = "moved_on"  # the account, a bill, the payment or the counter changed: read again
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the store says, in one read, about a payment and its unit."""
+
+    payment: PaymentRecord | None
+    account: Account | None
+    bills: dict[str, Bill]
+    counter_value: int | None
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def to_item(account: Account, *, updated_at: datetime) -> AccountItem:
+    item = AccountItem(
+        unit_id=account.unit_id,
+        owner_id=account.owner_id,
+        currency=account.currency,
+        credit_minor=account.credit_minor,
+        open_bill_ids=list(account.open_bill_ids),
+        payment_ids=list(account.payment_ids),
+        updated_at=_utc(updated_at),
+    )
+    if account.version is not None:
+        item.version = account.version
+    return item
+
+
+def from_item(item: AccountItem) -> Account:
+    return Account(
+        unit_id=item.unit_id,
+        owner_id=item.owner_id,
+        currency=item.currency,
+        credit_minor=int(item.credit_minor or 0),
+        open_bill_ids=tuple(item.open_bill_ids or ()),
+        payment_ids=tuple(item.payment_ids or ()),
+        version=int(item.version) if item.version is not None else None,
+    )
+
+
+def _client() -> Any:
+    """The models' own DynamoDB client (a warm function reuses it; no new botocore client)."""
+    return AccountItem._get_connection().connection.client
+
+
+class AccountStore:
+    def get(self, unit_id: str) -> Account | None:
+        try:
+            return from_item(AccountItem.get(unit_id, consistent_read=True))
+        except AccountItem.DoesNotExist:
+            return None
+
+    def get_many(self, unit_ids: Iterable[str]) -> dict[str, Account]:
+        ids = list(dict.fromkeys(unit_ids))
+        found: dict[str, Account] = {}
+        for start in range(0, len(ids), BATCH_GET_LIMIT):
+            for item in AccountItem.batch_get(ids[start : start + BATCH_GET_LIMIT]):
+                found[item.unit_id] = from_item(item)
+        return found
+
+    def snapshot(
+        self,
+        *,
+        payment_id: str | None = None,
+        unit_id: str | None = None,
+        bill_ids: Iterable[str] = (),
+        counter: str | None = None,
+        payment_ids: Iterable[str] = (),
+    ) -> Snapshot:
+        """Payment, account, bills and the receipt counter: one strongly consistent BatchGetItem."""
+        wanted: dict[type[Model], list[dict[str, Any]]] = {}
+        if payment_id or payment_ids:
+            ids = list(dict.fromkeys([*([payment_id] if payment_id else []), *payment_ids]))
+            wanted[PaymentItem] = [{"payment_id": {"S": p}} for p in ids]
+        if unit_id:
+            wanted[AccountItem] = [{"unit_id": {"S": unit_id}}]
+        bills = list(dict.fromkeys(bill_ids))
+        if bills:
+            wanted[BillItem] = [{"bill_id": {"S": b}} for b in bills]
+        if counter:
+            wanted[CounterItem] = [{"name": {"S": counter}}]
+        found = self._batch_get(wanted)
+        payments = {p.payment_id: payment_store.from_item(p) for p in found.get(PaymentItem, [])}
+        accounts = [from_item(a) for a in found.get(AccountItem, [])]
+        counters = found.get(CounterItem, [])
+        return Snapshot(
+            payment=payments.get(payment_id) if payment_id else None,
+            account=accounts[0] if accounts else None,
+            bills={b.bill_id: bill_store.from_item(b) for b in found.get(BillItem, [])},
+            counter_value=int(counters[0].value) if counters else None,
+        )
+
+    def payments(self, payment_ids: Iterable[str]) -> dict[str, PaymentRecord]:
+        found = self._batch_get({PaymentItem: [{"payment_id": {"S": p}} for p in dict.fromkeys(payment_ids)]})
+        return {p.payment_id: payment_store.from_item(p) for p in found.get(PaymentItem, [])}
+
+    def accounts_and_bills(
+        self, unit_ids: Iterable[str], bill_ids: Iterable[str]
+    ) -> tuple[dict[str, Account], dict[str, Bill]]:
+        """The accounts of ``unit_ids`` and the bills ``bill_ids``, strongly consistent, in as few
+        BatchGetItems as DynamoDB allows (100 keys each): one for a notice batch of 50 units."""
+        found = self._batch_get(
+            {
+                AccountItem: [{"unit_id": {"S": u}} for u in dict.fromkeys(unit_ids)],
+                BillItem: [{"bill_id": {"S": b}} for b in dict.fromkeys(bill_ids)],
+            }
+        )
+        accounts = {a.unit_id: from_item(a) for a in found.get(AccountItem, [])}
+        return accounts, {b.bill_id: bill_store.from_item(b) for b in found.get(BillItem, [])}
+
+    @staticmethod
+    def _batch_get(wanted: dict[type[Model], list[dict[str, Any]]]) -> dict[type[Model], list[Model]]:
+        """BatchGetItem over several tables: one request per 100 keys, more only for keys
+        DynamoDB leaves unprocessed."""
+        wanted = {model: keys for model, keys in wanted.items() if keys}
+        for model in wanted:
+            model._get_connection()  # names the table from the settings (ConfigurationMissing if undeclared)
+        by_table = {model.Meta.table_name: model for model in wanted}
+        keys = [(model.Meta.table_name, key) for model, model_keys in wanted.items() for key in model_keys]
+        found: dict[type[Model], list[Model]] = {}
+        client = _client()
+        for start in range(0, len(keys), BATCH_GET_LIMIT):
+            request: dict[str, Any] = {}
+            for table, key in keys[start : start + BATCH_GET_LIMIT]:
+                request.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
+            for attempt in itertools.count():
+                if not request:
+                    break
+                if attempt:
+                    time.sleep(min(0.05 * 2**attempt, 1.0))  # DynamoDB left keys out: back off
+                response = client.batch_get_item(RequestItems=request)
+                for table, items in response.get("Responses", {}).items():
+                    model = by_table[table]
+                    found.setdefault(model, []).extend(model.from_raw_data(item) for item in items)
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def post(self, posting: Posting, *, now: datetime) -> PostResult:
+        """Write ``posting`` all at once, or nothing and say why."""
+        kinds: list[
+            str
+        ] = []  # what each item of the transaction is, in order (cancellation reasons follow it)
+        try:
+            with TransactWrite(connection=AccountItem._get_connection().connection) as transaction:
+                if posting.new_payment is not None:
+                    transaction.save(
+                        payment_store.to_item(posting.new_payment),
+                        condition=PaymentItem.payment_id.does_not_exist(),
+                    )
+                    kinds.append("payment")
+                if posting.changed_payment is not None:
+                    transaction.save(payment_store.to_item(posting.changed_payment))
+                    kinds.append("moved")
+                for bill in posting.new_bills:
+                    transaction.save(bill_store.to_item(bill), condition=BillItem.bill_id.does_not_exist())
+                    kinds.append("bill")
+                for bill in posting.changed_bills:
+                    if bill.version is None:
+                        raise ValueError(f"bill {bill.bill_id} changed without the version it was read with")
+                    transaction.save(bill_store.to_item(bill))
+                    kinds.append("moved")
+                transaction.save(to_item(posting.account, updated_at=now))
+                kinds.append("moved")
+                if posting.counter is not None:
+                    name, value = posting.counter
+                    condition = (
+                        CounterItem.name.does_not_exist() if value is None else CounterItem.value == value
+                    )
+                    # A put, like every item here: pynamodb sends puts before updates, and the
+                    # cancellation reasons follow the order sent (``kinds``).
+                    transaction.save(CounterItem(name, value=(value or 0) + 1), condition=condition)
+                    kinds.append("moved")
+                for entry in posting.entries:
+                    ledger_item = LedgerItem(
+                        entity=entry.entity, seq=entry.key, event=entry.event, at=entry.at, data=entry.data
+                    )
+                    transaction.save(ledger_item, condition=LedgerItem.seq.does_not_exist())
+                    kinds.append("entry")
+        except TransactWriteError as exc:
+            result = _why_cancelled(exc, kinds)
+            if result is None:
+                raise
+            return result
+        return PostResult.POSTED
+
+
+def _why_cancelled(exc: TransactWriteError, kinds: list[str]) -> PostResult | None:
+    """The answer a cancelled transaction gives, from the first item that failed; None when it
+    is not an answer but an error (raised on: the caller's retry or the queue's)."""
+    if exc.cause_response_code != "TransactionCanceledException":
+        return None
+    codes = [reason.code if reason else None for reason in exc.cancellation_reasons]
+    for index, code in enumerate(codes):
+        if code != _CONDITION_FAILED:
+            continue
+        what = kinds[index] if index < len(kinds) else "moved"
+        if what == "entry":
+            return None  # an entry written before its posting: a bug, not a race
+        return {"payment": PostResult.PAYMENT_EXISTS, "bill": PostResult.BILL_EXISTS}.get(
+            what, PostResult.MOVED_ON
+        )
+    return PostResult.MOVED_ON if _CONFLICT in codes else None
