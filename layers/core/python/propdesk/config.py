@@ -91,6 +91,14 @@ class BillingCalendar(_Strict):
     reminder_offset_days: int = Field(ge=1, le=28)
 
 
+class PropertyContact(_Strict):
+    """Who the owner deals with: printed on receipts, given on the invalid-link page."""
+
+    company: LocalizedText  # the property-service company that collects the fees (收款单位)
+    address: LocalizedText
+    phone: str = Field(min_length=3, max_length=30, pattern=r"^[0-9+()\- ]+$")
+
+
 class FrontDesk(_Strict):
     place: LocalizedText
     hours: LocalizedText
@@ -135,6 +143,7 @@ class Messaging(_Strict):
 class PropertyConfig(_Strict):
     property_id: str = Field(pattern=r"^[a-z][a-z0-9-]{1,30}$")
     name: LocalizedText
+    contact: PropertyContact
     time_zone: str
     currency: Literal["CNY", "USD", "EUR", "HKD", "SGD", "GBP"]
     default_locale: Locale = "zh-CN"
