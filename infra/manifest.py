@@ -181,9 +181,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         description="Owner pay pages, the staff API and the service desk's intake",
         memory_mb=512,
         timeout_s=29,
-        sends_to=("notices", "tickets"),
+        sends_to=("notices", "tickets", "messages"),
         tables={
             "bills": "read_write",
+            "accounts": "read_write",
+            "payments": "read_write",
+            "counters": "read_write",
             "units": "read_write",
             "owners": "read_write",
             "ledger": "read_write",

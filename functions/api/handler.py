@@ -1,7 +1,7 @@
 """The HTTP API function: owner pay pages (HTML) and the staff API (JSON).
 
-Its routes are the route table's ``api`` routes, served by three routers (``api.pay``,
-``api.staff``, ``api.tickets``). Every request first passes the authorization step
+Its routes are the route table's ``api`` routes, served by four routers (``api.pay``,
+``api.staff``, ``api.desk``, ``api.tickets``). Every request first passes the authorization step
 (``propdesk.web.access``): a refused one is answered here (HTML for owner pages, JSON for
 staff), and errors map to clear 4xx answers; no stack trace ever leaves.
 """
@@ -22,7 +22,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from api import pay, staff, tickets
+from api import desk, pay, staff, tickets
 from api.responses import html
 from propdesk import routes
 from propdesk.domain.calendar import InvalidPeriod
@@ -37,19 +37,23 @@ from propdesk.web.staff_errors import ErrorAnswer, json_error
 logger = Logger()
 tracer = Tracer()
 
-ROUTERS = (pay.router, staff.router, tickets.router)
+ROUTERS = (pay.router, staff.router, desk.router, tickets.router)
 
 
 class HandlerSettings(Settings):
     """What the api function cannot work without (its spec in infra/manifest.py provides it)."""
 
     bills_table: str
+    accounts_table: str
+    payments_table: str
+    counters_table: str
     units_table: str
     owners_table: str
     ledger_table: str
     tickets_table: str
     notices_queue_url: str
     tickets_queue_url: str
+    messages_queue_url: str
     stripe_secret_name: str
     link_key_secret_name: str
     public_url_parameter: str

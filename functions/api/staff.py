@@ -6,13 +6,15 @@ checked it before a route runs.
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from api.responses import json_error, json_ok
+from propdesk.config import PropertyConfig
 from propdesk.services import reports
 from propdesk.services.notices import plan_cycle
 from propdesk.services.units import import_units_csv
@@ -20,6 +22,7 @@ from propdesk.settings import get_settings
 from propdesk.web.http import endpoint
 from propdesk.web.schemas import (
     PERIOD_PATTERN,
+    UNIT_ID_PATTERN,
     BillDetail,
     BillsPage,
     CollectionSummaryOut,
@@ -33,22 +36,43 @@ router = Router()
 Period = Annotated[
     str, Query(pattern=PERIOD_PATTERN, description="Billing period, YYYY-MM", examples=["2027-01"])
 ]
+PathPeriod = Annotated[
+    str, Path(pattern=PERIOD_PATTERN, description="Billing period, YYYY-MM", examples=["2027-01"])
+]
+UnitId = Annotated[str, Path(pattern=UNIT_ID_PATTERN, description="Unit number", examples=["A-1203"])]
+
+
+def local_today(config: PropertyConfig) -> date:
+    """Today in the property's time zone."""
+    return datetime.now(UTC).astimezone(config.tz).date()
 
 
 @endpoint(router, "list_bills")
-def list_bills(period: Period) -> BillsPage:
-    return BillsPage.model_validate({"period": period, "bills": reports.list_period_bills(period)})
+def list_bills(
+    period: Annotated[
+        str | None, Query(pattern=PERIOD_PATTERN, description="Billing period, YYYY-MM", examples=["2027-01"])
+    ] = None,
+    status: Annotated[Literal["open", "paid"] | None, Query(description="open or paid")] = None,
+    building: Annotated[
+        str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,16}$", description="Building code")
+    ] = None,
+    days_overdue: Annotated[
+        int | None, Query(ge=0, le=3650, description="Open bills at least this many days past due")
+    ] = None,
+) -> Response[BillsPage]:
+    config = get_settings().property_config
+    wanted = reports.BillFilter(
+        period=period, status=status, building=building, min_days_overdue=days_overdue
+    )
+    rows = reports.list_bills(wanted, today=local_today(config))
+    return json_ok(BillsPage.model_validate({"period": period, "bills": rows}).model_dump(mode="json"))
 
 
-@endpoint(router, "get_bill")
-def get_bill(
-    bill_id: Annotated[
-        str, Path(max_length=120, examples=["A-1203#2027-01"], description="<unit>#<YYYY-MM>")
-    ],
-) -> Response[BillDetail]:
-    detail = reports.find_bill(bill_id)
+@endpoint(router, "get_unit_bill")
+def get_unit_bill(unit_id: UnitId, period: PathPeriod) -> Response[BillDetail]:
+    detail = reports.unit_bill(unit_id, period, today=local_today(get_settings().property_config))
     if detail is None:
-        raise ErrorAnswer(json_error(404, "not_found", "No bill with this id."))
+        raise ErrorAnswer(json_error(404, "not_found", "No bill for this unit and period."))
     return json_ok(BillDetail.model_validate(detail).model_dump(mode="json"))
 
 

@@ -55,13 +55,36 @@ class Call:
     body: bytes | None = None
 
 
+DESK_PAYMENT = "desk:matrix-0000001"
+
 # One sample request per route: what a legitimate caller would send.
 SAMPLES: dict[str, dict] = {
     "bill_page": {},
     "start_checkout": {"body": b"lang=en", "content_type": "application/x-www-form-urlencoded"},
     "checkout_return": {"query": {"session_id": "cs_test_1"}},
     "list_bills": {"query": {"period": PERIOD}},
-    "get_bill": {"params": {"bill_id": f"{OWN_UNIT}#{PERIOD}"}},
+    "get_unit_bill": {"params": {"unit_id": OWN_UNIT, "period": PERIOD}},
+    "find_accounts": {"query": {"q": OWN_UNIT}},
+    "unit_account": {"params": {"unit_id": OWN_UNIT}},
+    "record_desk_payment": {
+        "params": {"unit_id": OWN_UNIT},
+        "body": b'{"request_id":"matrix-0000001","amount_minor":100,"method":"cash"}',
+        "content_type": "application/json",
+    },
+    "get_payment": {"params": {"payment_id": DESK_PAYMENT}},
+    "payment_queue": {},
+    "resolve_payment": {
+        "params": {"payment_id": DESK_PAYMENT},
+        "body": b'{"action":"keep_credit"}',
+        "content_type": "application/json",
+    },
+    "request_void": {
+        "params": {"payment_id": DESK_PAYMENT},
+        "body": b'{"reason":"matrix check"}',
+        "content_type": "application/json",
+    },
+    "approve_void": {"params": {"payment_id": DESK_PAYMENT}},
+    "cash_up": {},
     "period_summary": {"query": {"period": PERIOD}},
     "import_units": {"body": b"unit_id\n", "content_type": "text/csv"},
     "issue_cycle": {"params": {"period": "2099-01"}},
@@ -233,7 +256,12 @@ def test_access_21_22_matrix(world, route, caller):
     expected = RULES[route.audience.kind](route, caller)
     if expected == ALLOWED:
         assert response.status_code < 500, response.text[:300]
-        assert response.status_code not in REFUSALS[route.audience.kind] | {401, 403}, response.text[:300]
+        if response.status_code == 403 and route.audience.kind == "staff":
+            # Let through, and refused by the route's own rule (an admin approving their own void):
+            # its code says which, and it is not the authorization step's "forbidden".
+            assert response.json()["error"] == "self_approval", response.text[:300]
+        else:
+            assert response.status_code not in REFUSALS[route.audience.kind] | {401, 403}, response.text[:300]
     else:
         assert response.status_code == expected, response.text[:300]
     if route.audience.kind == "owner_link" and expected == 404:

@@ -48,7 +48,12 @@ def _staff_routes(value: str) -> list:
     return [
         ("list_bills", None, {"period": value}),
         ("period_summary", None, {"period": value}),
-        ("get_bill", {"bill_id": _path_value(value)}, None),
+        ("get_unit_bill", {"unit_id": _path_value(value), "period": "2026-03"}, None),
+        ("get_unit_bill", {"unit_id": "A-101", "period": _path_value(value)}, None),
+        ("get_payment", {"payment_id": _path_value(value)}, None),
+        ("unit_account", {"unit_id": _path_value(value)}, None),
+        ("cash_up", None, {"date": value or "x"}),
+        ("list_bills", None, {"period": "2026-03", "days_overdue": value or "x"}),
         ("issue_cycle", {"period": _path_value(value)}, None),
     ]
 

@@ -13,7 +13,7 @@ from infra.local.events import http_event
 from infra.local.openapi import document as openapi_document
 from payment_webhook.handler import lambda_handler as webhook_handler
 from propdesk.store.units import UnitRepository
-from tests.paytools import checkout_event, event_body, store_bill, webhook_request
+from tests.paytools import checkout_event, event_body, make_bill, store_bill, webhook_request
 from tests.route_events import LambdaContext, route_event, staff_claims
 
 ADMIN = ("admin",)
@@ -65,16 +65,16 @@ def test_list_bills_of_a_period(aws):
     assert rows["A-102"]["total_minor"] == 32727
 
 
-def test_get_one_bill_with_encoded_id(aws):
+def test_get_one_bill_by_unit_and_period_with_nothing_to_escape(aws):
     bill = store_bill()
-    status, body = call("get_bill", params={"bill_id": "A-101#2026-03"}, roles=AGENT)
+    status, body = call("get_unit_bill", params={"unit_id": "A-101", "period": "2026-03"}, roles=AGENT)
     assert status == 200
     assert body["bill_id"] == bill.bill_id
     assert [line["code"] for line in body["lines"]] == ["service", "common_energy", "elevator", "waste"]
 
 
 def test_unknown_bill_is_404_json(aws):
-    status, body = call("get_bill", params={"bill_id": "Z-999#2026-03"}, roles=AGENT)
+    status, body = call("get_unit_bill", params={"unit_id": "Z-999", "period": "2026-03"}, roles=AGENT)
     assert status == 404 and body["error"] == "not_found"
 
 
@@ -102,9 +102,12 @@ def test_bad_period_is_a_clear_4xx(aws):
         assert set(body["details"][0]) == {"field", "problem"}  # no "input": the value is not echoed
 
 
-def test_missing_period_is_a_clear_4xx(aws):
+def test_a_bill_list_without_a_period_is_the_open_bills_of_every_period(aws):
+    march, april = store_bill(make_bill(period="2026-03")), store_bill(make_bill(period="2026-04"))
+    webhook_handler(webhook_request(event_body(checkout_event(march))), LambdaContext())
     status, body = call("list_bills")
-    assert status == 422 and body["error"] == "invalid_request"
+    assert status == 200 and body["period"] is None
+    assert [b["bill_id"] for b in body["bills"]] == [april.bill_id]
 
 
 def test_import_units_csv(aws, demo_config):

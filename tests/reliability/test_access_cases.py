@@ -16,11 +16,21 @@ from tests.route_events import LambdaContext, route_event
 # Every staff route of the route table, with path parameters and a query that fill it.
 STAFF_ROUTES = sorted(route.key for route in routes.ROUTES if isinstance(route.audience, routes.Staff))
 PARAMS = {
-    "get_bill": {"bill_id": "A-101#2026-03"},
+    "get_unit_bill": {"unit_id": "A-101", "period": "2026-03"},
     "issue_cycle": {"period": "2026-03"},
     "get_ticket": {"ticket_id": "T-0001"},
+    "unit_account": {"unit_id": "A-101"},
+    "record_desk_payment": {"unit_id": "A-101"},
+    "get_payment": {"payment_id": "desk:0000000001"},
+    "resolve_payment": {"payment_id": "desk:0000000001"},
+    "request_void": {"payment_id": "desk:0000000001"},
+    "approve_void": {"payment_id": "desk:0000000001"},
 }
-QUERY = {"list_bills": {"period": "2026-03"}, "period_summary": {"period": "2026-03"}}
+QUERY = {
+    "list_bills": {"period": "2026-03"},
+    "period_summary": {"period": "2026-03"},
+    "find_accounts": {"q": "A-101"},
+}
 
 
 def call(event: dict) -> dict:

@@ -148,7 +148,10 @@ def test_a_route_must_say_who_may_call_it():
 def test_route_keys_and_methods_with_paths_are_unique_and_rules_use_the_resolvers_syntax():
     assert len({r.key for r in routes.ROUTES}) == len(routes.ROUTES)
     assert len({r.route_key for r in routes.ROUTES}) == len(routes.ROUTES)
-    route = routes.route("get_bill")
-    assert (route.rule, route.path_parameters) == ("/staff/bills/<bill_id>", ("bill_id",))
-    assert routes.find("GET /staff/bills/{bill_id}") is route
-    assert routes.find("GET /staff/bills/A-101") is None
+    route = routes.route("get_unit_bill")
+    assert (route.rule, route.path_parameters) == (
+        "/staff/units/<unit_id>/bills/<period>",
+        ("unit_id", "period"),
+    )
+    assert routes.find("GET /staff/units/{unit_id}/bills/{period}") is route
+    assert routes.find("GET /staff/units/A-101/bills/2026-03") is None

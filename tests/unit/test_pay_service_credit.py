@@ -92,6 +92,9 @@ class FakePayments:
         self.set_aside_records.append(record)
         return True
 
+    def get(self, payment_id):
+        return next((r for r in self.set_aside_records if r.payment_id == payment_id), None)
+
 
 def incoming(amount, *targets, unit_id="A-101", payment_id="stripe:pi_1", currency="CNY", channel="online"):
     return IncomingPayment(

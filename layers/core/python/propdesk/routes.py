@@ -203,20 +203,143 @@ ROUTES: tuple[Route, ...] = (
         path="/staff/bills",
         function="api",
         audience=Staff(STAFF_READERS),
-        summary="Bills of a period",
-        description="Every bill of the period with its status and receipt number.",
+        summary="Bills, filtered",
+        description="The bills of a period, or without a period every open bill (the arrears), "
+        "narrowed by status, building and days overdue; in natural unit order (A-101 before A-1001), "
+        "each with its owner's name and what it still owes.",
         tag="Bills",
     ),
     Route(
-        key="get_bill",
+        key="get_unit_bill",
         method="GET",
-        path="/staff/bills/{bill_id}",
+        path="/staff/units/{unit_id}/bills/{period}",
         function="api",
         audience=Staff(STAFF_READERS),
         summary="One bill",
-        description="bill_id is '<unit_id>#<YYYY-MM>', URL-encoded ('#' as %23).",
+        description="The unit's bill of the period, with its lines and what has been paid.",
         tag="Bills",
-        responses=MappingProxyType({404: "No bill with this id"}),
+        responses=MappingProxyType({404: "No bill for this unit and period"}),
+    ),
+    Route(
+        key="find_accounts",
+        method="GET",
+        path="/staff/accounts",
+        function="api",
+        audience=Staff(STAFF_READERS),
+        summary="Find a unit's account",
+        description="By unit number (exact), owner's name (part of it) or phone number (any usual "
+        "writing); natural unit order, at most 20.",
+        tag="Accounts",
+    ),
+    Route(
+        key="unit_account",
+        method="GET",
+        path="/staff/units/{unit_id}/account",
+        function="api",
+        audience=Staff(STAFF_READERS),
+        summary="A unit's account",
+        description="Open bills, credit, what is owed, and the latest payments with their receipts.",
+        tag="Accounts",
+        responses=MappingProxyType({404: "No such unit"}),
+    ),
+    Route(
+        key="record_desk_payment",
+        method="POST",
+        path="/staff/units/{unit_id}/payments",
+        function="api",
+        audience=Staff((ROLE_ADMIN, ROLE_CASHIER)),
+        summary="Record a payment taken at the desk or at the door",
+        description="Cash, bank card (POS reference), cheque (number and bank) or bank transfer "
+        "(reference). The unit's open bills are paid oldest first, the rest kept as credit; the "
+        "receipt is numbered. The same request_id again is the same payment (200).",
+        tag="Front desk",
+        responses=MappingProxyType(
+            {
+                200: "This request_id was recorded already: that payment",
+                404: "No such unit",
+                409: "The request_id was used for another payment",
+            }
+        ),
+    ),
+    Route(
+        key="get_payment",
+        method="GET",
+        path="/staff/payments/{payment_id}",
+        function="api",
+        audience=Staff(STAFF_READERS),
+        summary="One payment",
+        description="Where it landed (bills, credit), its receipt, refunds and void.",
+        tag="Front desk",
+        responses=MappingProxyType({404: "No payment with this id"}),
+    ),
+    Route(
+        key="payment_queue",
+        method="GET",
+        path="/staff/payments/review",
+        function="api",
+        audience=Staff((ROLE_ADMIN, ROLE_CASHIER)),
+        summary="Payments waiting for staff",
+        description="Double payments kept as credit, payments differing from their bills, payments "
+        "for unknown bills or units and in other currencies, oldest first. The unit's overdue ladder "
+        "waits until each is resolved.",
+        tag="Front desk",
+    ),
+    Route(
+        key="resolve_payment",
+        method="POST",
+        path="/staff/payments/{payment_id}/resolution",
+        function="api",
+        audience=Staff((ROLE_ADMIN, ROLE_CASHIER)),
+        summary="Resolve a payment of the queue",
+        description="keep_credit (the next bill uses it), allocate (its credit pays the open bills now; "
+        "a payment without a unit lands on unit_id) or refund (see the refunds route).",
+        tag="Front desk",
+        responses=MappingProxyType(
+            {404: "No payment with this id", 409: "Not in the queue, or cannot be done"}
+        ),
+    ),
+    Route(
+        key="request_void",
+        method="POST",
+        path="/staff/payments/{payment_id}/void",
+        function="api",
+        audience=Staff((ROLE_ADMIN, ROLE_CASHIER)),
+        summary="Ask for a desk payment to be voided",
+        description="With a reason. An admin other than the one asking, and other than the cashier "
+        "who recorded it, approves it; until then nothing changes.",
+        tag="Front desk",
+        responses=MappingProxyType({404: "No payment with this id", 409: "Not a desk payment, or voided"}),
+    ),
+    Route(
+        key="approve_void",
+        method="POST",
+        path="/staff/payments/{payment_id}/void/approval",
+        function="api",
+        audience=Staff((ROLE_ADMIN,)),
+        summary="Approve a void",
+        description="Reverses the payment: its bills reopen, its credit is taken back; the receipt "
+        "keeps its number, marked void.",
+        tag="Front desk",
+        max_body_bytes=0,
+        responses=MappingProxyType(
+            {
+                403: "The approver asked for the void or recorded the payment",
+                404: "No payment with this id",
+                409: "No void asked for, or the payment's credit was used since",
+            }
+        ),
+    ),
+    Route(
+        key="cash_up",
+        method="GET",
+        path="/staff/cashup",
+        function="api",
+        audience=Staff((ROLE_ADMIN, ROLE_CASHIER)),
+        summary="Daily cash-up (日结)",
+        description="A cashier's payments of a day (the property's local date) with totals by method; "
+        "voided payments are listed, not counted. A cashier sees their own; an admin names any cashier.",
+        tag="Front desk",
+        responses=MappingProxyType({403: "A cashier asked for another cashier's cash-up"}),
     ),
     Route(
         key="period_summary",

@@ -87,6 +87,10 @@ class IncomingPayment:
     event_id: str | None = None
     reference: str | None = None
     recorded_by: str | None = None
+    # The channel knows the unit exists (the front desk looked it up): a unit never billed yet
+    # gets its account with this payment as credit, instead of the payment being set aside.
+    unit_known: bool = False
+    owner_id: str | None = None  # the unit's owner, for an account opened by this payment
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ class PaymentOutcome:
     receipt_no: str | None = None
     allocations: tuple[Allocation, ...] = ()
     credit_minor: int = 0
+    record: PaymentRecord | None = None  # as stored (None: not recorded)
 
 
 # --- decide: what a payment means, given what is stored ------------------------------------------
@@ -146,11 +151,11 @@ def decide(
     if snapshot.payment is not None:
         return AlreadyRecorded(snapshot.payment)
     unit_id = unit_of(payment, snapshot)
-    if unit_id is None or (snapshot.account is None and not snapshot.bills):
+    if unit_id is None or (snapshot.account is None and not snapshot.bills and not payment.unit_known):
         return SetAside(UNKNOWN_UNIT, unit_id)
     if payment.currency != config.currency:
         return SetAside(CURRENCY, unit_id)
-    account = snapshot.account or Account(unit_id, owner_id=None, currency=config.currency)
+    account = snapshot.account or Account(unit_id, owner_id=payment.owner_id, currency=config.currency)
     candidates = payment.targets or account.open_bill_ids
     bills = {
         b: snapshot.bills[b]
@@ -380,6 +385,7 @@ def record_payment(
                 record.receipt_no,
                 record.allocations,
                 record.credit_minor,
+                record,
             )
         # PAYMENT_EXISTS: another delivery won the race (the next read finds it); MOVED_ON: read again.
         logger.info("posting retried", payment_id=payment.payment_id, reason=result.value)
@@ -409,6 +415,7 @@ def _already_recorded(
         record.receipt_no,
         record.allocations,
         record.credit_minor,
+        record,
     )
 
 
@@ -434,7 +441,9 @@ def _set_aside(
         review_state=REVIEW_OPEN,
         review_reason=decision.reason,
     )
-    payments.set_aside(record)
+    if not payments.set_aside(record):
+        stored = payments.get(record.payment_id)  # another delivery recorded it first
+        return PaymentOutcome("already_recorded", record.payment_id, decision.unit_id, record=stored)
     ledger.append(
         ledger.payment_entity(payment.payment_id),
         "set_aside",
@@ -455,7 +464,7 @@ def _set_aside(
         unit_id=decision.unit_id,
         reason=decision.reason,
     )
-    return PaymentOutcome("set_aside", payment.payment_id, decision.unit_id)
+    return PaymentOutcome("set_aside", payment.payment_id, decision.unit_id, record=record)
 
 
 # --- Stripe ---------------------------------------------------------------------------------------

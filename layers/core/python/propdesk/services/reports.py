@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from datetime import date
 from typing import Any
 
-from propdesk.domain.billing import Bill
+from propdesk.domain.billing import Bill, bill_id_for
 from propdesk.domain.calendar import parse_period
+from propdesk.domain.overdue import days_overdue
+from propdesk.domain.units import Owner, Unit
+from propdesk.services.accounts import natural_key
 from propdesk.store.bills import BillRepository
+from propdesk.store.owners import OwnerRepository
+from propdesk.store.units import UnitRepository
 
 
 @dataclass(frozen=True)
@@ -66,24 +72,34 @@ def period_summary(period: str, *, currency: str, bills: BillRepository | None =
     return summarize(period, (bills or BillRepository()).list_period(period), currency=currency)
 
 
-def bill_row(bill: Bill) -> dict[str, Any]:
-    """A bill in a staff list."""
+def bill_row(
+    bill: Bill, *, today: date | None = None, unit: Unit | None = None, owner: Owner | None = None
+) -> dict[str, Any]:
+    """A bill in a staff list: what it owes, how late it is, and whose it is."""
+    owed = bill.total_minor - bill.paid_minor if bill.is_open else 0
     return {
         "bill_id": bill.bill_id,
         "unit_id": bill.unit_id,
         "period": bill.period,
         "total_minor": bill.total_minor,
+        "paid_minor": bill.paid_minor,
+        "owed_minor": owed,
         "currency": bill.currency,
         "due_date": bill.due_date.isoformat(),
         "status": bill.status,
+        "days_overdue": days_overdue(bill.due_date, today) if today and bill.is_open else 0,
         "receipt_no": bill.receipt_no,
+        "owner_name": owner.name if owner else None,
+        "building": unit.building if unit else None,
     }
 
 
-def bill_detail(bill: Bill) -> dict[str, Any]:
+def bill_detail(
+    bill: Bill, *, today: date | None = None, unit: Unit | None = None, owner: Owner | None = None
+) -> dict[str, Any]:
     """One bill for staff, with its lines and payment."""
     return {
-        **bill_row(bill),
+        **bill_row(bill, today=today, unit=unit, owner=owner),
         "owner_id": bill.owner_id,
         "fee_standard_version": bill.fee_standard_version,
         "lines": [
@@ -103,11 +119,65 @@ def bill_detail(bill: Bill) -> dict[str, Any]:
     }
 
 
-def list_period_bills(period: str, *, bills: BillRepository | None = None) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class BillFilter:
+    period: str | None = None
+    status: str | None = None  # open | paid
+    building: str | None = None
+    min_days_overdue: int | None = None
+
+
+def list_bills(
+    wanted: BillFilter,
+    *,
+    today: date,
+    bills: BillRepository | None = None,
+    units: UnitRepository | None = None,
+    owners: OwnerRepository | None = None,
+) -> list[dict[str, Any]]:
+    """Bills matching ``wanted`` in natural unit order, with owner names: a period's bills (its
+    index), or, when no period is named, every open bill (the status index; every bill ever
+    would be too many, so status=paid then finds none)."""
+    bills = bills or BillRepository()
+    if wanted.period:
+        parse_period(wanted.period)
+        found: Iterable[Bill] = bills.list_period(wanted.period)
+    else:
+        found = bills.open_due_before(date.max)  # without a period: every open bill (the arrears)
+    chosen = [
+        bill
+        for bill in found
+        if (wanted.status is None or bill.status == wanted.status)
+        and (
+            wanted.min_days_overdue is None
+            or (bill.is_open and days_overdue(bill.due_date, today) >= wanted.min_days_overdue)
+        )
+    ]
+    unit_of = (units or UnitRepository()).get_many({b.unit_id for b in chosen})
+    if wanted.building:
+        chosen = [
+            b for b in chosen if b.unit_id in unit_of and unit_of[b.unit_id].building == wanted.building
+        ]
+    owner_of = (owners or OwnerRepository()).get_many({b.owner_id for b in chosen})
+    chosen.sort(key=lambda b: (natural_key(b.unit_id), b.period))
+    return [
+        bill_row(b, today=today, unit=unit_of.get(b.unit_id), owner=owner_of.get(b.owner_id)) for b in chosen
+    ]
+
+
+def unit_bill(
+    unit_id: str,
+    period: str,
+    *,
+    today: date,
+    bills: BillRepository | None = None,
+    units: UnitRepository | None = None,
+    owners: OwnerRepository | None = None,
+) -> dict[str, Any] | None:
     parse_period(period)
-    return [bill_row(bill) for bill in (bills or BillRepository()).list_period(period)]
-
-
-def find_bill(bill_id: str, *, bills: BillRepository | None = None) -> dict[str, Any] | None:
-    bill = (bills or BillRepository()).get(bill_id)
-    return bill_detail(bill) if bill else None
+    bill = (bills or BillRepository()).get(bill_id_for(unit_id, period))
+    if bill is None:
+        return None
+    unit = (units or UnitRepository()).get(unit_id)
+    owner = (owners or OwnerRepository()).get(bill.owner_id)
+    return bill_detail(bill, today=today, unit=unit, owner=owner)

@@ -89,6 +89,7 @@ class Snapshot:
     account: Account | None
     bills: dict[str, Bill]
     counter_value: int | None
+    payments: dict[str, PaymentRecord] = field(default_factory=dict)  # every payment read
 
 
 def _utc(value: datetime) -> datetime:
@@ -172,6 +173,7 @@ class AccountStore:
             account=accounts[0] if accounts else None,
             bills={b.bill_id: bill_store.from_item(b) for b in found.get(BillItem, [])},
             counter_value=int(counters[0].value) if counters else None,
+            payments=payments,
         )
 
     def payments(self, payment_ids: Iterable[str]) -> dict[str, PaymentRecord]:

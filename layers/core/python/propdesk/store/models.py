@@ -166,6 +166,18 @@ class PaymentUnitIndex(GlobalSecondaryIndex):
     paid_at = UTCDateTimeAttribute(range_key=True)
 
 
+class PaymentDeskIndex(GlobalSecondaryIndex):
+    """Payments a member of staff recorded, by when: a cashier's daily cash-up (日结). Sparse:
+    only desk and home-visit payments have ``recorded_by``."""
+
+    class Meta:
+        index_name = "desk-index"
+        projection = AllProjection()
+
+    recorded_by = UnicodeAttribute(hash_key=True)
+    received_at = UTCDateTimeAttribute(range_key=True)
+
+
 class PaymentItem(_Table):
     """A payment, keyed on its provider and the provider's own id, so one payment counts once
     whatever the notifications do (``stripe:pi_…``, ``desk:…``, ``transfer:<bank serial>``)."""
@@ -191,13 +203,21 @@ class PaymentItem(_Table):
     received_at = UTCDateTimeAttribute()  # when PropDesk recorded it
     paid_at = UTCDateTimeAttribute()  # when the owner paid, by the provider's clock
     review_state = UnicodeAttribute(null=True)  # "open" while staff must look at it
-    review_reason = UnicodeAttribute(
-        null=True
-    )  # duplicate | mismatch | unknown_bill | unknown_unit | currency
+    # duplicate | mismatch | unknown_bill | unknown_unit | currency | dispute
+    review_reason = UnicodeAttribute(null=True)
+    review_note = UnicodeAttribute(null=True)  # how staff resolved it
+    refunded_minor = NumberAttribute(default=0)
+    # A void (desk payments): asked for with a reason, approved by an admin who is neither the
+    # one who asked nor the one who recorded the payment.
+    void_reason = UnicodeAttribute(null=True)
+    void_requested_by = UnicodeAttribute(null=True)
+    voided_by = UnicodeAttribute(null=True)
+    voided_at = UTCDateTimeAttribute(null=True)
     version = VersionAttribute()
 
     review_index = PaymentReviewIndex()
     unit_index = PaymentUnitIndex()
+    desk_index = PaymentDeskIndex()
 
 
 class AccountItem(_Table):

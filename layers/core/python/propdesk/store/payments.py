@@ -47,11 +47,22 @@ class PaymentRecord:
     recorded_by: str | None = None
     review_state: str | None = None
     review_reason: str | None = None
+    review_note: str | None = None
+    refunded_minor: int = 0
+    void_reason: str | None = None
+    void_requested_by: str | None = None
+    voided_by: str | None = None
+    voided_at: datetime | None = None
     version: int | None = field(default=None, compare=False)
 
     @property
     def allocated_minor(self) -> int:
         return sum(a.amount_minor for a in self.allocations)
+
+    @property
+    def landed(self) -> bool:
+        """On the unit's account (bills and/or credit): not set aside, voided or refunded in full."""
+        return self.status == ALLOCATED
 
 
 def _utc(value: datetime) -> datetime:
@@ -84,6 +95,12 @@ def to_item(record: PaymentRecord) -> PaymentItem:
         paid_at=_utc(record.paid_at),
         review_state=record.review_state,
         review_reason=record.review_reason,
+        review_note=record.review_note,
+        refunded_minor=record.refunded_minor,
+        void_reason=record.void_reason,
+        void_requested_by=record.void_requested_by,
+        voided_by=record.voided_by,
+        voided_at=_utc(record.voided_at) if record.voided_at else None,
     )
     if record.version is not None:
         item.version = record.version
@@ -114,6 +131,12 @@ def from_item(item: PaymentItem) -> PaymentRecord:
         recorded_by=item.recorded_by,
         review_state=item.review_state,
         review_reason=item.review_reason,
+        review_note=item.review_note,
+        refunded_minor=int(item.refunded_minor or 0),
+        void_reason=item.void_reason,
+        void_requested_by=item.void_requested_by,
+        voided_by=item.voided_by,
+        voided_at=_utc(item.voided_at) if item.voided_at else None,
         version=int(item.version) if item.version is not None else None,
     )
 
@@ -130,9 +153,22 @@ class PaymentRepository:
         item = to_item(record)
         return written(lambda: item.save(condition=PaymentItem.payment_id.does_not_exist()))
 
+    def save_changed(self, record: PaymentRecord) -> bool:
+        """Write ``record`` over the stored payment if that is still at ``record.version``."""
+        if record.version is None:
+            raise ValueError("a changed payment needs the version it was read with")
+        item = to_item(record)
+        return written(item.save)
+
     def of_unit(self, unit_id: str) -> list[PaymentRecord]:
         """Every payment of the unit, oldest first."""
         return [from_item(item) for item in PaymentItem.unit_index.query(unit_id)]
+
+    def recorded_by(self, staff_id: str, start: datetime, end: datetime) -> list[PaymentRecord]:
+        """Payments ``staff_id`` recorded in [start, end), oldest first (a cash-up)."""
+        condition = PaymentItem.received_at.between(_utc(start), _utc(end))
+        found = PaymentItem.desk_index.query(staff_id, range_key_condition=condition)
+        return [from_item(item) for item in found if _utc(item.received_at) < _utc(end)]
 
     def waiting_for_staff(self) -> list[PaymentRecord]:
         """The staff queue: payments set aside or needing a look, oldest first."""

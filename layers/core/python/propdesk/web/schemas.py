@@ -7,13 +7,15 @@ minor units with their currency; times are ISO 8601 in UTC; dates are the proper
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from propdesk.domain.calendar import PERIOD_PATTERN
 
 __all__ = ["PERIOD_PATTERN"]
+
+UNIT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
 
 
 class _Out(BaseModel):
@@ -67,10 +69,15 @@ class BillRow(_Out):
     unit_id: str
     period: str
     total_minor: int
+    paid_minor: int
+    owed_minor: int
     currency: str
     due_date: str
     status: str
+    days_overdue: int
     receipt_no: str | None
+    owner_name: str | None = None
+    building: str | None = None
 
 
 class BillsPage(_Out):
@@ -86,10 +93,15 @@ class BillsPage(_Out):
                             "unit_id": "A-1203",
                             "period": "2027-01",
                             "total_minor": 37727,
+                            "paid_minor": 37727,
+                            "owed_minor": 0,
                             "currency": "CNY",
                             "due_date": "2027-01-15",
                             "status": "paid",
+                            "days_overdue": 0,
                             "receipt_no": "DEMO-2026-000042",
+                            "owner_name": "张伟",
+                            "building": "A",
                         }
                     ],
                 }
@@ -97,7 +109,7 @@ class BillsPage(_Out):
         },
     )
 
-    period: str
+    period: str | None = Field(description="The period asked for; null when listing open bills of any period")
     bills: list[BillRow]
 
 
@@ -119,10 +131,14 @@ class BillDetail(BillRow):
                     "unit_id": "A-1203",
                     "period": "2027-01",
                     "total_minor": 37727,
+                    "owed_minor": 37727,
                     "currency": "CNY",
                     "due_date": "2027-01-15",
                     "status": "open",
+                    "days_overdue": 0,
                     "receipt_no": None,
+                    "owner_name": "张伟",
+                    "building": "A",
                     "owner_id": "O0042",
                     "fee_standard_version": "SH-2026-01",
                     "lines": [
@@ -285,3 +301,192 @@ class WebhookAnswer(_Out):
         "duplicate (the bills were paid already: kept as credit, in the staff queue) | set_aside "
         "(no unit or another currency: in the staff queue) | already_recorded | ignored"
     )
+
+
+# --- accounts and the front desk --------------------------------------------------------------
+
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
+
+
+def _whole_number(value: object) -> object:
+    """An amount is a JSON integer: 100 or 100.0 (JSON Schema's integer), never 12.5, "100" or true."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("an amount is a whole number of minor units (an integer)")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("an amount is a whole number of minor units (an integer)")
+        return int(value)
+    return value
+
+
+MinorUnits = Annotated[int, BeforeValidator(_whole_number)]
+MAX_AMOUNT_MINOR = 10**10  # 100 million in major units: larger is a typing error
+
+
+class DeskPaymentIn(BaseModel):
+    """A payment taken at the front desk, or at the owner's door (channel home_visit)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            # The rules of _method_details, so the document says what the route accepts.
+            "allOf": [
+                {
+                    "if": {"properties": {"method": {"const": "cheque"}}, "required": ["method"]},
+                    "then": {
+                        "required": ["cheque_number", "cheque_bank"],
+                        "properties": {
+                            "cheque_number": {"type": "string"},
+                            "cheque_bank": {"type": "string"},
+                        },
+                    },
+                },
+                {
+                    "if": {
+                        "properties": {"method": {"enum": ["bank_card", "bank_transfer"]}},
+                        "required": ["method"],
+                    },
+                    "then": {"required": ["reference"], "properties": {"reference": {"type": "string"}}},
+                },
+                {
+                    "if": {"properties": {"method": {"enum": ["cash", "bank_card", "bank_transfer"]}}},
+                    "then": {
+                        "properties": {"cheque_number": {"type": "null"}, "cheque_bank": {"type": "null"}}
+                    },
+                },
+                {
+                    "if": {"properties": {"channel": {"const": "home_visit"}}, "required": ["channel"]},
+                    "then": {"required": ["visit_id"], "properties": {"visit_id": {"type": "string"}}},
+                },
+            ],
+            "examples": [
+                {
+                    "request_id": "9b2f0c1e-desk-0001",
+                    "amount_minor": 37727,
+                    "method": "bank_card",
+                    "reference": "POS 000123",
+                }
+            ],
+        },
+    )
+
+    request_id: str = Field(
+        pattern=REQUEST_ID_PATTERN,
+        description="Made by the cashier's screen for this payment: sending it again records nothing new",
+    )
+    amount_minor: MinorUnits = Field(gt=0, le=MAX_AMOUNT_MINOR, description="Minor units (fen), > 0")
+    method: Literal["cash", "bank_card", "cheque", "bank_transfer"]
+    reference: str | None = Field(
+        default=None, min_length=1, max_length=64, description="POS reference (bank card), transfer reference"
+    )
+    cheque_number: str | None = Field(default=None, min_length=1, max_length=32)
+    cheque_bank: str | None = Field(default=None, min_length=1, max_length=64)
+    channel: Literal["front_desk", "home_visit"] = "front_desk"
+    visit_id: str | None = Field(default=None, min_length=3, max_length=64)
+
+    @model_validator(mode="after")
+    def _method_details(self) -> DeskPaymentIn:
+        if self.method == "cheque" and not (self.cheque_number and self.cheque_bank):
+            raise ValueError("a cheque needs its number (cheque_number) and bank (cheque_bank)")
+        if self.method in ("bank_card", "bank_transfer") and not self.reference:
+            raise ValueError(f"a {self.method.replace('_', ' ')} payment needs its reference")
+        if self.method != "cheque" and (self.cheque_number or self.cheque_bank):
+            raise ValueError("cheque details belong to a cheque payment")
+        if self.channel == "home_visit" and not self.visit_id:
+            raise ValueError("a payment at the door names its visit (visit_id)")
+        return self
+
+
+class AllocationOut(_Out):
+    bill_id: str
+    period: str
+    amount_minor: int
+
+
+class PaymentOut(_Out):
+    payment_id: str
+    unit_id: str | None
+    provider: str
+    method: str
+    channel: str
+    amount_minor: int
+    currency: str
+    status: str = Field(description="allocated | set_aside | voided | refunded")
+    receipt_no: str | None
+    allocations: list[AllocationOut]
+    credit_minor: int
+    refunded_minor: int
+    reference: str | None
+    recorded_by: str | None
+    paid_at: str
+    received_at: str
+    review_state: str | None
+    review_reason: str | None
+    review_note: str | None
+    void_reason: str | None
+    void_requested_by: str | None
+    voided_by: str | None
+    voided_at: str | None
+
+
+class DeskPaymentTaken(PaymentOut):
+    outcome: str = Field(description="credited | partial | credit | already_recorded")
+    created: bool
+
+
+class PaymentQueue(_Out):
+    payments: list[PaymentOut]
+
+
+class ResolutionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["keep_credit", "allocate"]
+    unit_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    note: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class VoidRequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=3, max_length=200)
+
+
+class OwnerOut(_Out):
+    owner_id: str
+    name: str
+    phone: str | None
+    email: str | None
+
+
+class UnitAccountOut(_Out):
+    unit_id: str
+    building: str
+    owner: OwnerOut | None
+    currency: str
+    credit_minor: int
+    owed_minor: int
+    open_bills: list[BillRow]
+    payments: list[PaymentOut]
+
+
+class AccountMatch(_Out):
+    unit_id: str
+    building: str
+    owner_id: str
+    owner_name: str | None
+
+
+class AccountMatches(_Out):
+    query: str
+    accounts: list[AccountMatch]
+
+
+class CashUpOut(_Out):
+    staff_id: str
+    date: str
+    currency: str
+    totals_by_method: dict[str, int]
+    count_by_method: dict[str, int]
+    total_minor: int
+    payments: list[PaymentOut]
