@@ -67,6 +67,7 @@ class FunctionSpec:
     secrets: tuple[str, ...] = ()  # keys of SECRETS
     reads_public_url: bool = False
     documents: Access | None = None
+    document_prefixes: tuple[str, ...] = ("receipts/",)  # where in the documents bucket
 
     @property
     def handler(self) -> str:
@@ -146,8 +147,11 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             "counters": "read_write",
             "ledger": "read_write",
             "idempotency": "read_write",
+            "refunds": "read_write",  # refunds settled by charge.refunded; surplus refunds
         },
-        secrets=("stripe",),
+        # link_key and the public URL: a failed delayed payment's message carries the pay link.
+        secrets=("stripe", "link_key"),
+        reads_public_url=True,
     ),
     FunctionSpec(
         name="overdue",
@@ -191,9 +195,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             "owners": "read_write",
             "ledger": "read_write",
             "tickets": "read_write",
+            "visits": "read_write",
+            "refunds": "read_write",
         },
         secrets=("stripe", "link_key"),
         reads_public_url=True,
+        documents="read_write",  # receipt PDFs
     ),
 )
 

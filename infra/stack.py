@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
@@ -49,7 +50,11 @@ class StackResources:
     documents: Documents
 
     def table_name(self, key: str) -> str:
-        return self.tables.by_key[key].table_name
+        # The name the table is created with (a literal, not a token: Lambda's 4 KB environment
+        # counts its bytes, and the role's grant on the table already orders the deployment).
+        if key not in self.tables.by_key:
+            raise KeyError(f"no table {key!r} in the stack")
+        return naming.table_name(self.property_id, key)
 
     def queue_url(self, name: str) -> str:
         return self.queues.by_name[name].queue_url
@@ -145,11 +150,7 @@ class PropertyStack(Stack):
             self.api.public_url.grant_read(fn)
 
         if spec.documents:
-            bucket = self.documents.bucket
-            if spec.documents == "read":
-                bucket.grant_read(fn)
-            else:
-                bucket.grant_read_write(fn)
+            self._grant_documents(spec, fn)
 
         if spec.sends_email:
             self.messaging.grant_send_email(fn)
@@ -184,6 +185,32 @@ class PropertyStack(Stack):
 
         self.monitoring.alarm_on_errors(spec.name, fn)
         self._acknowledge_function_findings(spec, fn)
+
+    def _grant_documents(self, spec: manifest.FunctionSpec, fn: lambda_.Function) -> None:
+        """The objects under the function's document prefixes: read (and write), nothing else in
+        the bucket. Listing is allowed under those prefixes only, so a missing object is a 404
+        (without it S3 answers 403, and "not made yet" would look like "not allowed")."""
+        bucket = self.documents.bucket
+        actions = ["s3:GetObject"] + (["s3:PutObject"] if spec.documents == "read_write" else [])
+        objects = [bucket.arn_for_objects(f"{prefix}*") for prefix in spec.document_prefixes]
+        fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=objects))
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in spec.document_prefixes]}},
+            )
+        )
+        role = fn.role
+        assert role is not None
+        for prefix in spec.document_prefixes:
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::{arn_in_finding(bucket)}/{prefix}*]",
+                f"The function reads{' and writes' if spec.documents == 'read_write' else ''} the documents "
+                f"under {prefix!r} only (one object per document, named by the code); no other part of the "
+                "bucket and no bucket-level action but listing that prefix.",
+            )
 
     def _acknowledge_function_findings(self, spec: manifest.FunctionSpec, fn: lambda_.Function) -> None:
         role = fn.role

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -134,7 +135,8 @@ def store_bill(bill: Bill | None = None, **kwargs: Any) -> Bill:
     bill = bill or make_bill(**kwargs)
     accounts = AccountStore()
     posting = issuance(bill, accounts.get(bill.unit_id), owner_id=bill.owner_id, now=bill.issued_at)
-    assert accounts.post(posting, now=bill.issued_at) is PostResult.POSTED
+    result = accounts.post(posting, now=bill.issued_at)
+    assert result is PostResult.POSTED, (result, bill.bill_id)
     stored = BillRepository().get(bill.bill_id)
     assert stored is not None
     return stored
@@ -159,7 +161,8 @@ def pay_token(
 class FakeStripe:
     """A tiny local stand-in for Stripe's ``/v1/checkout/sessions`` endpoint (tests only).
 
-    Records each request's form fields; answers with a session, or with ``fail_status``.
+    Records each request's form fields and path; answers with a session (or an expired one for
+    ``/v1/checkout/sessions/<id>/expire``), or with ``fail_status``.
     """
 
     def __init__(self) -> None:
@@ -169,6 +172,7 @@ class FakeStripe:
 
         fake = self
         self.requests: list[dict[str, str]] = []
+        self.paths: list[str] = []
         self.auth_headers: list[str] = []
         self.fail_status: int | None = None
 
@@ -180,8 +184,14 @@ class FakeStripe:
                 length = int(self.headers.get("Content-Length") or 0)
                 form = dict(parse_qsl(self.rfile.read(length).decode("utf-8"), keep_blank_values=True))
                 fake.requests.append(form)
+                fake.paths.append(self.path)
                 fake.auth_headers.append(self.headers.get("Authorization") or "")
-                if self.path != "/v1/checkout/sessions":
+                expiring = re.fullmatch(r"/v1/checkout/sessions/([^/]+)/expire", self.path)
+                if expiring:
+                    self._send(
+                        200, {"id": expiring.group(1), "object": "checkout.session", "status": "expired"}
+                    )
+                elif self.path != "/v1/checkout/sessions":
                     self._send(404, {"error": {"type": "invalid_request_error", "message": "no route"}})
                 elif fake.fail_status:
                     self._send(fake.fail_status, {"error": {"type": "api_error", "message": "down"}})

@@ -8,7 +8,7 @@ with its code; nothing is written before it.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -18,7 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from api.responses import json_error, json_ok
 from api.staff import UnitId, local_today
 from propdesk.routes import ROLE_ADMIN
-from propdesk.services import desk, review
+from propdesk.services import desk, receipts, review
 from propdesk.services.accounts import account_view, find_accounts
 from propdesk.services.reports import bill_row
 from propdesk.settings import get_settings
@@ -32,8 +32,10 @@ from propdesk.web.schemas import (
     CashUpOut,
     DeskPaymentIn,
     DeskPaymentTaken,
+    IsoDate,
     PaymentOut,
     PaymentQueue,
+    ReceiptLinkOut,
     ResolutionIn,
     UnitAccountOut,
     VoidRequestIn,
@@ -83,6 +85,8 @@ def payment_json(record: PaymentRecord) -> dict[str, Any]:
         ],
         "credit_minor": record.credit_minor,
         "refunded_minor": record.refunded_minor,
+        "refund_pending_minor": record.refund_pending_minor,
+        "disputed_minor": record.disputed_minor,
         "reference": record.reference,
         "recorded_by": record.recorded_by,
         "paid_at": _iso(record.paid_at),
@@ -178,6 +182,19 @@ def record_desk_payment(unit_id: UnitId, body: DeskPaymentIn) -> Response[DeskPa
     )
 
 
+@endpoint(router, "payment_receipt")
+def payment_receipt(payment_id: PaymentId) -> Response[ReceiptLinkOut]:
+    config = get_settings().property_config
+    record = PaymentRepository().get(payment_id)
+    if record is None:
+        raise ErrorAnswer(json_error(404, "not_found", "No payment with this id."))
+    try:
+        link = receipts.receipt_link(record, config=config, locale=config.default_locale)
+    except receipts.NoReceipt:
+        raise ErrorAnswer(json_error(409, "no_receipt", "This payment has no receipt.")) from None
+    return json_ok({"receipt_no": link.receipt_no, "url": link.url, "expires_in": link.expires_in})
+
+
 @endpoint(router, "payment_queue")
 def payment_queue() -> PaymentQueue:
     return PaymentQueue.model_validate({"payments": [payment_json(p) for p in review.waiting()]})
@@ -231,7 +248,7 @@ def approve_void(payment_id: PaymentId) -> Response[PaymentOut]:
 @endpoint(router, "cash_up")
 def cash_up(
     day: Annotated[
-        date | None, Query(alias="date", description="Local date, YYYY-MM-DD; today by default")
+        IsoDate | None, Query(alias="date", description="Local date, YYYY-MM-DD; today by default")
     ] = None,
     cashier: Annotated[
         str | None,

@@ -1,7 +1,8 @@
 """The HTTP API function: owner pay pages (HTML) and the staff API (JSON).
 
-Its routes are the route table's ``api`` routes, served by four routers (``api.pay``,
-``api.staff``, ``api.desk``, ``api.tickets``). Every request first passes the authorization step
+Its routes are the route table's ``api`` routes, served by six routers (``api.pay``,
+``api.staff``, ``api.desk``, ``api.refunds``, ``api.tickets``, ``api.visits``). Every request
+first passes the authorization step
 (``propdesk.web.access``): a refused one is answered here (HTML for owner pages, JSON for
 staff), and errors map to clear 4xx answers; no stack trace ever leaves.
 """
@@ -22,7 +23,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from api import desk, pay, staff, tickets
+from api import desk, pay, refunds, staff, tickets, visits
 from api.responses import html
 from propdesk import routes
 from propdesk.domain.calendar import InvalidPeriod
@@ -37,7 +38,7 @@ from propdesk.web.staff_errors import ErrorAnswer, json_error
 logger = Logger()
 tracer = Tracer()
 
-ROUTERS = (pay.router, staff.router, desk.router, tickets.router)
+ROUTERS = (pay.router, staff.router, desk.router, refunds.router, tickets.router, visits.router)
 
 
 class HandlerSettings(Settings):
@@ -51,9 +52,12 @@ class HandlerSettings(Settings):
     owners_table: str
     ledger_table: str
     tickets_table: str
+    refunds_table: str
     notices_queue_url: str
     tickets_queue_url: str
     messages_queue_url: str
+    documents_bucket: str
+    visits_table: str
     stripe_secret_name: str
     link_key_secret_name: str
     public_url_parameter: str
@@ -76,7 +80,7 @@ access = Access(function="api", links=_verify_link)
 def is_owner_page(event: Mapping[str, Any]) -> bool:
     """Whether the request is for an owner page (answered with pages, not JSON), by its route."""
     route = routes.find(str(event.get("routeKey") or ""))
-    return route is not None and isinstance(route.audience, routes.OwnerLink)
+    return route is not None and route.path.startswith("/pay/")
 
 
 def _is_owner_page() -> bool:
@@ -105,7 +109,7 @@ def refusal(refused: Refused, event: Mapping[str, Any]) -> Response:
         if refused.kind in ("too_large", "too_deep", "unsupported_media_type"):
             return html(refused.status, pages.render_error(_page_locale(event)))
         # Same page and status whatever the reason: nothing about other units leaks.
-        return html(404, pages.render_not_found(_page_locale(event)))
+        return html(404, pages.render_not_found(_page_locale(event), get_settings().property_config))
     return staff_errors.refusal(refused)
 
 
@@ -116,13 +120,13 @@ def _error_answer(answer: ErrorAnswer) -> Response:
 
 @app.exception_handler(PayLinkRefused)
 def _refused_link(_: PayLinkRefused) -> Response:
-    return html(404, pages.render_not_found(_page_locale()))
+    return html(404, pages.render_not_found(_page_locale(), get_settings().property_config))
 
 
 @app.exception_handler(NotFoundError)
 def _no_route(_: NotFoundError) -> Response:
     if _is_owner_page():
-        return html(404, pages.render_not_found(_page_locale()))
+        return html(404, pages.render_not_found(_page_locale(), get_settings().property_config))
     return staff_errors.no_such_route()
 
 

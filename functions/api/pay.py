@@ -1,27 +1,32 @@
-"""Owner pay pages: /pay/{token}, /pay/{token}/checkout, /pay/{token}/return (HTML).
+"""Owner pay pages: /pay/{token} (the unit's account), /pay/{token}/checkout (pay one open
+bill or all of them), /pay/{token}/return (back from Checkout) (HTML).
 
 The token is the only credential. The authorization step has verified it before a route runs
 (a refused token gets the one not-found page); the routes read the verified link from the
-caller and open its bill through the checkout service.
+caller and open its unit's account through the checkout service.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Form, Path, Query
 
 from api.responses import html, redirect
+from propdesk.config import PropertyConfig
 from propdesk.payments.links import MAX_TOKEN_LENGTH, pay_links
 from propdesk.payments.stripe_provider import ProviderUnavailable
-from propdesk.services import checkout
+from propdesk.services import checkout, receipts, renewal, visits
+from propdesk.services.errors import DeskError
 from propdesk.settings import get_settings
+from propdesk.store.payments import PaymentRepository
 from propdesk.web import pages
 from propdesk.web.access import LinkHolder, caller_of
 from propdesk.web.http import endpoint
+from propdesk.web.schemas import IsoDate
 
 router = Router()
 
@@ -32,6 +37,9 @@ Token = Annotated[
         description="The signed pay-link token from the owner's notice",
         examples=["eyJiIjoiQS0xMjAzIzIwMjctMDEiLCJ1IjoiQS0xMjAzIiwiZSI6MTc5ODY5NTIxMX0.opGneZVZ05ccVPWXeRF9"],
     ),
+]
+PaymentIdPath = Annotated[
+    str, Path(pattern=r"^[a-z]+:[A-Za-z0-9_-]{1,80}$", description="The payment", examples=["stripe:pi_1"])
 ]
 Lang = Annotated[str | None, Query(max_length=16, description="Page language: zh-CN or en", examples=["en"])]
 FormLang = Annotated[
@@ -45,18 +53,52 @@ def _holder() -> LinkHolder:
     return holder
 
 
-@endpoint(router, "bill_page", html=True)
-def bill_page(token: Token, lang: Lang = None) -> Response[str]:
+Notice = Annotated[
+    Literal["nothing_owed", "visit_booked", "visit_full", "visit_not_offered"] | None,
+    Query(description="A message for the top of the page", examples=["nothing_owed"]),
+]
+BillChoice = Annotated[
+    str,
+    Form(
+        max_length=64,
+        pattern=r"^(all|[A-Za-z0-9_-]{1,32}#[0-9]{4}-[0-9]{2})$",
+        description="What to pay: 'all' (default) or one open bill's id",
+        examples=["all"],
+    ),
+]
+
+
+def _today(config: PropertyConfig) -> date:
+    return datetime.now(UTC).astimezone(config.tz).date()
+
+
+def _account_page(
+    holder: LinkHolder, lang: str | None, notice: str | None = None, status: int = 200
+) -> Response[str]:
     config = get_settings().property_config
-    holder = _holder()  # the verified token: every link on the page carries it
-    opened = checkout.owner_bill(holder.link, lang=lang, config=config)
-    return html(
-        200, pages.render_bill_page(opened.bill, config=config, locale=opened.locale, token=holder.token)
+    opened = checkout.open_account(holder.link, lang=lang, config=config)
+    page = pages.render_account_page(
+        opened.view,
+        config=config,
+        locale=opened.locale,
+        token=holder.token,
+        today=_today(config),
+        notice=notice,
+        visit_days=visits.bookable_days(config, _today(config)),
     )
+    headers = {"Retry-After": "30"} if status == 503 else None
+    return html(status, page, headers=headers)
+
+
+@endpoint(router, "bill_page", html=True)
+def bill_page(token: Token, lang: Lang = None, notice: Notice = None) -> Response[str]:
+    return _account_page(_holder(), lang, notice)
 
 
 @endpoint(router, "start_checkout", status_code=303, html=True)
-def start_checkout(token: Token, lang: FormLang = None) -> Response[str]:
+def start_checkout(
+    token: Token, lang: FormLang = None, bill: BillChoice = checkout.ALL_BILLS
+) -> Response[str]:
     config = get_settings().property_config
     holder = _holder()
     try:
@@ -67,13 +109,10 @@ def start_checkout(token: Token, lang: FormLang = None) -> Response[str]:
             now=datetime.now(UTC),
             config=config,
             links=pay_links(),
+            choice=bill,
         )
     except ProviderUnavailable:
-        opened = checkout.owner_bill(holder.link, lang=lang, config=config)
-        page = pages.render_bill_page(
-            opened.bill, config=config, locale=opened.locale, token=holder.token, notice="unavailable_body"
-        )
-        return html(503, page, headers={"Retry-After": "30"})
+        return _account_page(holder, lang, "unavailable_body", status=503)
     return redirect(started.redirect_url)
 
 
@@ -85,7 +124,68 @@ def checkout_return(
 ) -> Response[str]:
     config = get_settings().property_config
     holder = _holder()
-    opened = checkout.owner_bill(holder.link, lang=lang, config=config)
+    opened = checkout.open_account(holder.link, lang=lang, config=config)
+    confirmed = checkout.payment_confirmed(opened.view, session_id)
     return html(
-        200, pages.render_return_page(opened.bill, config=config, locale=opened.locale, token=holder.token)
+        200,
+        pages.render_return_page(
+            opened.view, config=config, locale=opened.locale, token=holder.token, confirmed=confirmed
+        ),
     )
+
+
+@endpoint(router, "owner_receipt", status_code=303, html=True)
+def owner_receipt(token: Token, payment_id: PaymentIdPath, lang: Lang = None) -> Response[str]:
+    config = get_settings().property_config
+    holder = _holder()
+    record = PaymentRepository().get(payment_id)
+    if record is None or record.unit_id != holder.link.unit_id or not record.receipt_no:
+        raise checkout.PayLinkRefused  # the one not-found page: nothing about other units
+    locale = pages.choose_locale(lang, None, config.default_locale)
+    return redirect(receipts.receipt_link(record, config=config, locale=locale).url)
+
+
+@endpoint(router, "renew_link", html=True)
+def renew_link(
+    unit: Annotated[str, Form(min_length=1, max_length=32, description="Unit number", examples=["A-1203"])],
+    contact: Annotated[
+        str,
+        Form(min_length=3, max_length=120, description="Phone or e-mail on file", examples=["13800138000"]),
+    ],
+    lang: FormLang = None,
+) -> Response[str]:
+    config = get_settings().property_config
+    renewal.request_fresh_link(unit, contact, config=config, now=datetime.now(UTC))
+    locale = pages.choose_locale(lang, None, config.default_locale)
+    return html(200, pages.render_renew_sent(locale, config))
+
+
+@endpoint(router, "owner_book_visit", status_code=303, html=True)
+def owner_book_visit(
+    token: Token,
+    day: Annotated[IsoDate, Form(description="The day of the visit, YYYY-MM-DD", examples=["2027-01-05"])],
+    slot: Annotated[
+        str, Form(max_length=11, description="One of the property's slots", examples=["09:00-11:00"])
+    ],
+    note: Annotated[str, Form(max_length=200, description="What the collector should know")] = "",
+    lang: FormLang = None,
+) -> Response[str]:
+    config = get_settings().property_config
+    holder = _holder()
+    checkout.open_account(holder.link, lang=lang, config=config)  # the link's unit has an account
+    notice = "visit_booked"
+    try:
+        visits.book(
+            holder.link.unit_id,
+            day,
+            slot,
+            config=config,
+            today=_today(config),
+            booked_by="owner",
+            note=note or None,
+        )
+    except DeskError as refused:
+        # Back to the page either way (a form's answer), which says what happened.
+        notice = "visit_full" if refused.code in ("slot_full", "slot_changed") else "visit_not_offered"
+    locale = pages.choose_locale(lang, None, config.default_locale)
+    return redirect(f"{pay_links().page_url(holder.token)}?lang={locale}&notice={notice}")

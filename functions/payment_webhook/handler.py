@@ -1,12 +1,13 @@
 """Payment providers' notifications: ``POST /webhooks/stripe``.
 
 1. The authorization step checks the provider's signature over the raw body (the Stripe SDK,
-   default tolerance 300 s) before the route runs: anything wrong -> 400, nothing written.
+   tolerance 300 s, old or ahead) before the route runs: anything wrong -> 400, nothing written.
 2. Powertools idempotency keyed on the event id (kept 7 days, longer than Stripe's 3 days of
    retries): a repeat replays the first answer; a repeat while the first is still running gets
    409 and Stripe delivers again later.
-3. ``process_stripe_event`` filters and credits. A store failure -> 500 -> the idempotency
-   record is released and Stripe's retry completes the payment.
+3. ``process_stripe_event`` filters and credits; refunds, disputes and failed delayed payments
+   go to ``services.refunds``. A store failure -> 500 -> the idempotency record is released and
+   Stripe's retry completes the payment.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idemp
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from propdesk.payments.stripe_provider import InvalidWebhook, stripe_keys, verify_webhook
+from propdesk.payments.stripe_provider import InvalidWebhook, StripeCheckout, stripe_keys, verify_webhook
 from propdesk.services.payments import process_stripe_event
+from propdesk.services.refunds import NotRecordedYet
 from propdesk.settings import Settings, get_settings, load_at_cold_start
 from propdesk.store.idempotency import persistence_layer
 from propdesk.web import staff_errors
@@ -63,8 +65,11 @@ class HandlerSettings(Settings):
     counters_table: str
     ledger_table: str
     idempotency_table: str
+    refunds_table: str
     messages_queue_url: str
     stripe_secret_name: str
+    link_key_secret_name: str
+    public_url_parameter: str
 
 
 load_at_cold_start(HandlerSettings)
@@ -97,13 +102,20 @@ def stripe_webhook() -> Response[WebhookAnswer]:
         key_prefix="stripe-event",
     )
     def once(stripe_event: dict[str, Any]) -> dict[str, Any]:
-        return process_stripe_event(stripe_event, config=config, livemode=livemode, now=datetime.now(UTC))
+        return process_stripe_event(
+            stripe_event,
+            config=config,
+            livemode=livemode,
+            now=datetime.now(UTC),
+            expire=lambda session_id: StripeCheckout.from_settings(get_settings()).expire_session(session_id),
+        )
 
     # A failure is answered by the app's exception handlers (409 in progress, 500 retry): an error
     # body returned from here would fail the validation of the route's WebhookAnswer (-> 422).
     result = once(stripe_event=stripe_event)
-    # credited | partial | credit | duplicate | set_aside | already_recorded | ignored: alarms
-    # watch set_aside and duplicate (both wait in the staff queue).
+    # credited | partial | credit | duplicate | mismatch | unknown_bill | set_aside | refunded |
+    # dispute | payment_failed | already_recorded | ignored: alarms watch those that wait in the
+    # staff queue (set_aside, duplicate, mismatch, unknown_bill, dispute).
     metrics.add_metric(name=f"StripeEvent_{result.get('outcome')}", unit=MetricUnit.Count, value=1)
     return json_ok(result)
 
@@ -146,6 +158,14 @@ def _in_progress(_: IdempotencyAlreadyInProgressError) -> Response:
     # The same event is being handled right now; Stripe retries a non-2xx answer later.
     metrics.add_metric(name="StripeEvent_in_progress", unit=MetricUnit.Count, value=1)
     return json_error(409, "in_progress", "This event is being processed.")
+
+
+@app.exception_handler(NotRecordedYet)
+def _not_recorded_yet(_: NotRecordedYet) -> Response:
+    # A refund that arrived before its payment's completion: Stripe delivers it again later,
+    # by when the payment has landed (nothing was written; the idempotency record is released).
+    metrics.add_metric(name="StripeEvent_not_recorded_yet", unit=MetricUnit.Count, value=1)
+    return json_error(409, "not_recorded_yet", "The payment this event is about has not landed yet.")
 
 
 @app.exception_handler(RequestUnsupportedContentType)

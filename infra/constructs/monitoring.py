@@ -80,6 +80,16 @@ def payment_webhook_alarms(property_id: str) -> tuple[MetricAlarm, ...]:
             f"See {logs} and table {payments} (review_reason 'unknown_bill').",
         ),
         MetricAlarm(
+            "StripeEvent_dispute",
+            1,
+            "An owner's bank disputed (charged back) a Stripe payment. The disputed amount was taken "
+            "back from the unit's account: the bills it had paid are open again and the owner was told. "
+            "Answer the dispute in the Stripe dashboard before its deadline (with the receipt and the "
+            "bill) and resolve the payment in the staff payment queue (GET /staff/payments/review). See "
+            f"{logs}, table {payments} (review_reason 'dispute', disputed_minor) and table {ledger} "
+            "(entity payment#<payment_id>, event 'disputed').",
+        ),
+        MetricAlarm(
             "StripeEvent_failed",
             1,
             "The Stripe webhook failed to process an event and answered 500 (the function's Errors "

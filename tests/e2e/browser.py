@@ -44,3 +44,27 @@ def rendered_dom(url: str, *, wait_ms: int = 8000) -> str:
             check=True,
         )
     return result.stdout
+
+
+def screenshot(url: str, *, width: int, height: int) -> bytes:
+    """A PNG of what a browser window of ``width`` x ``height`` CSS pixels shows first, before
+    any scrolling (device scale 1)."""
+    with tempfile.TemporaryDirectory() as folder:
+        target = f"{folder}/shot.png"
+        subprocess.run(
+            [
+                chromium(),
+                *FLAGS,
+                f"--user-data-dir={folder}/profile",
+                f"--window-size={width},{height}",
+                "--force-device-scale-factor=1",
+                "--hide-scrollbars",
+                f"--screenshot={target}",
+                url,
+            ],
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
+        with open(target, "rb") as file:
+            return file.read()

@@ -26,6 +26,7 @@ from infra.local.jwt_authorizer import TokenIssuer
 from infra.local.stripe import sign_payload
 from propdesk import routes
 from propdesk.payments.links import sign_pay_link
+from propdesk.services.desk import DeskPayment, record_desk_payment
 from tests.paytools import make_bill, store_bill
 
 # One worker runs this module, with the one runtime its fixture starts.
@@ -56,12 +57,26 @@ class Call:
 
 
 DESK_PAYMENT = "desk:matrix-0000001"
+TOMORROW = (datetime.now(UTC) + timedelta(hours=8, days=1)).date().isoformat()  # in Shanghai
 
 # One sample request per route: what a legitimate caller would send.
 SAMPLES: dict[str, dict] = {
     "bill_page": {},
     "start_checkout": {"body": b"lang=en", "content_type": "application/x-www-form-urlencoded"},
     "checkout_return": {"query": {"session_id": "cs_test_1"}},
+    "owner_book_visit": {
+        "body": f"day={TOMORROW}&slot=09:00-11:00".encode(),
+        "content_type": "application/x-www-form-urlencoded",
+    },
+    "book_visit": {
+        "body": json.dumps({"unit_id": OWN_UNIT, "day": TOMORROW, "slot": "14:00-16:00"}).encode(),
+        "content_type": "application/json",
+    },
+    "day_visits": {"query": {"day": TOMORROW}},
+    "renew_link": {
+        "body": b"unit=A-101&contact=13800000000",
+        "content_type": "application/x-www-form-urlencoded",
+    },
     "list_bills": {"query": {"period": PERIOD}},
     "get_unit_bill": {"params": {"unit_id": OWN_UNIT, "period": PERIOD}},
     "find_accounts": {"query": {"q": OWN_UNIT}},
@@ -72,6 +87,8 @@ SAMPLES: dict[str, dict] = {
         "content_type": "application/json",
     },
     "get_payment": {"params": {"payment_id": DESK_PAYMENT}},
+    "payment_receipt": {"params": {"payment_id": DESK_PAYMENT}},
+    "owner_receipt": {"params": {"payment_id": DESK_PAYMENT}},
     "payment_queue": {},
     "resolve_payment": {
         "params": {"payment_id": DESK_PAYMENT},
@@ -85,6 +102,12 @@ SAMPLES: dict[str, dict] = {
     },
     "approve_void": {"params": {"payment_id": DESK_PAYMENT}},
     "cash_up": {},
+    "start_refund": {
+        "params": {"payment_id": DESK_PAYMENT},
+        "body": b'{"request_id":"matrix-refund-01","amount_minor":1,"reason":"matrix check"}',
+        "content_type": "application/json",
+    },
+    "approve_refund": {"params": {"refund_id": "rf_matrix-refund-01"}},
     "period_summary": {"query": {"period": PERIOD}},
     "import_units": {"body": b"unit_id\n", "content_type": "text/csv"},
     "issue_cycle": {"params": {"period": "2099-01"}},
@@ -115,6 +138,9 @@ class World:
 @pytest.fixture(scope="module")
 def world(small_runtime) -> World:
     bill = store_bill(make_bill(OWN_UNIT, PERIOD, owner_id="O0001"))
+    # A desk payment of the own unit, for the routes that read one (its receipt, a void).
+    payment = DeskPayment(OWN_UNIT, 100, "cash", DESK_PAYMENT.split(":", 1)[1], staff_id="matrix-cashier")
+    assert record_desk_payment(payment, config=load_config("demo"), now=datetime.now(UTC)).record is not None
     assert small_runtime.issuer is not None
     return World(
         base=small_runtime.base_url,

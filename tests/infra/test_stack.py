@@ -74,11 +74,13 @@ def table_ids(resources: dict) -> dict[str, str]:
 
 
 def statements_of(resources: dict, function_logical_id: str) -> list[dict]:
-    """Every IAM statement attached to the function's execution role."""
+    """Every IAM statement attached to the function's execution role (its default policy, and the
+    managed policies CDK moves statements to when the default one would be too large)."""
     role_ref = resources[function_logical_id]["Properties"]["Role"]["Fn::GetAtt"][0]
     statements = []
-    for policy in of_type(resources, "AWS::IAM::Policy").values():
-        if {"Ref": role_ref} in policy["Properties"]["Roles"]:
+    policies = {**of_type(resources, "AWS::IAM::Policy"), **of_type(resources, "AWS::IAM::ManagedPolicy")}
+    for policy in policies.values():
+        if {"Ref": role_ref} in policy["Properties"].get("Roles", []):
             statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
     return statements
 
@@ -350,8 +352,11 @@ def test_dead_letter_queues_and_function_errors_raise_alarms_on_the_alarm_topic(
 PAYMENT_WEBHOOK_ALARMS = monitoring.payment_webhook_alarms("demo")
 # What RELIABILITY.md #8/#9/#11 and a wrong signing secret require staff to hear of: (threshold).
 STAFF_QUEUE_OUTCOMES = ("set_aside", "duplicate", "mismatch", "unknown_bill")
+# A dispute (chargeback) reverses a payment and queues it: staff answer it before Stripe's deadline.
+DISPUTE_OUTCOME = "dispute"
 REQUIRED_WEBHOOK_ALARMS = {
     **{f"StripeEvent_{outcome}": 1 for outcome in STAFF_QUEUE_OUTCOMES},
+    f"StripeEvent_{DISPUTE_OUTCOME}": 1,
     "StripeEvent_failed": 1,
     "WebhookRejected": 10,
 }
@@ -372,6 +377,15 @@ def test_set_aside_outcomes_the_alarms_watch_are_real_outcomes():
     assert set(STAFF_QUEUE_OUTCOMES) <= set(get_args(Outcome))
     # every outcome that puts a payment in the staff queue raises an alarm
     assert set(REVIEWED) | {"set_aside"} == set(STAFF_QUEUE_OUTCOMES)
+
+
+def test_the_dispute_alarm_watches_a_real_outcome_and_says_where_to_look():
+    from propdesk.services.refunds import Outcome as ReversalOutcome
+
+    assert DISPUTE_OUTCOME in get_args(ReversalOutcome)
+    description = {a.metric_name: a.description for a in PAYMENT_WEBHOOK_ALARMS}["StripeEvent_dispute"]
+    assert "GET /staff/payments/review" in description and "propdesk-demo-payments" in description
+    assert "Stripe dashboard" in description
 
 
 def test_payment_webhook_metrics_raise_alarms_on_the_alarm_topic(resources):
@@ -492,6 +506,32 @@ def test_documents_bucket_is_encrypted_versioned_private_and_retained(resources)
     assert documents["DeletionPolicy"] == "Retain"
     for bucket in buckets.values():
         assert bucket["DeletionPolicy"] == "Retain"
+
+
+def test_functions_reach_only_their_document_prefixes(resources):
+    buckets = of_type(resources, "AWS::S3::Bucket")
+    (bucket_id,) = [lid for lid, b in buckets.items() if b["Properties"].get("VersioningConfiguration")]
+    for spec in manifest.FUNCTIONS:
+        on_bucket = [
+            s
+            for s in statements_of(resources, function_ids(resources)[spec.name])
+            if bucket_id in referenced_ids(s)
+        ]
+        if not spec.documents:
+            assert on_bucket == [], spec.name
+            continue
+        actions = {a for s in on_bucket for a in as_list(s["Action"])}
+        expected = {"s3:GetObject", "s3:ListBucket"} | (
+            {"s3:PutObject"} if spec.documents == "read_write" else set()
+        )
+        assert actions == expected, spec.name
+        objects = [s for s in on_bucket if "s3:GetObject" in as_list(s["Action"])]
+        suffixes = {r["Fn::Join"][1][-1] for s in objects for r in as_list(s["Resource"])}
+        assert suffixes == {f"/{prefix}*" for prefix in spec.document_prefixes}, spec.name
+        (listing,) = [s for s in on_bucket if as_list(s["Action"]) == ["s3:ListBucket"]]
+        assert listing["Condition"] == {
+            "StringLike": {"s3:prefix": [f"{p}*" for p in spec.document_prefixes]}
+        }
 
 
 # --- API and staff sign-in ------------------------------------------------------------------------

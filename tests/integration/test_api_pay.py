@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import pytest
 
@@ -10,11 +11,13 @@ from api.handler import lambda_handler
 from payment_webhook.handler import lambda_handler as webhook_handler
 from propdesk.domain.units import Owner
 from propdesk.settings import get_settings
+from propdesk.store.accounts import AccountStore
 from propdesk.store.owners import OwnerRepository
 from tests.paytools import (
     FakeStripe,
     checkout_event,
     event_body,
+    make_bill,
     pay_token,
     store_bill,
     webhook_request,
@@ -48,7 +51,7 @@ def owner(owner_id: str = "O0001", locale: str = "en") -> None:
     )
 
 
-def test_bill_page_shows_itemised_bill_in_owner_locale(aws):
+def test_account_page_shows_itemised_bill_in_owner_locale(aws):
     # GIVEN an open bill of an English-speaking owner and its pay link
     owner(locale="en")
     bill = store_bill()
@@ -70,6 +73,30 @@ def test_bill_page_shows_itemised_bill_in_owner_locale(aws):
     assert "Anna Liu" not in page  # nothing personal beyond what the bill needs
 
 
+def test_the_account_page_costs_two_dynamodb_reads(aws, monkeypatch):
+    # GIVEN an account with two open bills and a payment
+    owner(locale="en")
+    march, april = store_bill(make_bill(period="2026-03")), store_bill(make_bill(period="2026-04"))
+    webhook_handler(webhook_request(event_body(checkout_event(march, amount_minor=100))), LambdaContext())
+    token = pay_token(april)
+    call("bill_page", token)  # warm: the link key and settings are read once per instance
+    # WHEN the owner opens the page
+    import botocore.client
+
+    calls = []
+    real = botocore.client.BaseClient._make_api_call
+
+    def counted(client, operation, params):
+        calls.append(f"{client.meta.service_model.service_name}:{operation}")
+        return real(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counted)
+    page = call("bill_page", token)["body"]
+    # THEN two DynamoDB reads served it, and it shows both bills and the payment
+    assert calls == ["dynamodb:GetItem", "dynamodb:BatchGetItem"]
+    assert "March 2026" in page and "April 2026" in page and "-000001" in page
+
+
 def test_lang_parameter_overrides_owner_locale(aws):
     # GIVEN an English-speaking owner
     owner(locale="en")
@@ -80,7 +107,7 @@ def test_lang_parameter_overrides_owner_locale(aws):
     assert "物业服务费" in page and "应缴合计" in page and 'lang="zh-CN"' in page
 
 
-def test_paid_bill_page_shows_receipt_and_no_pay_button(aws):
+def test_a_settled_account_shows_its_receipt_and_no_pay_button(aws):
     # GIVEN a bill paid through the webhook
     bill = store_bill()
     token = pay_token(bill)
@@ -89,8 +116,8 @@ def test_paid_bill_page_shows_receipt_and_no_pay_button(aws):
     # WHEN the owner opens the link again
     page = call("bill_page", token, query={"lang": "en"})["body"]
 
-    # THEN the page says paid, with the receipt number, and has no Pay form
-    assert "Paid" in page
+    # THEN the page says settled, lists the payment with its receipt, and has no Pay form
+    assert "your account is settled" in page
     assert "DEMO-" in page and "-000001" in page
     assert "<form" not in page
 
@@ -147,17 +174,61 @@ def test_checkout_creates_fresh_session_and_redirects(stripe_api):
     assert form["cancel_url"] == f"https://pay.example.test/pay/{token}"
 
 
-def test_checkout_of_paid_bill_goes_back_to_bill_without_session(stripe_api):
+def test_pay_refuses_to_start_a_checkout_when_nothing_is_owed(stripe_api):
     # GIVEN a paid bill
     bill = store_bill()
     pay(bill)
     token = pay_token(bill)
     # WHEN Pay is pressed (e.g. an old tab)
     response = call("start_checkout", token)
-    # THEN back to the bill page, and Stripe is not asked for a session
+    # THEN back to the account page, which says there is nothing to pay, and no session
     assert response["statusCode"] == 303
-    assert response["headers"]["Location"].startswith(f"https://pay.example.test/pay/{token}")
+    location = response["headers"]["Location"]
+    assert location.startswith(f"https://pay.example.test/pay/{token}") and "notice=nothing_owed" in location
     assert stripe_api.requests == []
+    page = call("bill_page", token, query={"lang": "en", "notice": "nothing_owed"})["body"]
+    assert "There is nothing to pay now" in page
+
+
+def _press_pay(token: str, bill: str = "all") -> dict:
+    return call(
+        "start_checkout",
+        token,
+        body=f"lang=en&bill={quote(bill)}",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+
+
+def test_one_checkout_pays_all_open_bills_or_the_one_chosen(stripe_api):
+    march, april = store_bill(make_bill(period="2026-03")), store_bill(make_bill(period="2026-04"))
+    token = pay_token(april)
+    assert _press_pay(token)["statusCode"] == 303
+    assert _press_pay(token, march.bill_id)["statusCode"] == 303
+    everything, one = stripe_api.requests
+    assert everything["metadata[bill_ids]"] == f"{march.bill_id},{april.bill_id}"
+    assert len([k for k in everything if k.endswith("[unit_amount]")]) == 8
+    assert one["metadata[bill_ids]"] == march.bill_id
+    # a bill not open on this account is not paid
+    assert _press_pay(token, "A-101#2019-01")["headers"]["Location"].endswith("notice=nothing_owed")
+
+
+def test_paying_one_session_expires_the_unit_s_other_sessions(stripe_api):
+    # GIVEN an owner who opened Pay in two tabs
+    bill = store_bill()
+    token = pay_token(bill)
+    _press_pay(token)
+    _press_pay(token)
+    assert [s.partition(" ")[0] for s in AccountStore().get("A-101").open_sessions] == [
+        "cs_test_0001",
+        "cs_test_0002",
+    ]
+    # WHEN the first tab's payment arrives
+    webhook_handler(
+        webhook_request(event_body(checkout_event(bill, session_id="cs_test_0001"))), LambdaContext()
+    )
+    # THEN the other session is expired through Stripe's API, and none is left open
+    assert stripe_api.paths[-1] == "/v1/checkout/sessions/cs_test_0002/expire"
+    assert AccountStore().get("A-101").open_sessions == ()
 
 
 def test_checkout_when_stripe_is_down_shows_bill_with_retry_notice(stripe_api):
@@ -177,17 +248,20 @@ def test_checkout_when_stripe_is_down_shows_bill_with_retry_notice(stripe_api):
     assert "Front desk" in response["body"]
 
 
-def test_return_page_shows_processing_then_paid(aws):
+def test_return_page_shows_processing_then_paid(stripe_api):
     # GIVEN an open bill whose owner just came back from Checkout
     bill = store_bill()
     token = pay_token(bill)
+    _press_pay(token)
     # WHEN the webhook has not arrived yet
-    before = call("checkout_return", token, query={"session_id": "cs_test_1", "lang": "en"})
+    before = call("checkout_return", token, query={"session_id": "cs_test_0001", "lang": "en"})
     # THEN the page says it is being confirmed
     assert before["statusCode"] == 200 and "being confirmed" in before["body"]
     # WHEN the webhook has credited it
-    pay(bill)
-    after = call("checkout_return", token, query={"session_id": "cs_test_1", "lang": "en"})
+    webhook_handler(
+        webhook_request(event_body(checkout_event(bill, session_id="cs_test_0001"))), LambdaContext()
+    )
+    after = call("checkout_return", token, query={"session_id": "cs_test_0001", "lang": "en"})
     # THEN it says confirmed, with the receipt number
     assert "confirmed" in after["body"] and "-000001" in after["body"]
 
@@ -198,3 +272,70 @@ def test_expired_link_gets_generic_not_found(aws):
     response = call("bill_page", token)
     assert response["statusCode"] == 404
     assert "A-101" not in response["body"]
+
+
+def _unit_a101() -> None:
+    from propdesk.domain.units import Unit
+    from propdesk.store.units import UnitRepository
+
+    UnitRepository().put(Unit("A-101", "A", 1, "101", 8937, "O0001"), updated_at=datetime.now(UTC))
+
+
+def _renew(unit: str, contact: str, lang: str = "en") -> dict:
+    return lambda_handler(
+        route_event(
+            "renew_link",
+            body=f"unit={quote(unit)}&contact={quote(contact)}&lang={lang}",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        ),
+        LambdaContext(),
+    )
+
+
+def _queued_links(env) -> list[dict]:
+    import json
+
+    import boto3
+
+    sqs = boto3.client("sqs")
+    found = []
+    while batch := sqs.receive_message(QueueUrl=env["MESSAGES_QUEUE_URL"], MaxNumberOfMessages=10).get(
+        "Messages"
+    ):
+        found += [json.loads(m["Body"]) for m in batch]
+    return [m for m in found if m["template"] == "pay_link"]
+
+
+def test_an_expired_link_s_owner_gets_a_fresh_one_at_the_contact_on_file_and_nobody_learns_more(aws):
+    # GIVEN the owner of A-101 (phone +8613800000000 on file) whose link has expired
+    owner(locale="en")
+    _unit_a101()
+    store_bill()
+    expired = call("bill_page", pay_token(make_bill(), expires_in=timedelta(days=-1)))
+    assert expired["statusCode"] == 404 and 'action="/pay/renew"' in expired["body"]
+    # WHEN they ask with the phone as they would type it
+    matched = _renew("a-101", "138 0000 0000")
+    # AND somebody asks with a wrong contact, and for a unit that does not exist
+    wrong = _renew("A-101", "13999999999")
+    nobody = _renew("Z-999", "13800000000")
+    # THEN every answer is the same page
+    assert matched["statusCode"] == wrong["statusCode"] == nobody["statusCode"] == 200
+    assert matched["body"] == wrong["body"] == nobody["body"]
+    # AND one SMS with a fresh link to A-101's account is queued, for the owner on file only
+    (message,) = _queued_links(aws)
+    assert message["owner_id"] == "O0001" and message["channels"] == ["sms"]
+    assert message["message_id"].startswith("pay_link#A-101#")
+    fresh = message["context"]["pay_url"].split("/pay/", 1)[1]
+    page = call("bill_page", fresh)
+    assert page["statusCode"] == 200 and "A-101" in page["body"]
+
+
+def test_a_fresh_link_asked_for_by_e_mail_goes_by_e_mail_once_an_hour(aws):
+    owner(locale="en")
+    _unit_a101()
+    store_bill()
+    _renew("A-101", "ANNA@mail.example.com")
+    _renew("A-101", "anna@mail.example.com")
+    messages = _queued_links(aws)
+    assert {m["message_id"] for m in messages} == {messages[0]["message_id"]}  # one id: sent once
+    assert messages[0]["channels"] == ["email"]

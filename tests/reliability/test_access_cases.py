@@ -22,9 +22,12 @@ PARAMS = {
     "unit_account": {"unit_id": "A-101"},
     "record_desk_payment": {"unit_id": "A-101"},
     "get_payment": {"payment_id": "desk:0000000001"},
+    "payment_receipt": {"payment_id": "desk:0000000001"},
     "resolve_payment": {"payment_id": "desk:0000000001"},
     "request_void": {"payment_id": "desk:0000000001"},
     "approve_void": {"payment_id": "desk:0000000001"},
+    "start_refund": {"payment_id": "desk:0000000001"},
+    "approve_refund": {"refund_id": "rf_0000000001"},
 }
 QUERY = {
     "list_bills": {"period": "2026-03"},

@@ -187,14 +187,39 @@ WORK_ORDER = {
     "due_at": "2026-07-03T03:00:00+00:00",
     "department": "engineering",
 }
+PAY_LINK = {"unit_id": "A-101", "pay_url": "https://pay.example.com/pay/tok.sig"}
+REFUNDED = {
+    "payment_id": "stripe:pi_1",
+    "receipt_no": "DEMO-2026-000042",
+    "unit_id": "A-101",
+    "amount_minor": 32727,
+    "refunded_minor": 32727,
+    "currency": "CNY",
+    "disputed": False,
+    "at_desk": False,
+    "reopened": [{"bill_id": "A-101#2026-07", "period": "2026-07", "owed_minor": 32727}],
+}
+FAILED = {
+    "unit_id": "A-101",
+    "amount_minor": 32727,
+    "currency": "CNY",
+    "bills": [{"bill_id": "A-101#2026-07", "period": "2026-07"}],
+    "pay_url": "https://pay.example.test/pay/tok.sig",
+}
 CONTEXTS = {
+    "payment_refunded": REFUNDED,
+    "payment_failed": FAILED,
     "bill_notice": NOTICE,
     "payment_receipt": RECEIPT,
     "overdue_reminder": REMINDER,
     "work_order": WORK_ORDER,
+    "pay_link": PAY_LINK,
 }
 # What each template cannot do without; the rest of its context is optional.
 REQUIRED = {
+    "payment_refunded": ("receipt_no", "unit_id", "amount_minor", "currency", "disputed", "reopened"),
+    "payment_failed": ("unit_id", "amount_minor", "currency", "bills"),
+    "pay_link": ("unit_id", "pay_url"),
     "bill_notice": ("unit_id", "period", "lines", "total_minor", "currency", "due_date", "pay_url"),
     "payment_receipt": ("receipt_no", "unit_id", "amount_minor", "currency", "paid_at", "method", "bills"),
     "overdue_reminder": ("unit_id", "period", "total_minor", "currency", "due_date"),
@@ -237,7 +262,9 @@ def test_every_template_renders_in_both_locales_with_nothing_left_untranslated(d
         assert value.strip(), part
         assert not re.search(r"\{\w*\}", value), f"{part}: placeholder left: {value}"
         assert not re.search(
-            r"\b(page|message|bill_notice|payment_receipt|overdue_reminder|work_order)\.\w", value
+            r"\b(page|message|bill_notice|payment_receipt|overdue_reminder|work_order|payment_refunded"
+            r"|payment_failed|payment_surplus)\.\w",
+            value,
         )
         assert "None" not in value and "Undefined" not in value, part
         leaked = [label for label in foreign if len(label) > 2 and label in value]

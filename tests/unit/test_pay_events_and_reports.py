@@ -12,7 +12,9 @@ from tests.paytools import checkout_event, make_bill
 
 def test_completed_paid_session_is_a_payment():
     bill = make_bill()
-    event = checkout_event(bill, payment_intent="pi_1", created=1772330000, event_id="evt_1")
+    event = checkout_event(
+        bill, payment_intent="pi_1", created=1772330000, event_id="evt_1", session_id="cs_1"
+    )
     result = interpret_event(event, property_id="demo", livemode=False)
     assert result == OnlinePayment(
         event_id="evt_1",
@@ -23,6 +25,7 @@ def test_completed_paid_session_is_a_payment():
         currency="CNY",
         paid_at=datetime.fromtimestamp(1772330000, tz=UTC),
         unit_id="A-101",
+        session_id="cs_1",
     )
 
 

@@ -356,6 +356,11 @@ def test_the_receipt_key_is_per_property_and_year_with_a_separate_void_or_refund
         receipt_key("demo", "DEMO-2027-000003", version="refunded")
         == "receipts/demo/2027/DEMO-2027-000003-refunded.pdf"
     )
+    assert (
+        receipt_key("demo", "DEMO-2026-000001", locale="en") == "receipts/demo/2026/DEMO-2026-000001.en.pdf"
+    )
+    with pytest.raises(ValueError):
+        receipt_key("demo", "DEMO-2026-000001", locale="fr")
 
 
 @pytest.mark.parametrize(

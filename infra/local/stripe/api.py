@@ -7,6 +7,8 @@ import hmac
 import json
 import secrets
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from infra.local.stripe.errors import StripeError
@@ -17,6 +19,21 @@ API_VERSION = "2026-10-28.endive"  # the version the pinned SDK (stripe 16.1.0) 
 
 # What answers a request: status, headers and body.
 Response = tuple[int, dict[str, str], bytes]
+
+
+def event(event_type: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """An event as Stripe sends it to a webhook endpoint."""
+    return {
+        "id": "evt_" + secrets.token_hex(12),
+        "object": "event",
+        "api_version": API_VERSION,
+        "created": int(time.time()),
+        "data": {"object": obj},
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": event_type,
+    }
 
 
 def json_response(status: int, payload: dict[str, Any], *, replayed: bool = False) -> Response:
@@ -30,10 +47,15 @@ def json_response(status: int, payload: dict[str, Any], *, replayed: bool = Fals
     return status, headers, json.dumps(payload).encode("utf-8")
 
 
+# Sends events (in order, after the answer): what a change made through the API tells the webhook.
+Events = Callable[[list[dict[str, Any]]], None]
+
+
 class Api:
-    def __init__(self, resources: Resources, *, api_key: str) -> None:
+    def __init__(self, resources: Resources, *, api_key: str, events: Events | None = None) -> None:
         self.resources = resources
         self.api_key = api_key
+        self._events = events or (lambda _events: None)
         # Idempotency key -> the first answer to a POST that carried it, replayed on a repeat.
         self._idempotent: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
@@ -84,4 +106,13 @@ class Api:
                 return self.resources.expire(session_id)
             case "GET", ["payment_intents", intent_id]:
                 return self.resources.payment_intent(intent_id)
+            case "POST", ["refunds"]:
+                refund, charge = self.resources.create_refund(decode_form(body))
+                # Stripe announces it: the refund, and the charge with its running refunded total.
+                self._events([event("refund.created", refund), event("charge.refunded", charge)])
+                return refund
+            case "GET", ["refunds", refund_id]:
+                return self.resources.refund(refund_id)
+            case "GET", ["charges", charge_id]:
+                return self.resources.charge(charge_id)
         raise StripeError(f"Unrecognized request URL ({method}: /v1/{'/'.join(parts)}).", status=404)

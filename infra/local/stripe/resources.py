@@ -1,5 +1,6 @@
-"""Checkout Sessions and PaymentIntents: the objects the REST API returns, the rules Stripe
-applies to a new session's parameters, and the stand-in's in-memory store of them."""
+"""Checkout Sessions, PaymentIntents, Charges, Refunds and Disputes: the objects the REST API
+returns, the rules Stripe applies to a new session's and a new refund's parameters, and the
+stand-in's in-memory store of them."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from infra.local.stripe.errors import StripeError
 # Stripe allows a Checkout Session to expire between 30 minutes and 24 hours after creation.
 MIN_EXPIRY_S = 30 * 60
 MAX_EXPIRY_S = 24 * 60 * 60
+# The reasons a refund may give (Stripe's Refunds API).
+REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 
 
 @dataclass
@@ -30,12 +33,16 @@ class Session:
 
 
 class Resources:
-    """The sessions and payment intents, shared by the REST API and the checkout page."""
+    """The sessions, payment intents, charges, refunds and disputes, shared by the REST API and
+    the checkout page."""
 
     def __init__(self, *, checkout_url: Callable[[str], str]) -> None:
         self._checkout_url = checkout_url  # session id -> the URL of its checkout page
         self.sessions: dict[str, Session] = {}
         self.payment_intents: dict[str, dict[str, Any]] = {}
+        self.charges: dict[str, dict[str, Any]] = {}
+        self.refunds: dict[str, dict[str, Any]] = {}
+        self.disputes: dict[str, dict[str, Any]] = {}
         self._lock = threading.RLock()
 
     def create_session(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -73,6 +80,26 @@ class Resources:
                 raise StripeError(f"This Checkout Session is {session.data['status']}.", status=409)
             now = int(time.time())
             intent_id = "pi_" + secrets.token_hex(12)
+            charge_id = "ch_" + secrets.token_hex(12)
+            amount = session.data["amount_total"]
+            # Stripe copies the payment intent's metadata to the charge it makes.
+            self.charges[charge_id] = {
+                "id": charge_id,
+                "object": "charge",
+                "amount": amount,
+                "amount_captured": amount,
+                "amount_refunded": 0,
+                "captured": True,
+                "created": now,
+                "currency": session.data["currency"],
+                "disputed": False,
+                "livemode": False,
+                "metadata": dict(session.payment_intent_metadata),
+                "paid": True,
+                "payment_intent": intent_id,
+                "refunded": False,
+                "status": "succeeded",
+            }
             self.payment_intents[intent_id] = {
                 "id": intent_id,
                 "object": "payment_intent",
@@ -83,7 +110,7 @@ class Resources:
                 "livemode": False,
                 "metadata": dict(session.payment_intent_metadata),
                 "status": "succeeded",
-                "latest_charge": "ch_" + secrets.token_hex(12),
+                "latest_charge": charge_id,
             }
             session.data.update(payment_intent=intent_id, status="complete", payment_status="paid")
             return dict(session.data)
@@ -96,6 +123,132 @@ class Resources:
                 f"No such payment_intent: '{intent_id}'", status=404, code="resource_missing", param="intent"
             )
         return dict(intent)
+
+    def charge(self, charge_id: str) -> dict[str, Any]:
+        with self._lock:
+            charge = self.charges.get(charge_id)
+        if charge is None:
+            raise StripeError(
+                f"No such charge: '{charge_id}'", status=404, code="resource_missing", param="id"
+            )
+        return dict(charge)
+
+    def refund(self, refund_id: str) -> dict[str, Any]:
+        with self._lock:
+            refund = self.refunds.get(refund_id)
+        if refund is None:
+            raise StripeError(
+                f"No such refund: '{refund_id}'", status=404, code="resource_missing", param="id"
+            )
+        return dict(refund)
+
+    def create_refund(self, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``POST /v1/refunds``, checked as Stripe checks it: the refund (succeeded at once, as a card
+        refund in test mode is) and the charge after it (``amount_refunded`` is its running total)."""
+        with self._lock:
+            charge = self._refundable_charge(params)
+            left = charge["amount_captured"] - charge["amount_refunded"]
+            if left <= 0:
+                raise StripeError(
+                    f"Charge {charge['id']} has already been refunded.", code="charge_already_refunded"
+                )
+            amount = (
+                left if params.get("amount") in (None, "") else _int(params["amount"], "amount", minimum=1)
+            )
+            if amount > left:
+                raise StripeError(
+                    f"Refund amount ({amount}) is greater than unrefunded amount on charge ({left}).",
+                    code="amount_too_large",
+                    param="amount",
+                )
+            reason = params.get("reason") or None
+            if reason is not None and reason not in REFUND_REASONS:
+                raise StripeError(
+                    "Invalid reason: must be one of duplicate, fraudulent, or requested_by_customer",
+                    param="reason",
+                )
+            refund = {
+                "id": "re_" + secrets.token_hex(12),
+                "object": "refund",
+                "amount": amount,
+                "balance_transaction": "txn_" + secrets.token_hex(12),
+                "charge": charge["id"],
+                "created": int(time.time()),
+                "currency": charge["currency"],
+                "metadata": _metadata(params.get("metadata"), "metadata"),
+                "payment_intent": charge["payment_intent"],
+                "reason": reason,
+                "receipt_number": None,
+                "source_transfer_reversal": None,
+                "status": "succeeded",
+                "transfer_reversal": None,
+            }
+            self.refunds[refund["id"]] = refund
+            charge["amount_refunded"] += amount
+            charge["refunded"] = charge["amount_refunded"] == charge["amount_captured"]
+            return dict(refund), dict(charge)
+
+    def _refundable_charge(self, params: dict[str, Any]) -> dict[str, Any]:
+        intent_id, charge_id = params.get("payment_intent"), params.get("charge")
+        if not intent_id and not charge_id:
+            raise StripeError(
+                "One of the following params should be provided for this request: payment_intent or charge.",
+                code="parameter_missing",
+            )
+        if intent_id:
+            intent = self.payment_intents.get(intent_id)
+            if intent is None:
+                raise StripeError(
+                    f"No such payment_intent: '{intent_id}'", code="resource_missing", param="payment_intent"
+                )
+            charge = self.charges.get(intent.get("latest_charge") or "")
+            if intent.get("status") != "succeeded" or charge is None:
+                raise StripeError(
+                    f"This PaymentIntent ({intent_id}) does not have a successful charge to refund.",
+                    code="charge_not_refundable",
+                    param="payment_intent",
+                )
+        else:
+            charge = self.charges.get(charge_id)
+            if charge is None:
+                raise StripeError(f"No such charge: '{charge_id}'", code="resource_missing", param="charge")
+        if charge["disputed"]:
+            raise StripeError(
+                f"Charge {charge['id']} has been charged back; cannot issue a refund.", code="charge_disputed"
+            )
+        return charge
+
+    def dispute(
+        self, intent_id: str, *, amount: int | None = None, reason: str = "fraudulent"
+    ) -> dict[str, Any]:
+        """The owner's bank disputes the payment (in Stripe's test mode, a test card does this):
+        the new Dispute. Stripe takes the disputed amount back at once."""
+        with self._lock:
+            intent = self.payment_intents.get(intent_id)
+            charge = self.charges.get((intent or {}).get("latest_charge") or "")
+            if intent is None or charge is None:
+                raise StripeError(
+                    f"No such payment_intent: '{intent_id}'", status=404, code="resource_missing"
+                )
+            if charge["disputed"]:
+                raise StripeError(f"Charge {charge['id']} is disputed already.")
+            charge["disputed"] = True
+            dispute = {
+                "id": "dp_" + secrets.token_hex(12),
+                "object": "dispute",
+                "amount": charge["amount_captured"] - charge["amount_refunded"] if amount is None else amount,
+                "charge": charge["id"],
+                "created": int(time.time()),
+                "currency": charge["currency"],
+                "is_charge_refundable": False,
+                "livemode": False,
+                "metadata": {},
+                "payment_intent": intent_id,
+                "reason": reason,
+                "status": "needs_response",
+            }
+            self.disputes[dispute["id"]] = dispute
+            return dict(dispute)
 
     def _expire_if_due(self, session: Session) -> None:
         with self._lock:

@@ -9,7 +9,7 @@ from infra.local.stripe.api import Api, Response, json_response
 from infra.local.stripe.checkout import Checkout
 from infra.local.stripe.resources import Resources
 from infra.local.stripe.server import HttpServer
-from infra.local.stripe.webhooks import Delivery, Post, Webhooks, http_post
+from infra.local.stripe.webhooks import Delivery, Post, Webhooks, event, http_post
 
 
 class StripeStandIn:
@@ -26,10 +26,10 @@ class StripeStandIn:
     ) -> None:
         self.base_url = ""  # set by serve(); the sessions' checkout page URLs start with it
         self.resources = Resources(checkout_url=lambda session_id: f"{self.base_url}/checkout/{session_id}")
-        self.api = Api(self.resources, api_key=api_key)
         self.webhooks = Webhooks(
             secret=webhook_secret, url=webhook_url, retry_delays_s=retry_delays_s, post=post or http_post
         )
+        self.api = Api(self.resources, api_key=api_key, events=self.webhooks.send_later)
         self.checkout = Checkout(self.resources, self.webhooks)
         self._server: HttpServer | None = None
 
@@ -45,6 +45,12 @@ class StripeStandIn:
     @property
     def deliveries(self) -> list[Delivery]:
         return self.webhooks.deliveries
+
+    def dispute(self, intent_id: str, *, amount: int | None = None, reason: str = "fraudulent") -> Delivery:
+        """The owner's bank disputes a payment: Stripe's ``charge.dispute.created``, sent now."""
+        return self.webhooks.send(
+            event("charge.dispute.created", self.resources.dispute(intent_id, amount=amount, reason=reason))
+        )
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: str) -> Response:
         """Route one request; ``headers`` have lower-case names; returns status, headers and body."""

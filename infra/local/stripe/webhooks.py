@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import json
 import logging
-import secrets
 import threading
 import time
 import urllib.error
@@ -16,26 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.local.stripe.api import API_VERSION
+from infra.local.stripe.api import event
 
 log = logging.getLogger("propdesk.local.stripe")
 
+__all__ = ["Delivery", "Post", "Webhooks", "event", "http_post", "sign_payload"]
+
 # POST (url, body, headers) -> (status, start of the answer's body); status 0 if nothing answered.
 Post = Callable[[str, bytes, dict[str, str]], tuple[int, str]]
-
-
-def event(event_type: str, obj: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": "evt_" + secrets.token_hex(12),
-        "object": "event",
-        "api_version": API_VERSION,
-        "created": int(time.time()),
-        "data": {"object": obj},
-        "livemode": False,
-        "pending_webhooks": 1,
-        "request": {"id": None, "idempotency_key": None},
-        "type": event_type,
-    }
 
 
 def sign_payload(payload: str | bytes, secret: str, timestamp: int | None = None) -> str:
@@ -108,6 +95,15 @@ class Webhooks:
             target=self._retry, args=(delivery, payload), name=f"webhook-retry-{event['id']}", daemon=True
         ).start()
         return delivery
+
+    def send_later(self, events: list[dict[str, Any]]) -> threading.Thread:
+        """Send ``events`` in order from a thread of their own, as Stripe does after answering the
+        request that caused them (so the caller is never held up by its own webhook)."""
+        thread = threading.Thread(
+            target=lambda: [self.send(item) for item in events], name="webhook-events", daemon=True
+        )
+        thread.start()
+        return thread
 
     def summaries(self) -> list[dict[str, Any]]:
         with self._lock:

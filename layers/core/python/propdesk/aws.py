@@ -44,6 +44,15 @@ def client(service: str) -> Any:
     return boto3.client(service)
 
 
+@cache
+def s3_client() -> Any:
+    """S3 with Signature Version 4, so presigned links carry their expiry (``X-Amz-Expires``)."""
+    from botocore.config import Config
+
+    return boto3.client("s3", config=Config(signature_version="s3v4"))
+
+
 def reset_clients() -> None:
     client.cache_clear()
+    s3_client.cache_clear()
     parameters.clear_caches()

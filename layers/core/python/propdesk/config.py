@@ -110,6 +110,27 @@ class BankAccount(_Strict):
     account_number: str
 
 
+class HomeVisits(_Strict):
+    """Home collection (上门收费) for elderly owners or owners with special needs."""
+
+    slots: tuple[str, ...] = Field(min_length=1)  # local "HH:MM-HH:MM", e.g. "09:00-11:00"
+    days_ahead: int = Field(default=14, ge=1, le=60)  # how far ahead a visit may be booked
+    per_slot: int = Field(default=4, ge=1, le=50)  # visits one collector makes in a slot
+
+    @field_validator("slots")
+    @classmethod
+    def _slots(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for slot in value:
+            if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]", slot):
+                raise ValueError(f"a slot is 'HH:MM-HH:MM', not {slot!r}")
+            start, end = slot.split("-")
+            if start >= end:
+                raise ValueError(f"slot {slot!r} ends before it starts")
+        if len(set(value)) != len(value):
+            raise ValueError("slots must be different")
+        return value
+
+
 class PaymentSettings(_Strict):
     provider: Literal["stripe"] = "stripe"
     payment_method_types: tuple[str, ...] = ("card",)
@@ -119,8 +140,14 @@ class PaymentSettings(_Strict):
     checkout_expiry_minutes: int = Field(default=60, ge=30, le=1440)
     # Within a bill, whether a payment pays the principal (the fee lines) or the late fee first.
     allocation_order: Literal["principal_first", "late_fee_first"] = "principal_first"
+    # A refund of more than this (minor units) waits for an admin other than the one who asked.
+    refund_approval_minor: int = Field(default=50_000, ge=0)
+    # Money for bills settled meanwhile (two tabs, desk and online): kept as the account's credit,
+    # or refunded at once through the provider (online payments; the desk hands cash back itself).
+    surplus: Literal["credit", "refund"] = "credit"
     front_desk: FrontDesk
     bank_account: BankAccount | None = None
+    home_visits: HomeVisits | None = None
 
 
 class Department(_Strict):

@@ -168,8 +168,10 @@ ROUTES: tuple[Route, ...] = (
         path="/pay/{token}",
         function="api",
         audience=OwnerLink(),
-        summary="The owner's bill",
-        description="Itemised bill with total, due date and status; a Pay button while it is open.",
+        summary="The owner's account",
+        description="What the unit owes with one Pay button for all of it, each open bill (itemised, "
+        "with its own Pay button), the credit, and the payments with their receipts. A settled account "
+        "says so and offers no way to pay.",
         tag="Owner pages",
     ),
     Route(
@@ -178,13 +180,39 @@ ROUTES: tuple[Route, ...] = (
         path="/pay/{token}/checkout",
         function="api",
         audience=OwnerLink(),
-        summary="Start paying the bill",
-        description="Creates a fresh Stripe Checkout Session and redirects to it (303); a paid bill "
-        "redirects back to its page.",
+        summary="Start paying",
+        description="Creates a fresh Stripe Checkout Session for all open bills, or the one named, and "
+        "redirects to it (303); with nothing owed, back to the account page, which says so.",
         tag="Owner pages",
         responses=MappingProxyType(
-            {303: "To Stripe Checkout, or back to the bill page", 503: "Payment provider unavailable"}
+            {303: "To Stripe Checkout, or back to the account page", 503: "Payment provider unavailable"}
         ),
+    ),
+    Route(
+        key="owner_receipt",
+        method="GET",
+        path="/pay/{token}/payments/{payment_id}/receipt",
+        function="api",
+        audience=OwnerLink(),
+        summary="A receipt (PDF)",
+        description="Redirects (303) to a link, valid a few minutes, to the payment's receipt PDF in the "
+        "page's language; a voided or refunded receipt keeps its number and shows its state.",
+        tag="Owner pages",
+        responses=MappingProxyType({303: "To the receipt PDF"}),
+    ),
+    Route(
+        key="owner_book_visit",
+        method="POST",
+        path="/pay/{token}/visits",
+        function="api",
+        audience=OwnerLink(),
+        summary="Book a home collection visit",
+        description="For owners who cannot come to the front desk: a day (1 to days_ahead days ahead) and a "
+        "slot of the property's; back to the account page, which shows the visit (303). The same slot "
+        "again is the same visit.",
+        tag="Owner pages",
+        max_body_bytes=2 * KIB,
+        responses=MappingProxyType({303: "Back to the account page, which says whether it was booked"}),
     ),
     Route(
         key="checkout_return",
@@ -195,6 +223,19 @@ ROUTES: tuple[Route, ...] = (
         summary="Back from Checkout",
         description="Thanks the owner and shows whether the payment is confirmed yet.",
         tag="Owner pages",
+    ),
+    Route(
+        key="renew_link",
+        method="POST",
+        path="/pay/renew",
+        function="api",
+        audience=Public(),
+        summary="Ask for a fresh link",
+        description="From the 'link not valid' page: a unit number and the phone or e-mail on file. When "
+        "they match, a new link to the unit's account is sent to that contact (at most once an hour); "
+        "the answer is the same page either way, so it says nothing about units or contacts.",
+        tag="Owner pages",
+        max_body_bytes=2 * KIB,
     ),
     # Staff API (JSON).
     Route(
@@ -273,6 +314,42 @@ ROUTES: tuple[Route, ...] = (
         responses=MappingProxyType({404: "No payment with this id"}),
     ),
     Route(
+        key="payment_receipt",
+        method="GET",
+        path="/staff/payments/{payment_id}/receipt",
+        function="api",
+        audience=Staff(STAFF_READERS),
+        summary="A payment's receipt (PDF link)",
+        description="A link, valid a few minutes, to the receipt PDF (made and stored on first asking), to "
+        "print at the desk or send to the owner.",
+        tag="Front desk",
+        responses=MappingProxyType({404: "No payment with this id", 409: "The payment has no receipt"}),
+    ),
+    Route(
+        key="book_visit",
+        method="POST",
+        path="/staff/visits",
+        function="api",
+        audience=Staff(STAFF_READERS),
+        summary="Book a home collection visit for a unit",
+        description="For an owner who phoned or came by: a unit, a day and a slot (the property's). The same "
+        "unit, day and slot again is the same visit (200).",
+        tag="Home collection",
+        responses=MappingProxyType({404: "No such unit", 409: "The slot is full"}),
+    ),
+    Route(
+        key="day_visits",
+        method="GET",
+        path="/staff/visits",
+        function="api",
+        audience=Staff(STAFF_READERS),
+        summary="The day's home visits",
+        description="Each visit of the day (today by default) by slot, with the unit, the owner's name and "
+        "phone, what the unit owes and whether the payment was taken. The collector records it at the "
+        "door with POST /staff/units/{unit_id}/payments, channel home_visit.",
+        tag="Home collection",
+    ),
+    Route(
         key="payment_queue",
         method="GET",
         path="/staff/payments/review",
@@ -292,7 +369,8 @@ ROUTES: tuple[Route, ...] = (
         audience=Staff((ROLE_ADMIN, ROLE_CASHIER)),
         summary="Resolve a payment of the queue",
         description="keep_credit (the next bill uses it), allocate (its credit pays the open bills now; "
-        "a payment without a unit lands on unit_id) or refund (see the refunds route).",
+        "a payment without a unit lands on unit_id) or refund (its credit goes back through its provider; "
+        "above the approval amount an admin approves it, see the refunds routes).",
         tag="Front desk",
         responses=MappingProxyType(
             {404: "No payment with this id", 409: "Not in the queue, or cannot be done"}
@@ -340,6 +418,49 @@ ROUTES: tuple[Route, ...] = (
         "voided payments are listed, not counted. A cashier sees their own; an admin names any cashier.",
         tag="Front desk",
         responses=MappingProxyType({403: "A cashier asked for another cashier's cash-up"}),
+    ),
+    Route(
+        key="start_refund",
+        method="POST",
+        path="/staff/payments/{payment_id}/refunds",
+        function="api",
+        audience=Staff((ROLE_ADMIN, ROLE_CASHIER)),
+        summary="Refund (part of) a payment",
+        description="At most what is left of it (its amount less what was refunded and what refunds on "
+        "their way hold). A Stripe payment is refunded through Stripe and posted when Stripe confirms it; "
+        "a desk payment is paid back at the desk and posted now. Either way the bills it had paid open "
+        "again and the owner is told. Above the property's approval amount it waits for an admin other "
+        "than the one asking. The same request_id again is the same refund (200).",
+        tag="Refunds",
+        responses=MappingProxyType(
+            {
+                200: "This request_id started a refund before: that refund",
+                404: "No payment with this id",
+                409: "More than is left, a payment not on an account, voided or refunded, the request_id "
+                "used for another refund, or refused by the provider",
+                503: "The provider could not be reached: the same request again sends it",
+            }
+        ),
+    ),
+    Route(
+        key="approve_refund",
+        method="POST",
+        path="/staff/refunds/{refund_id}/approval",
+        function="api",
+        audience=Staff((ROLE_ADMIN,)),
+        summary="Approve a refund",
+        description="A refund above the property's approval amount, approved by an admin other than the "
+        "one who asked for it; it is then sent.",
+        tag="Refunds",
+        max_body_bytes=0,
+        responses=MappingProxyType(
+            {
+                403: "The approver asked for the refund",
+                404: "No refund with this id",
+                409: "Not waiting for approval, or refused by the provider",
+                503: "The provider could not be reached: approving again sends it",
+            }
+        ),
     ),
     Route(
         key="period_summary",
@@ -417,8 +538,9 @@ ROUTES: tuple[Route, ...] = (
         function="payment_webhook",
         audience=ProviderSignature("stripe"),
         summary="Stripe events",
-        description="Checkout events signed by Stripe (Stripe-Signature header over the raw body). Each "
-        "payment is credited once whatever the deliveries; a repeat of an event gets its first answer.",
+        description="Checkout, refund and dispute events signed by Stripe (Stripe-Signature header over "
+        "the raw body, timestamp within 5 minutes either way). Each payment is credited once and each "
+        "refund posted once whatever the deliveries; a repeat of an event gets its first answer.",
         tag="Payment providers",
         max_body_bytes=256 * KIB,  # Stripe's events are a few kB
         body=RequestBody(
@@ -430,7 +552,10 @@ ROUTES: tuple[Route, ...] = (
             ),
         ),
         responses=MappingProxyType(
-            {409: "The same event is being processed; Stripe delivers it again later"}
+            {
+                409: "The same event is being processed, or it is about a payment that has not landed "
+                "yet; Stripe delivers it again later"
+            }
         ),
     ),
 )

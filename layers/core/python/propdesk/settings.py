@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     messages_table: str | None = None
     ledger_table: str | None = None
     tickets_table: str | None = None
+    refunds_table: str | None = None
+    visits_table: str | None = None
     idempotency_table: str | None = None
     # Queues (naming.queue_env).
     notices_queue_url: str | None = None

@@ -195,15 +195,21 @@ def _state_of(record: PaymentRecord) -> str:
     return {VOIDED: VOID, REFUNDED: REFUNDED_STATE}.get(record.status, VALID)
 
 
-def receipt_key(property_id: str, receipt_no: str, *, version: str = "issued") -> str:
+def receipt_key(
+    property_id: str, receipt_no: str, *, version: str = "issued", locale: str | None = None
+) -> str:
     """Where a receipt's PDF is kept: ``receipts/demo/2026/DEMO-2026-000001.pdf``, and its void or
-    refunded version beside it (``...-void.pdf``), so the issued file is never overwritten."""
+    refunded version beside it (``...-void.pdf``), so the issued file is never overwritten. A
+    ``locale`` names the copy in that language (``...-000001.en.pdf``)."""
     if version not in KEY_VERSIONS:
         raise ValueError(f"a receipt file is {', '.join(KEY_VERSIONS)}, not {version!r}")
+    if locale is not None and locale not in LOCALES:
+        raise ValueError(f"no receipts in {locale!r}")
     number = parse_receipt_number(receipt_no)
     if number.property_id != property_id:
         raise ValueError(f"receipt {receipt_no} is not property {property_id!r}'s")
-    return f"receipts/{property_id}/{number.year:04d}/{receipt_no}{KEY_VERSIONS[version]}.pdf"
+    language = f".{locale}" if locale else ""
+    return f"receipts/{property_id}/{number.year:04d}/{receipt_no}{KEY_VERSIONS[version]}{language}.pdf"
 
 
 def format_paid_at(moment: datetime, time_zone: str, locale: str) -> str:

@@ -16,7 +16,15 @@ from propdesk.naming import MESSAGES_QUEUE  # where services put requests; the m
 
 __all__ = ["MESSAGES_QUEUE", "MessageRequest", "parse_message"]
 
-Template = Literal["bill_notice", "payment_receipt", "overdue_reminder", "work_order"]
+Template = Literal[
+    "bill_notice",
+    "payment_receipt",
+    "overdue_reminder",
+    "work_order",
+    "payment_refunded",
+    "payment_failed",
+    "pay_link",
+]
 Channel = Literal["email", "sms"]
 
 

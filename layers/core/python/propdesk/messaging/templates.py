@@ -18,7 +18,15 @@ import jinja2
 from propdesk.config import LOCALES, PropertyConfig
 from propdesk.rendering import render_template
 
-TEMPLATE_NAMES = ("bill_notice", "payment_receipt", "overdue_reminder", "work_order")
+TEMPLATE_NAMES = (
+    "bill_notice",
+    "payment_receipt",
+    "overdue_reminder",
+    "work_order",
+    "payment_refunded",
+    "payment_failed",
+    "pay_link",
+)
 
 
 class TemplateError(ValueError):

@@ -1,7 +1,9 @@
-"""What a verified Stripe event means for PropDesk: a payment for a bill, or nothing to do.
+"""What a verified Stripe event means for PropDesk: a payment for a bill, money going back
+(a refund, a dispute), a delayed payment that failed, or nothing to do.
 
 Pure: takes the event dict (already signature-checked) and the property's expectations, and
-returns an ``OnlinePayment`` or an ``Ignored`` with a short reason for the log.
+returns an ``OnlinePayment``, a ``ChargeRefunded``, a ``DisputeOpened``, a ``CheckoutFailed`` or
+an ``Ignored`` with a short reason for the log.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class OnlinePayment:
     unit_id: str | None = None
     method: str = "card"
     provider: str = PROVIDER
+    session_id: str | None = None  # the Checkout Session paid (its unit's other sessions are expired)
 
     @property
     def bill_id(self) -> str:
@@ -70,7 +73,7 @@ def payment_id_for(payment_ref: str) -> str:
     return f"{PROVIDER}:{payment_ref}"
 
 
-def interpret_event(event: dict[str, Any], *, property_id: str, livemode: bool) -> OnlinePayment | Ignored:
+def interpret_event(event: dict[str, Any], *, property_id: str, livemode: bool) -> StripeEvent:
     event_id = str(event.get("id") or "")
     event_type = str(event.get("type") or "")
 
@@ -79,6 +82,8 @@ def interpret_event(event: dict[str, Any], *, property_id: str, livemode: bool) 
 
     if bool(event.get("livemode")) != livemode:
         return ignored("livemode differs from this deployment's keys")
+    if event_type in REVERSAL_TYPES:
+        return interpret_reversal(event, property_id=property_id)
     if event_type not in CREDITING_TYPES:
         return ignored("event type not handled")
     data = event.get("data")
@@ -130,4 +135,118 @@ def interpret_event(event: dict[str, Any], *, property_id: str, livemode: bool) 
         paid_at=datetime.fromtimestamp(created, tz=UTC),
         unit_id=unit_id,
         method=method,
+        session_id=session.get("id") if isinstance(session.get("id"), str) else None,
+    )
+
+
+# --- money going back, and delayed payments that failed --------------------------------------------
+
+CHARGE_REFUNDED = "charge.refunded"
+DISPUTE_CREATED = "charge.dispute.created"
+ASYNC_FAILED = "checkout.session.async_payment_failed"
+REVERSAL_TYPES = frozenset({CHARGE_REFUNDED, DISPUTE_CREATED, ASYNC_FAILED})
+
+
+@dataclass(frozen=True)
+class ChargeRefunded:
+    """Stripe refunded (part of) a charge: ``amount_refunded_minor`` is the charge's cumulative
+    refunded amount, so a repeat or an older event says no more than what is posted already."""
+
+    event_id: str
+    payment_id: str  # "stripe:<payment intent id>"
+    charge_id: str
+    amount_refunded_minor: int
+    currency: str
+    ours: bool = False  # the charge carries this property's metadata (its payment intent's)
+
+
+@dataclass(frozen=True)
+class DisputeOpened:
+    """The payer's bank disputes (charges back) a payment: the money is taken back now."""
+
+    event_id: str
+    payment_id: str
+    dispute_id: str
+    amount_minor: int
+    currency: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CheckoutFailed:
+    """A delayed payment method (a bank debit) failed after the checkout completed unpaid."""
+
+    event_id: str
+    session_id: str
+    payment_id: str | None
+    bill_ids: tuple[str, ...]
+    unit_id: str | None
+    amount_minor: int
+    currency: str
+
+
+StripeEvent = OnlinePayment | ChargeRefunded | DisputeOpened | CheckoutFailed | Ignored
+
+
+def _id_of(value: Any) -> str | None:
+    """An id, whether Stripe sent it as a string or expanded the object."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) and value else None
+
+
+def _amount(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def interpret_reversal(
+    event: dict[str, Any], *, property_id: str
+) -> ChargeRefunded | DisputeOpened | CheckoutFailed | Ignored:
+    """``charge.refunded``, ``charge.dispute.created`` and ``checkout.session.async_payment_failed``.
+    A charge or dispute carries no metadata of ours for sure (Stripe copies a payment intent's
+    metadata to its charge, not to a dispute): one of another property names a payment intent this
+    property never recorded, and the service ignores it."""
+    event_id = str(event.get("id") or "")
+    event_type = str(event.get("type") or "")
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(obj, dict):
+        return Ignored(event_id, event_type, "event without an object")
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    if metadata.get("property_id") not in (None, property_id):
+        return Ignored(event_id, event_type, "object of another property")
+    intent = _id_of(obj.get("payment_intent"))
+    currency = obj.get("currency")
+    if event_type == CHARGE_REFUNDED:
+        refunded = _amount(obj.get("amount_refunded"))
+        charge_id = _id_of(obj.get("id"))
+        if intent is None or refunded is None or charge_id is None or not isinstance(currency, str):
+            return Ignored(event_id, event_type, "charge without payment intent, amount or currency")
+        ours = metadata.get("property_id") == property_id
+        return ChargeRefunded(event_id, payment_id_for(intent), charge_id, refunded, currency.upper(), ours)
+    if event_type == DISPUTE_CREATED:
+        amount = _amount(obj.get("amount"))
+        dispute_id = _id_of(obj.get("id"))
+        if intent is None or not amount or dispute_id is None or not isinstance(currency, str):
+            return Ignored(event_id, event_type, "dispute without payment intent, amount or currency")
+        reason = obj.get("reason") if isinstance(obj.get("reason"), str) else "general"
+        return DisputeOpened(event_id, payment_id_for(intent), dispute_id, amount, currency.upper(), reason)
+    # A failed delayed payment: the session names our bills, like a completed one.
+    if metadata.get("property_id") != property_id:
+        return Ignored(event_id, event_type, "session of another property")
+    listed = metadata.get("bill_ids") or metadata.get("bill_id") or obj.get("client_reference_id")
+    bill_ids = tuple(b for b in listed.split(",") if b) if isinstance(listed, str) else ()
+    session_id = _id_of(obj.get("id"))
+    amount = _amount(obj.get("amount_total"))
+    if session_id is None or not bill_ids or amount is None or not isinstance(currency, str):
+        return Ignored(event_id, event_type, "session is missing bills, amount or currency")
+    unit_id = metadata.get("unit_id") if isinstance(metadata.get("unit_id"), str) else None
+    return CheckoutFailed(
+        event_id=event_id,
+        session_id=session_id,
+        payment_id=payment_id_for(intent) if intent else None,
+        bill_ids=bill_ids,
+        unit_id=unit_id,
+        amount_minor=amount,
+        currency=currency.upper(),
     )

@@ -154,6 +154,12 @@ class PayLinks:
             expires = now + self.ttl
         return sign_pay_link(bill_id=bill.bill_id, unit_id=bill.unit_id, expires_at=expires, key=self.key)
 
+    def account_url(self, unit_id: str, *, now: datetime) -> str:
+        """A fresh link to the unit's account page (no bill named), valid ``ttl`` from ``now``:
+        what an owner who lost or outlived their link is sent."""
+        token = sign_pay_link(bill_id="", unit_id=unit_id, expires_at=now + self.ttl, key=self.key)
+        return self.page_url(token)
+
     def page_url(self, token: str, suffix: str = "") -> str:
         """``<base>/pay/<token><suffix>``: the owner's page, or one of its actions (``/return``)."""
         return self.base_url + pay_path(token, suffix)

@@ -1,17 +1,20 @@
-"""Stripe, through the real ``stripe`` SDK: Checkout Sessions out, signed webhook events in.
+"""Stripe, through the real ``stripe`` SDK: Checkout Sessions and refunds out, signed webhook
+events in.
 
-``StripeCheckout`` creates hosted Checkout Sessions. In the local runtime ``api_base`` points
-the SDK at the Stripe stand-in; deployed, it is Stripe itself. ``verify_webhook`` checks an
-event's ``Stripe-Signature`` header against the raw body with the SDK (default tolerance 300 s) and
-returns the event as a plain dict, or raises ``InvalidWebhook``.
+``StripeCheckout`` creates hosted Checkout Sessions; ``StripeRefunds`` refunds payments. In the
+local runtime ``api_base`` points the SDK at the Stripe stand-in; deployed, it is Stripe itself.
+``verify_webhook`` checks an event's ``Stripe-Signature`` header against the raw body with the SDK
+(tolerance 300 s; a timestamp that far ahead is refused too) and returns the event as a plain
+dict, or raises ``InvalidWebhook``.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 import stripe
 
@@ -91,6 +94,16 @@ class StripeCheckout:
             raise ProviderUnavailable("checkout session without id or url")
         return CheckoutSession(session_id=session.id, url=session.url)
 
+    def expire_session(self, session_id: str) -> None:
+        """Expire an open session so nobody can pay through it any more. Stripe refuses a session
+        that is complete or expired already: that is the state wanted, so it is not an error."""
+        try:
+            self._client.v1.checkout.sessions.expire(session_id)
+        except stripe.InvalidRequestError:
+            return
+        except stripe.StripeError as exc:
+            raise ProviderUnavailable(type(exc).__name__) from exc
+
 
 def verify_webhook(payload: bytes, sig_header: str | None, secret: str) -> dict[str, Any]:
     """The event, if ``sig_header`` signs exactly ``payload`` with ``secret`` within the tolerance."""
@@ -102,9 +115,79 @@ def verify_webhook(payload: bytes, sig_header: str | None, secret: str) -> dict[
         raise InvalidWebhook("signature") from exc
     except ValueError as exc:  # a body that is not UTF-8 text cannot have been signed by Stripe
         raise InvalidWebhook("signature") from exc
+    # The SDK refuses old timestamps only; one from further ahead than the tolerance is not a
+    # delivery from Stripe either (a signature made to be replayed later), as Standard Webhooks say.
+    signed_at = _signed_at(str(sig_header))
+    if signed_at is None or signed_at > time.time() + stripe.Webhook.DEFAULT_TOLERANCE:
+        raise InvalidWebhook("signature")
     try:
         event = json.loads(payload)
         StripeEventEnvelope.model_validate(event)
     except (ValueError, RecursionError) as exc:  # not JSON, too deep, or not a Stripe event
         raise InvalidWebhook("body") from exc
     return event
+
+
+def _signed_at(sig_header: str) -> int | None:
+    """The timestamp the SDK checked the signature with: the header's first ``t=``."""
+    for item in sig_header.split(","):
+        key, _, value = item.partition("=")
+        if key == "t":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+class RefundRefused(Exception):
+    """Stripe refused the refund (more than is left, refunded already, no such payment): its error
+    ``code`` and message. Nothing was refunded."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+StripeRefundReason = Literal["duplicate", "fraudulent", "requested_by_customer"]
+
+
+class StripeRefunds:
+    """Refunds through Stripe's Refunds API with the SDK's ``StripeClient`` (``POST /v1/refunds``)."""
+
+    def __init__(self, *, api_key: str, api_base: str | None = None) -> None:
+        self._client = _client(api_key, api_base)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StripeRefunds:
+        return cls(api_key=stripe_keys().api_key, api_base=settings.stripe_api_base)
+
+    def refund(
+        self,
+        *,
+        payment_ref: str,
+        amount_minor: int,
+        idempotency_key: str,
+        reason: StripeRefundReason,
+        metadata: dict[str, str],
+    ) -> str:
+        """Refund ``amount_minor`` of the payment intent ``payment_ref``; Stripe's refund id. The
+        idempotency key makes a retry (after a timeout, a crash) the same refund."""
+        try:
+            refund = self._client.v1.refunds.create(
+                params={
+                    "payment_intent": payment_ref,
+                    "amount": amount_minor,
+                    "reason": reason,
+                    "metadata": metadata,
+                },
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe.InvalidRequestError as exc:
+            raise RefundRefused(exc.code or "invalid_request", exc.user_message or str(exc)) from exc
+        except stripe.StripeError as exc:
+            raise ProviderUnavailable(type(exc).__name__) from exc
+        if not refund.id:
+            raise ProviderUnavailable("refund without id")
+        return refund.id

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 
 import phonenumbers
 
+from propdesk.config import PropertyConfig
 from propdesk.domain.billing import Bill
 from propdesk.domain.units import Owner, Unit
+from propdesk.services import visits
+from propdesk.services.visits import Visit
 from propdesk.store.accounts import Account, AccountStore
 from propdesk.store.models import OwnerItem, UnitItem
 from propdesk.store.owners import OwnerRepository
@@ -35,6 +39,9 @@ class AccountView:
     open_bills: tuple[Bill, ...]  # oldest first
     payments: tuple[PaymentRecord, ...]  # newest first
     owner_id: str | None = None
+    owner: Owner | None = None
+    account: Account | None = None  # as read (its open checkout sessions, its version)
+    visit: Visit | None = None  # the next home visit booked
 
     @property
     def owed_minor(self) -> int:
@@ -45,7 +52,12 @@ class AccountView:
         return self.owed_minor == 0
 
 
-def view_of(account: Account, bills: dict[str, Bill], payments: dict[str, PaymentRecord]) -> AccountView:
+def view_of(
+    account: Account,
+    bills: dict[str, Bill],
+    payments: dict[str, PaymentRecord],
+    owner: Owner | None = None,
+) -> AccountView:
     open_bills = tuple(
         sorted(
             (bills[b] for b in account.open_bill_ids if b in bills and bills[b].is_open),
@@ -59,17 +71,35 @@ def view_of(account: Account, bills: dict[str, Bill], payments: dict[str, Paymen
         open_bills=open_bills,
         payments=tuple(payments[p] for p in account.payment_ids if p in payments),
         owner_id=account.owner_id,
+        owner=owner,
+        account=account,
     )
 
 
-def account_view(unit_id: str, *, store: AccountStore | None = None) -> AccountView | None:
-    """The unit's account as its page shows it: two DynamoDB requests (None: no account yet)."""
+def account_view(
+    unit_id: str,
+    *,
+    store: AccountStore | None = None,
+    config: PropertyConfig | None = None,
+    today: date | None = None,
+) -> AccountView | None:
+    """The unit's account as its page shows it, with its owner: two DynamoDB requests, the
+    account item, then its open bills, latest payments, owner and (with ``config`` and ``today``)
+    the home visits it may have booked, in one BatchGetItem (None: the unit has no account yet)."""
     store = store or AccountStore()
     account = store.get(unit_id)
     if account is None:
         return None
-    snapshot = store.snapshot(bill_ids=account.open_bill_ids, payment_ids=account.payment_ids)
-    return view_of(account, snapshot.bills, snapshot.payments)
+    candidates = visits.candidate_ids(unit_id, config, today) if config and today else []
+    snapshot = store.snapshot(
+        bill_ids=account.open_bill_ids,
+        payment_ids=account.payment_ids,
+        owner_id=account.owner_id,
+        visit_ids=candidates,
+    )
+    view = view_of(account, snapshot.bills, snapshot.payments, snapshot.owner)
+    booked = visits.first_booked(snapshot.visits, order=candidates)
+    return replace(view, visit=booked) if booked else view
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,19 @@
-"""The owner's side of paying a bill: show the bill a pay link opens, start a Checkout (F4).
+"""The owner's side of paying: the unit's account a pay link opens, and a Checkout for one
+open bill or all of them (F4).
 
 The link itself (signature, expiry) is checked by the authorization step before any of this
 runs (``propdesk.web.access``); here a verified link is refused (``PayLinkRefused``) when its
-bill does not exist or belongs to another unit than the link names. The caller shows one
-generic page for every refusal. "Pay" creates a fresh Checkout Session every time (sessions
-expire, owners come back days later); a paid bill gets no session.
+unit has no account, or its bill is not the unit's. The caller shows one generic page for every
+refusal. "Pay" creates a fresh Checkout Session every time (sessions expire, owners come back
+days later) and notes it on the account: when one of the unit's sessions is paid, the webhook
+expires the others, so a second tab cannot charge again. Nothing owed: no session.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
@@ -20,9 +22,9 @@ from propdesk.config import PropertyConfig
 from propdesk.domain.billing import Bill
 from propdesk.payments.links import PayLink, PayLinks
 from propdesk.payments.stripe_provider import CheckoutSession, StripeCheckout
+from propdesk.services.accounts import AccountView, account_view
 from propdesk.settings import get_settings
-from propdesk.store.bills import BillRepository
-from propdesk.store.owners import OwnerRepository
+from propdesk.store.accounts import AccountStore
 from propdesk.web.pages import choose_locale
 
 logger = Logger(child=True)
@@ -42,7 +44,7 @@ def checkout_expires_at(now: datetime, minutes: int) -> int:
 
 
 class PayLinkRefused(Exception):
-    """A missing bill, or a bill of another unit than the link's. No detail."""
+    """A unit without an account, or a link whose bill is not its unit's. No detail."""
 
 
 class CheckoutProvider(Protocol):
@@ -50,40 +52,39 @@ class CheckoutProvider(Protocol):
 
 
 @dataclass(frozen=True)
-class OwnerBill:
-    bill: Bill
+class OwnerAccount:
+    view: AccountView
     locale: str
 
 
 @dataclass(frozen=True)
 class CheckoutStart:
     redirect_url: str
-    session_id: str | None  # None: the bill is already paid, back to the bill page
+    session_id: str | None  # None: nothing to pay, back to the account page
 
 
-def open_bill(link: PayLink, *, bills: BillRepository | None = None) -> Bill:
-    """The bill a verified link names, if it is still the link's unit's."""
-    bill = (bills or BillRepository()).get(link.bill_id)
-    if bill is None or bill.unit_id != link.unit_id:
+ALL_BILLS = "all"
+
+
+def open_account(
+    link: PayLink, *, lang: str | None, config: PropertyConfig, store: AccountStore | None = None
+) -> OwnerAccount:
+    """The account a verified link opens (two reads), and the locale to show it in: ``?lang=``,
+    else the owner's, else the property's."""
+    today = datetime.now(UTC).astimezone(config.tz).date()
+    view = account_view(link.unit_id, store=store, config=config, today=today)
+    if view is None or (link.bill_id and not link.bill_id.startswith(f"{link.unit_id}#")):
         raise PayLinkRefused
-    return bill
+    owner_locale = view.owner.locale if view.owner else None
+    return OwnerAccount(view=view, locale=choose_locale(lang, owner_locale, config.default_locale))
 
 
-def owner_bill(
-    link: PayLink,
-    *,
-    lang: str | None,
-    config: PropertyConfig,
-    bills: BillRepository | None = None,
-    owners: OwnerRepository | None = None,
-) -> OwnerBill:
-    """The bill a pay link opens, and the locale to show it in."""
-    bill = open_bill(link, bills=bills)
-    owner_locale = None
-    if lang not in ("zh-CN", "en"):
-        owner = (owners or OwnerRepository()).get(bill.owner_id)
-        owner_locale = owner.locale if owner else None
-    return OwnerBill(bill=bill, locale=choose_locale(lang, owner_locale, config.default_locale))
+def bills_to_pay(view: AccountView, choice: str | None) -> list[Bill]:
+    """The open bills a Pay button pays: all of them, or the one it names (if still owing)."""
+    owing = [bill for bill in view.open_bills if bill.total_minor > bill.paid_minor]
+    if choice in (None, "", ALL_BILLS):
+        return owing
+    return [bill for bill in owing if bill.bill_id == choice]
 
 
 def checkout_params(
@@ -158,18 +159,37 @@ def start_checkout(
     now: datetime,
     config: PropertyConfig,
     links: PayLinks,
-    bills: BillRepository | None = None,
-    owners: OwnerRepository | None = None,
+    choice: str | None = None,
+    store: AccountStore | None = None,
     provider: CheckoutProvider | None = None,
 ) -> CheckoutStart:
-    """A fresh Checkout Session for an open bill; a paid bill goes back to its page."""
-    opened = owner_bill(link, lang=lang, config=config, bills=bills, owners=owners)
-    bill = opened.bill
+    """A fresh Checkout Session for the chosen open bills (``choice``: a bill id, or all), noted
+    on the account; with nothing owed, back to the page, which says so."""
+    store = store or AccountStore()
+    opened = open_account(link, lang=lang, config=config, store=store)
+    bills = bills_to_pay(opened.view, choice)
     page_url = links.page_url(token)
-    if not bill.is_open:
-        return CheckoutStart(redirect_url=f"{page_url}?lang={opened.locale}", session_id=None)
+    if not bills:
+        logger.info("checkout refused: nothing owed", unit_id=link.unit_id)
+        return CheckoutStart(
+            redirect_url=f"{page_url}?lang={opened.locale}&notice=nothing_owed", session_id=None
+        )
     provider = provider or StripeCheckout.from_settings(get_settings())
-    params = checkout_params(bill, config=config, now=now, page_url=page_url, locale=opened.locale)
+    params = checkout_params(bills, config=config, now=now, page_url=page_url, locale=opened.locale)
     session = provider.create_session(params)
-    logger.info("checkout session created", bill_id=bill.bill_id, session_id=session.session_id)
+    store.add_session(
+        link.unit_id, session.session_id, expires_at=datetime.fromtimestamp(params["expires_at"], tz=UTC)
+    )
+    logger.info(
+        "checkout session created", unit_id=link.unit_id, bills=len(bills), session_id=session.session_id
+    )
     return CheckoutStart(redirect_url=session.url, session_id=session.session_id)
+
+
+def payment_confirmed(view: AccountView, session_id: str | None) -> bool:
+    """Back from Checkout: the session's payment has landed once the webhook has cleared it from
+    the account's open sessions (or, without a session id, once nothing is owed)."""
+    if not session_id:
+        return view.settled
+    account = view.account
+    return account is not None and session_id not in {e.partition(" ")[0] for e in account.open_sessions}

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -21,6 +21,8 @@ from aws_lambda_powertools import Logger
 
 from propdesk.config import PropertyConfig
 from propdesk.domain.billing import STATUS_OPEN
+from propdesk.services import visits
+from propdesk.services.errors import DeskError
 from propdesk.services.payments import IncomingPayment, PaymentOutcome, record_payment
 from propdesk.store import ledger
 from propdesk.store.accounts import AccountStore, Entry, Posting, PostResult
@@ -34,16 +36,6 @@ DESK_METHODS: tuple[str, ...] = ("cash", "bank_card", "cheque", "bank_transfer")
 DeskChannel = Literal["front_desk", "home_visit"]
 DESK_PROVIDER = "desk"
 MAX_ATTEMPTS = 5
-
-
-class DeskError(Exception):
-    """A desk request that cannot be done as asked: an HTTP status, a code and a sentence."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -87,6 +79,9 @@ def record_desk_payment(
         raise DeskError(404, "unknown_unit", f"No unit {payment.unit_id}.")
     if any(not b.startswith(f"{payment.unit_id}#") for b in payment.bill_ids):
         raise DeskError(400, "bill_of_another_unit", "Every bill paid must be a bill of this unit.")
+    if payment.channel == "home_visit":
+        # At the door: the visit booked for this unit (visits.check_visit_for_payment raises).
+        visits.check_visit_for_payment(str(payment.visit_id), unit.unit_id)
     incoming = IncomingPayment(
         payment_id=desk_payment_id(payment.request_id),
         provider=DESK_PROVIDER,
@@ -114,6 +109,8 @@ def record_desk_payment(
             raise DeskError(
                 409, "request_reused", "This request id was used for another payment; start a new one."
             )
+    if payment.channel == "home_visit" and stored is not None:
+        visits.mark_done(str(payment.visit_id), stored.payment_id)
     return outcome
 
 
@@ -256,10 +253,17 @@ class CashUp:
     voided: tuple[PaymentRecord, ...] = field(default=())
 
 
+EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=2)
+LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=2)
+
+
 def day_bounds(day: date, tz: str) -> tuple[datetime, datetime]:
+    """The local day as a UTC interval [start, end); days at the ends of the calendar (year 1,
+    year 9999) are clamped rather than overflow."""
     zone = ZoneInfo(tz)
-    start = datetime.combine(day, time(0), tzinfo=zone)
-    return start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+    day = min(max(day, EARLIEST.date() + timedelta(days=1)), LATEST.date() - timedelta(days=1))
+    start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    return start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
 
 
 def cash_up(

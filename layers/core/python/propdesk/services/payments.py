@@ -14,7 +14,8 @@ on its provider's own id. ``record_payment`` then works in three steps:
 
 Money for bills that were settled meanwhile (two tabs, desk and online) becomes credit, the
 receipt says so, and the payment waits in the staff queue (``review_state``) until staff keep
-the credit, refund it or allocate it. Store errors propagate: the provider delivers again.
+the credit, refund it or allocate it; with ``payment.surplus: refund`` an online one is refunded
+at once instead (``services.refunds``), and the receipt says that. Store errors propagate: the provider delivers again.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from propdesk.domain.receipts import format_receipt_number, receipt_counter_name
 from propdesk.messaging.requests import MESSAGES_QUEUE, MessageRequest
 from propdesk.payments.events import Ignored, OnlinePayment, interpret_event
 from propdesk.queues import QueueProducer
+from propdesk.services import refunds
+from propdesk.services.errors import DeskError
 from propdesk.store import ledger
 from propdesk.store.accounts import Account, AccountStore, Entry, Posting, PostResult, Snapshot
 from propdesk.store.payments import (
@@ -91,6 +94,7 @@ class IncomingPayment:
     # gets its account with this payment as credit, instead of the payment being set aside.
     unit_known: bool = False
     owner_id: str | None = None  # the unit's owner, for an account opened by this payment
+    session_id: str | None = None  # the Checkout Session it paid, if any
 
 
 @dataclass(frozen=True)
@@ -203,6 +207,8 @@ def decide(
         credit_minor=account.credit_minor + plan.credit_minor,
         open_bill_ids=tuple(b for b in account.open_bill_ids if b not in settled),
         payment_ids=account.with_payment(payment.payment_id),
+        # A session paid: the account's other sessions are expired after the posting.
+        open_sessions=() if payment.session_id else account.open_sessions,
     )
     posting = Posting(
         account=new_account,
@@ -295,9 +301,10 @@ def payment_entries(record: PaymentRecord, plan: Plan, *, now: datetime) -> tupl
 
 
 def receipt_message(
-    record: PaymentRecord, *, owner_id: str, bills: dict[str, Bill] | None = None
+    record: PaymentRecord, *, owner_id: str, bills: dict[str, Bill] | None = None, refund: bool = False
 ) -> MessageRequest:
-    """The owner's receipt for a landed payment: what it paid, bill by bill, and any credit."""
+    """The owner's receipt for a landed payment: what it paid, bill by bill, and any credit (or,
+    with ``refund``, that the money for bills paid already goes back: ``services.refunds``)."""
     bills = bills or {}
     paid = [
         {
@@ -319,6 +326,7 @@ def receipt_message(
             "period": paid[0]["period"] if paid else None,
             "bills": paid,
             "credit_minor": record.credit_minor,
+            "to_refund_minor": record.credit_minor if refund else 0,
             "amount_minor": record.amount_minor,
             "currency": record.currency,
             "method": record.method,
@@ -327,11 +335,18 @@ def receipt_message(
     )
 
 
-def follow_up(record: PaymentRecord, *, owner_id: str | None, bills: dict[str, Bill], notify: Notify) -> None:
+def follow_up(
+    record: PaymentRecord,
+    *,
+    owner_id: str | None,
+    bills: dict[str, Bill],
+    notify: Notify,
+    refund: bool = False,
+) -> None:
     """Send the receipt (the messenger sends each receipt number once, so this is safe to repeat)."""
     if not record.receipt_no or not owner_id:
         return
-    notify([receipt_message(record, owner_id=owner_id, bills=bills)])
+    notify([receipt_message(record, owner_id=owner_id, bills=bills, refund=refund)])
 
 
 # --- the whole: read, decide, post, follow up -----------------------------------------------------
@@ -345,6 +360,7 @@ def record_payment(
     store: AccountStore | None = None,
     payments: PaymentRepository | None = None,
     notify: Notify | None = None,
+    expire: Callable[[str], None] | None = None,
     max_attempts: int = MAX_ATTEMPTS,
 ) -> PaymentOutcome:
     store = store or AccountStore()
@@ -362,7 +378,13 @@ def record_payment(
             snapshot = replace(snapshot, bills={**snapshot.bills, **more.bills})
         decision = decide(payment, snapshot, config=config, now=now)
         if isinstance(decision, AlreadyRecorded):
-            return _already_recorded(decision.record, snapshot, store=store, notify=notify)
+            return _already_recorded(
+                decision.record,
+                snapshot,
+                store=store,
+                notify=notify,
+                refund=refunds.refunds_surplus(config, decision.record),
+            )
         if isinstance(decision, SetAside):
             return _set_aside(payment, decision, now=now, payments=payments)
         result = store.post(decision.posting, now=now)
@@ -377,7 +399,15 @@ def record_payment(
                 allocated_minor=record.allocated_minor,
                 credit_minor=record.credit_minor,
             )
-            follow_up(record, owner_id=decision.posting.account.owner_id, bills=snapshot.bills, notify=notify)
+            follow_up(
+                record,
+                owner_id=decision.posting.account.owner_id,
+                bills=snapshot.bills,
+                notify=notify,
+                refund=refunds.refunds_surplus(config, record),
+            )
+            if payment.session_id and snapshot.account is not None and expire is not None:
+                expire_other_sessions(snapshot.account, payment.session_id, now=now, expire=expire)
             return PaymentOutcome(
                 decision.outcome,
                 record.payment_id,
@@ -392,13 +422,33 @@ def record_payment(
     raise CreditContention(payment.payment_id)
 
 
+def expire_other_sessions(
+    account: Account, paid_session: str, *, now: datetime, expire: Callable[[str], None]
+) -> int:
+    """Expire the unit's other open Checkout Sessions (another tab, an older visit) so none of
+    them can charge the owner again. A failure is logged, not raised: the payment has landed,
+    and a session Stripe still lets through lands as credit for staff (the duplicate path)."""
+    expired = 0
+    for session_id in account.sessions_open_at(now):
+        if session_id == paid_session:
+            continue
+        try:
+            expire(session_id)
+            expired += 1
+        except Exception:
+            logger.warning("checkout session not expired", session_id=session_id, exc_info=True)
+    if expired:
+        logger.info("other checkout sessions expired", unit_id=account.unit_id, sessions=expired)
+    return expired
+
+
 def _unit_of_bill_ids(bill_ids: Sequence[str]) -> str | None:
     """Bill ids are "<unit>#<period>": the unit, when the channel did not say."""
     return bill_ids[0].rsplit("#", 1)[0] if bill_ids else None
 
 
 def _already_recorded(
-    record: PaymentRecord, snapshot: Snapshot, *, store: AccountStore, notify: Notify
+    record: PaymentRecord, snapshot: Snapshot, *, store: AccountStore, notify: Notify, refund: bool = False
 ) -> PaymentOutcome:
     """Finish the follow-ups of a payment recorded earlier (a crash may have cut them short)."""
     if record.status == ALLOCATED and record.unit_id:
@@ -406,7 +456,13 @@ def _already_recorded(
             snapshot.account if snapshot.account and snapshot.account.unit_id == record.unit_id else None
         )
         account = account or store.get(record.unit_id)
-        follow_up(record, owner_id=account.owner_id if account else None, bills=snapshot.bills, notify=notify)
+        follow_up(
+            record,
+            owner_id=account.owner_id if account else None,
+            bills=snapshot.bills,
+            notify=notify,
+            refund=refund,
+        )
     logger.info("payment already recorded", payment_id=record.payment_id, status=record.status)
     return PaymentOutcome(
         "already_recorded",
@@ -482,6 +538,7 @@ def incoming_from_stripe(payment: OnlinePayment) -> IncomingPayment:
         paid_at=payment.paid_at,
         targets=payment.bill_ids,
         event_id=payment.event_id,
+        session_id=payment.session_id,
     )
 
 
@@ -492,9 +549,11 @@ def process_stripe_event(
     livemode: bool,
     now: datetime,
     record: Callable[..., PaymentOutcome] = record_payment,
+    expire: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Act on a signature-checked Stripe event; the result is what the webhook answers (and
-    what the idempotency record replays for a repeat of the same event)."""
+    what the idempotency record replays for a repeat of the same event). ``expire`` expires a
+    Checkout Session (the unit's other sessions, once one is paid)."""
     interpreted = interpret_event(event, property_id=config.property_id, livemode=livemode)
     if isinstance(interpreted, Ignored):
         logger.info(
@@ -504,5 +563,25 @@ def process_stripe_event(
             reason=interpreted.reason,
         )
         return {"received": True, "outcome": "ignored"}
-    outcome = record(incoming_from_stripe(interpreted), config=config, now=now)
+    if not isinstance(interpreted, OnlinePayment):
+        # A refund, a dispute, a delayed payment that failed (services.refunds).
+        return refunds.process_reversal_event(interpreted, config=config, now=now)
+    outcome = record(incoming_from_stripe(interpreted), config=config, now=now, expire=expire)
+    landed = outcome.record
+    if landed is not None and landed.status == ALLOCATED and refunds.refunds_surplus(config, landed):
+        _refund_surplus(landed, config=config, now=now)
     return {"received": True, "outcome": outcome.outcome}
+
+
+def _refund_surplus(record: PaymentRecord, *, config: PropertyConfig, now: datetime) -> None:
+    """Money for bills paid already goes back (``payment.surplus: refund``; RELIABILITY 31). If
+    Stripe refuses it, it stays credit in the staff queue; if Stripe cannot be reached, the delivery
+    fails and Stripe's retry (``already_recorded``) sends the refund again, under the same key."""
+    try:
+        refunds.refund_surplus(record, config=config, now=now)
+    except DeskError as refused:
+        if refused.status >= 500:
+            raise
+        logger.warning(
+            "surplus not refunded: kept as credit", payment_id=record.payment_id, code=refused.code
+        )

@@ -7,7 +7,10 @@ could land nowhere (no unit, another currency). Staff resolve each one:
 - ``keep_credit``: the money stays on the account as credit (the next bill uses it);
 - ``allocate``: the payment's credit pays the unit's open bills now, oldest first; a payment
   set aside for want of a unit lands on the unit staff name;
-- ``refund``: the money goes back (``services.refunds``).
+- ``refund``: what of it became credit goes back through its provider (``services.refunds``;
+  above the approval amount an admin other than the one asking approves it). A payment set aside
+  in another currency is refunded in the provider's dashboard, and recorded when the provider
+  reports it.
 
 Resolving it takes it out of the queue, and the unit's overdue ladder resumes.
 """
@@ -24,6 +27,7 @@ from propdesk.config import PropertyConfig
 from propdesk.domain.accounts import Allocation, OpenBill, allocate
 from propdesk.domain.billing import STATUS_OPEN, STATUS_PAID
 from propdesk.domain.receipts import receipt_counter_name, receipt_year
+from propdesk.services import refunds
 from propdesk.services.desk import DeskError
 from propdesk.services.payments import IncomingPayment, Post, decide
 from propdesk.store import ledger
@@ -36,6 +40,7 @@ from propdesk.store.payments import (
     PaymentRecord,
     PaymentRepository,
 )
+from propdesk.store.refunds import RefundRecord
 
 logger = Logger(child=True)
 
@@ -47,6 +52,7 @@ MAX_ATTEMPTS = 5
 class Resolution:
     payment: PaymentRecord
     allocated: tuple[Allocation, ...] = ()
+    refund: RefundRecord | None = None
 
 
 def waiting(payments: PaymentRepository | None = None) -> list[PaymentRecord]:
@@ -70,6 +76,14 @@ def resolve(
 ) -> Resolution:
     """Resolve a payment of the queue (``refund`` is started by ``services.refunds``)."""
     store = store or AccountStore()
+    if action == "refund":
+        refund, record = refunds.refund_from_queue(
+            payment_id, staff_id=staff_id, note=note, config=config, now=now, store=store
+        )
+        logger.info(
+            "payment review resolved", payment_id=payment_id, action=action, refund_id=refund.refund_id
+        )
+        return Resolution(record, refund=refund)
     for _ in range(MAX_ATTEMPTS):
         record = store.snapshot(payment_id=payment_id).payment
         if record is None:
@@ -195,7 +209,12 @@ def _land_set_aside(
 ) -> Posting:
     """A payment that landed nowhere lands on the unit staff name, as it would have on arrival."""
     if record.review_reason == CURRENCY or record.currency != config.currency:
-        raise DeskError(409, "other_currency", "A payment in another currency can only be refunded.")
+        raise DeskError(
+            409,
+            "other_currency",
+            "A payment in another currency cannot be placed on an account; refund it in the provider's "
+            "dashboard (PropDesk records the refund when the provider reports it).",
+        )
     if action != "allocate" or not unit_id:
         raise DeskError(400, "unit_required", "Name the unit this payment is for (allocate with unit_id).")
     counter = receipt_counter_name(receipt_year(record.paid_at, config.tz))

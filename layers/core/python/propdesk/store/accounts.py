@@ -25,10 +25,22 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from propdesk.domain.billing import Bill
+from propdesk.domain.units import Owner
 from propdesk.store import bills as bill_store
+from propdesk.store import owners as owner_store
 from propdesk.store import payments as payment_store
-from propdesk.store.models import AccountItem, BillItem, CounterItem, LedgerItem, PaymentItem
+from propdesk.store import refunds as refund_store
+from propdesk.store.models import (
+    AccountItem,
+    BillItem,
+    CounterItem,
+    LedgerItem,
+    OwnerItem,
+    PaymentItem,
+    VisitItem,
+)
 from propdesk.store.payments import PaymentRecord
+from propdesk.store.refunds import RefundRecord
 
 RECENT_PAYMENTS = 24  # the payments an account item lists (its page's history); all are in the table
 _CONDITION_FAILED = "ConditionalCheckFailed"
@@ -44,7 +56,17 @@ class Account:
     credit_minor: int = 0
     open_bill_ids: tuple[str, ...] = ()
     payment_ids: tuple[str, ...] = ()
+    open_sessions: tuple[str, ...] = ()  # "<checkout session id> <expiry epoch>"
     version: int | None = field(default=None, compare=False)
+
+    def sessions_open_at(self, now: datetime) -> tuple[str, ...]:
+        """The ids of the checkout sessions started from the owner's page, not expired by ``now``."""
+        found = []
+        for entry in self.open_sessions:
+            session_id, _, expires = entry.partition(" ")
+            if expires.isdigit() and int(expires) > now.timestamp():
+                found.append(session_id)
+        return tuple(found)
 
     def with_payment(self, payment_id: str) -> tuple[str, ...]:
         return (payment_id, *[p for p in self.payment_ids if p != payment_id])[:RECENT_PAYMENTS]
@@ -72,6 +94,7 @@ class Posting:
     changed_payment: PaymentRecord | None = None  # with the version it was read with
     counter: tuple[str, int | None] | None = None  # (name, value read): advanced by one
     entries: tuple[Entry, ...] = ()
+    refunds: tuple[RefundRecord, ...] = ()  # refunds this posting settles (each under its version)
 
 
 class PostResult(enum.Enum):
@@ -90,6 +113,8 @@ class Snapshot:
     bills: dict[str, Bill]
     counter_value: int | None
     payments: dict[str, PaymentRecord] = field(default_factory=dict)  # every payment read
+    owner: Owner | None = None
+    visits: tuple[VisitItem, ...] = ()  # home visits asked for by id, as stored
 
 
 def _utc(value: datetime) -> datetime:
@@ -104,6 +129,7 @@ def to_item(account: Account, *, updated_at: datetime) -> AccountItem:
         credit_minor=account.credit_minor,
         open_bill_ids=list(account.open_bill_ids),
         payment_ids=list(account.payment_ids),
+        open_sessions=list(account.open_sessions),
         updated_at=_utc(updated_at),
     )
     if account.version is not None:
@@ -119,6 +145,7 @@ def from_item(item: AccountItem) -> Account:
         credit_minor=int(item.credit_minor or 0),
         open_bill_ids=tuple(item.open_bill_ids or ()),
         payment_ids=tuple(item.payment_ids or ()),
+        open_sessions=tuple(item.open_sessions or ()),
         version=int(item.version) if item.version is not None else None,
     )
 
@@ -151,6 +178,8 @@ class AccountStore:
         bill_ids: Iterable[str] = (),
         counter: str | None = None,
         payment_ids: Iterable[str] = (),
+        owner_id: str | None = None,
+        visit_ids: Iterable[str] = (),
     ) -> Snapshot:
         """Payment, account, bills and the receipt counter: one strongly consistent BatchGetItem."""
         wanted: dict[type[Model], list[dict[str, Any]]] = {}
@@ -164,6 +193,11 @@ class AccountStore:
             wanted[BillItem] = [{"bill_id": {"S": b}} for b in bills]
         if counter:
             wanted[CounterItem] = [{"name": {"S": counter}}]
+        if owner_id:
+            wanted[OwnerItem] = [{"owner_id": {"S": owner_id}}]
+        visits = list(dict.fromkeys(visit_ids))
+        if visits:
+            wanted[VisitItem] = [{"visit_id": {"S": v}} for v in visits]
         found = self._batch_get(wanted)
         payments = {p.payment_id: payment_store.from_item(p) for p in found.get(PaymentItem, [])}
         accounts = [from_item(a) for a in found.get(AccountItem, [])]
@@ -174,6 +208,8 @@ class AccountStore:
             bills={b.bill_id: bill_store.from_item(b) for b in found.get(BillItem, [])},
             counter_value=int(counters[0].value) if counters else None,
             payments=payments,
+            owner=next((owner_store.from_item(o) for o in found.get(OwnerItem, [])), None),
+            visits=tuple(found.get(VisitItem, [])),  # type: ignore[arg-type]
         )
 
     def payments(self, payment_ids: Iterable[str]) -> dict[str, PaymentRecord]:
@@ -221,6 +257,24 @@ class AccountStore:
                 request = response.get("UnprocessedKeys") or {}
         return found
 
+    def add_session(self, unit_id: str, session_id: str, *, expires_at: datetime) -> None:
+        """Note a checkout session started from the unit's page. It moves the account's version,
+        so a posting that read the account before it reads it again and sees the session."""
+        AccountItem._get_connection()
+        _client().update_item(
+            TableName=AccountItem.Meta.table_name,
+            Key={"unit_id": {"S": unit_id}},
+            UpdateExpression="SET open_sessions = list_append(if_not_exists(open_sessions, :none), :new), "
+            "#version = #version + :one",
+            ConditionExpression="attribute_exists(unit_id)",
+            ExpressionAttributeNames={"#version": "version"},
+            ExpressionAttributeValues={
+                ":none": {"L": []},
+                ":new": {"L": [{"S": f"{session_id} {int(expires_at.timestamp())}"}]},
+                ":one": {"N": "1"},
+            },
+        )
+
     def post(self, posting: Posting, *, now: datetime) -> PostResult:
         """Write ``posting`` all at once, or nothing and say why."""
         kinds: list[
@@ -255,6 +309,11 @@ class AccountStore:
                     # A put, like every item here: pynamodb sends puts before updates, and the
                     # cancellation reasons follow the order sent (``kinds``).
                     transaction.save(CounterItem(name, value=(value or 0) + 1), condition=condition)
+                    kinds.append("moved")
+                for refund in posting.refunds:
+                    if refund.version is None:
+                        raise ValueError(f"refund {refund.refund_id} settled without its version")
+                    transaction.save(refund_store.to_item(refund))
                     kinds.append("moved")
                 for entry in posting.entries:
                     ledger_item = LedgerItem(

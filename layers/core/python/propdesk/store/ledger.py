@@ -7,6 +7,7 @@ An entry belongs to an entity, named by the helpers below (``bill_entity(bill_id
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -45,3 +46,22 @@ def keys(entity: str, prefix: str = "") -> list[str]:
     """The keys of ``entity``'s entries that start with ``prefix`` (all of them by default)."""
     condition = LedgerItem.seq.startswith(prefix) if prefix else None
     return [item.seq for item in LedgerItem.query(entity, condition, consistent_read=True)]
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One entry as read back: its key, event, time and data (plain values)."""
+
+    key: str
+    event: str
+    at: datetime
+    data: dict[str, Any]
+
+
+def entries(entity: str, prefix: str = "") -> list[LedgerEntry]:
+    """``entity``'s entries whose keys start with ``prefix``, in key order (strongly consistent)."""
+    condition = LedgerItem.seq.startswith(prefix) if prefix else None
+    return [
+        LedgerEntry(item.seq, item.event, item.at, dict(item.data.as_dict() if item.data else {}))
+        for item in LedgerItem.query(entity, condition, consistent_read=True)
+    ]

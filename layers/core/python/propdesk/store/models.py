@@ -213,6 +213,10 @@ class PaymentItem(_Table):
     void_requested_by = UnicodeAttribute(null=True)
     voided_by = UnicodeAttribute(null=True)
     voided_at = UTCDateTimeAttribute(null=True)
+    # Refunds asked for and not settled yet, oldest first, "<refund id> <amount>": they hold that
+    # much of the payment, so two refunds never take back more than it brought.
+    pending_refunds = ListAttribute(of=UnicodeAttribute, default=list)
+    disputed_minor = NumberAttribute(default=0)  # the part of refunded_minor a dispute took back
     version = VersionAttribute()
 
     review_index = PaymentReviewIndex()
@@ -236,6 +240,9 @@ class AccountItem(_Table):
     credit_minor = NumberAttribute(default=0)
     open_bill_ids = ListAttribute(of=UnicodeAttribute, default=list)  # owing something, oldest first
     payment_ids = ListAttribute(of=UnicodeAttribute, default=list)  # newest first, the latest few
+    # Checkout sessions started from the owner's page and not yet paid, "<session id> <expiry
+    # epoch>": the payment of one of them expires the others (no second charge from another tab).
+    open_sessions = ListAttribute(of=UnicodeAttribute, default=list)
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
 
@@ -306,6 +313,63 @@ class TicketItem(_Table):
     version = VersionAttribute()
 
 
+class RefundItem(_Table):
+    """A refund (退款) of a payment, keyed on the request that asked for it (a retried request is
+    the same refund). Above the configured amount it waits for an admin's approval; a Stripe
+    refund is sent through Stripe's API and settled when ``charge.refunded`` arrives; a desk
+    refund is paid out at the desk and settled at once."""
+
+    class Meta(_Meta):
+        table_key = "refunds"
+
+    refund_id = UnicodeAttribute(hash_key=True)  # "rf_<request id>"
+    payment_id = UnicodeAttribute()
+    unit_id = UnicodeAttribute(null=True)
+    amount_minor = NumberAttribute()
+    currency = UnicodeAttribute()
+    reason = UnicodeAttribute()
+    requested_by = UnicodeAttribute()  # a staff user's id, or "system:<why>"
+    approved_by = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()  # pending_approval | approved | sent | succeeded | failed
+    provider_refund_id = UnicodeAttribute(null=True)  # Stripe's re_...
+    failure = UnicodeAttribute(null=True)  # the provider's error code, when it refused
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+
+class VisitDayIndex(GlobalSecondaryIndex):
+    """A day's home visits, for the front desk's list."""
+
+    class Meta:
+        index_name = "day-index"
+        projection = AllProjection()
+
+    day = UnicodeAttribute(hash_key=True)  # local date, YYYY-MM-DD
+    visit_id = UnicodeAttribute(range_key=True)
+
+
+class VisitItem(_Table):
+    """A home collection visit (上门收费): a unit, a day and a slot. ``visit_id`` is
+    ``<unit>_<day>_<slot start>``, so booking the same slot twice is one visit."""
+
+    class Meta(_Meta):
+        table_key = "visits"
+
+    visit_id = UnicodeAttribute(hash_key=True)
+    unit_id = UnicodeAttribute()
+    day = UnicodeAttribute()
+    slot = UnicodeAttribute()  # "09:00-11:00", local time
+    status = UnicodeAttribute()  # booked | done | cancelled
+    booked_by = UnicodeAttribute()  # "owner", or the staff user who booked it
+    note = UnicodeAttribute(null=True)  # what the collector should know (floor, hearing, ...)
+    payment_id = UnicodeAttribute(null=True)  # the payment taken at the door
+    created_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+    day_index = VisitDayIndex()
+
+
 class IdempotencyItem(_Table):
     """The Powertools idempotency table (webhook event ids), expired by TTL."""
 
@@ -340,6 +404,8 @@ TABLES: tuple[TableDef, ...] = (
     TableDef("ledger", LedgerItem),
     TableDef("tickets", TicketItem),
     TableDef("idempotency", IdempotencyItem, ttl_attribute="expiration"),
+    TableDef("refunds", RefundItem),
+    TableDef("visits", VisitItem),
 )
 
 

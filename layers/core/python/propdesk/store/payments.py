@@ -24,6 +24,7 @@ MISMATCH = "mismatch"  # a checkout's amount differs from what its bills owe: al
 UNKNOWN_BILL = "unknown_bill"  # the bills it names are not its unit's: kept as credit
 UNKNOWN_UNIT = "unknown_unit"
 CURRENCY = "currency"
+DISPUTE = "dispute"  # the payer's bank reversed it (a chargeback): staff answer the dispute
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,24 @@ class PaymentRecord:
     void_requested_by: str | None = None
     voided_by: str | None = None
     voided_at: datetime | None = None
+    # Refunds asked for and not yet settled (waiting for approval, or on their way through the
+    # provider), oldest first: (refund id, amount). They hold that much of the payment.
+    pending_refunds: tuple[tuple[str, int], ...] = ()
+    disputed_minor: int = 0  # the part of refunded_minor a dispute (chargeback) took back
     version: int | None = field(default=None, compare=False)
 
     @property
     def allocated_minor(self) -> int:
         return sum(a.amount_minor for a in self.allocations)
+
+    @property
+    def refund_pending_minor(self) -> int:
+        return sum(amount for _, amount in self.pending_refunds)
+
+    @property
+    def refundable_minor(self) -> int:
+        """What a new refund may still take: the amount less what was refunded or is on its way."""
+        return self.amount_minor - self.refunded_minor - self.refund_pending_minor
 
     @property
     def landed(self) -> bool:
@@ -101,6 +115,8 @@ def to_item(record: PaymentRecord) -> PaymentItem:
         void_requested_by=record.void_requested_by,
         voided_by=record.voided_by,
         voided_at=_utc(record.voided_at) if record.voided_at else None,
+        pending_refunds=[f"{refund_id} {amount}" for refund_id, amount in record.pending_refunds],
+        disputed_minor=record.disputed_minor,
     )
     if record.version is not None:
         item.version = record.version
@@ -137,8 +153,15 @@ def from_item(item: PaymentItem) -> PaymentRecord:
         void_requested_by=item.void_requested_by,
         voided_by=item.voided_by,
         voided_at=_utc(item.voided_at) if item.voided_at else None,
+        pending_refunds=tuple(_pending(entry) for entry in item.pending_refunds or ()),
+        disputed_minor=int(item.disputed_minor or 0),
         version=int(item.version) if item.version is not None else None,
     )
+
+
+def _pending(entry: str) -> tuple[str, int]:
+    refund_id, _, amount = entry.rpartition(" ")
+    return refund_id, int(amount)
 
 
 class PaymentRepository:

@@ -1,4 +1,4 @@
-"""The owner's pay pages: bill, return from Checkout, and the one generic "link not valid" page.
+"""The owner's pay pages: the account, return from Checkout, and the one generic "link not valid" page.
 
 Pure rendering: values in, an HTML string out. Each page is a Jinja2 template,
 ``propdesk/templates/pages/<page>.html`` on one base layout, with its words in the labels
@@ -9,23 +9,28 @@ the locale alone, so it is the same for every refused link and reveals nothing a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from propdesk.config import LOCALES, PropertyConfig
-from propdesk.domain.billing import Bill
 from propdesk.formatting import format_date, format_period
 from propdesk.payments.links import pay_path
 from propdesk.rendering import catalog, render_template
+
+if TYPE_CHECKING:
+    from propdesk.services.accounts import AccountView
 
 __all__ = [
     "choose_locale",
     "format_date",
     "format_period",
     "labels",
-    "render_bill_page",
+    "render_account_page",
     "render_error",
     "render_not_found",
+    "render_renew_sent",
     "render_return_page",
 ]
 
@@ -63,45 +68,71 @@ def _page(name: str, locale: str, config: PropertyConfig | None = None, **variab
     return render_template(f"pages/{name}", variables, locale=_known(locale), config=config)
 
 
-def render_bill_page(
-    bill: Bill,
+def render_account_page(
+    view: AccountView,
     *,
     config: PropertyConfig,
     locale: str,
     token: str,
+    today: date,
     notice: str | None = None,
+    visit_days: Sequence[date] = (),
 ) -> str:
-    """The owner's bill: itemised lines, total, due date, status, Pay (when open), other channels.
+    """The owner's account: amount due and Pay first, the open bills, credit, payment history.
 
-    ``notice`` is an optional label key shown above the bill (e.g. ``"unavailable_body"``).
-    """
+    ``notice`` is an optional page label key shown at the top (e.g. ``"unavailable_body"``)."""
+    locale = _known(locale)
+
+    def receipt_url(payment_id: str) -> str:
+        return (
+            f"{pay_path(token, '/payments/' + quote(payment_id, safe='') + '/receipt')}?lang={quote(locale)}"
+        )
+
     return _page(
-        "bill.html",
+        "account.html",
         locale,
         config,
-        bill=bill,
+        view=view,
+        today=today,
         notice=notice,
-        switch=_language_switch(token, _known(locale)),
+        switch=_language_switch(token, locale),
         checkout_url=pay_path(token, "/checkout"),
+        receipt_url=receipt_url,
+        visits_url=pay_path(token, "/visits"),
+        visit_days=visit_days,
     )
 
 
-def render_return_page(bill: Bill, *, config: PropertyConfig, locale: str, token: str) -> str:
+def render_return_page(
+    view: AccountView, *, config: PropertyConfig, locale: str, token: str, confirmed: bool
+) -> str:
     """After Checkout: thank the owner and say whether the payment is confirmed yet."""
     locale = _known(locale)
     return _page(
         "return.html",
         locale,
         config,
-        bill=bill,
+        view=view,
+        confirmed=confirmed,
         switch=_language_switch(token, locale, "/return"),
         back_url=f"{pay_path(token)}?lang={quote(locale)}",
     )
 
 
-def render_not_found(locale: str) -> str:
-    """The one page for every refused link: unknown, altered, expired or for another unit."""
-    return _page("not_found.html", locale)
+RENEW_PATH = "/pay/renew"
+
+
+def render_not_found(locale: str, config: PropertyConfig | None = None) -> str:
+    """The one page for every refused link, in both languages (``locale`` first): the property's
+    phone, and a form to ask for a fresh link. Nothing on it depends on the link."""
+    locale = _known(locale)
+    return _page("not_found.html", locale, config, other=labels(_other_locale(locale)), renew_url=RENEW_PATH)
+
+
+def render_renew_sent(locale: str, config: PropertyConfig) -> str:
+    """The answer to a fresh-link request: the same page whether or not a link was sent."""
+    locale = _known(locale)
+    return _page("renew_sent.html", locale, config, other=labels(_other_locale(locale)))
 
 
 def render_error(locale: str, *, message_key: str = "error_body") -> str:

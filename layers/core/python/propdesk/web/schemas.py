@@ -7,6 +7,8 @@ minor units with their currency; times are ISO 8601 in UTC; dates are the proper
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -299,7 +301,9 @@ class WebhookAnswer(_Out):
     outcome: str = Field(
         description="credited (bills paid in full) | partial | credit (the rest kept as credit) | "
         "duplicate (the bills were paid already: kept as credit, in the staff queue) | set_aside "
-        "(no unit or another currency: in the staff queue) | already_recorded | ignored"
+        "(no unit or another currency: in the staff queue) | already_recorded | ignored | refunded (a "
+        "refund posted: bills open again) | dispute (a chargeback reversed it: in the staff queue) | "
+        "payment_failed (a delayed payment failed: the owner is told)"
     )
 
 
@@ -320,6 +324,18 @@ def _whole_number(value: object) -> object:
 
 
 MinorUnits = Annotated[int, BeforeValidator(_whole_number)]
+
+
+def _iso_date(value: object) -> object:
+    """A date is written YYYY-MM-DD (not a timestamp, not 20270105)."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        raise ValueError("a date is written YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 MAX_AMOUNT_MINOR = 10**10  # 100 million in major units: larger is a typing error
 
 
@@ -415,7 +431,9 @@ class PaymentOut(_Out):
     receipt_no: str | None
     allocations: list[AllocationOut]
     credit_minor: int
-    refunded_minor: int
+    refunded_minor: int = Field(description="Gone back to the payer: refunds and disputes")
+    refund_pending_minor: int = Field(description="Held by refunds waiting for approval or the provider")
+    disputed_minor: int = Field(description="The part of refunded_minor a dispute (chargeback) took back")
     reference: str | None
     recorded_by: str | None
     paid_at: str
@@ -441,7 +459,11 @@ class PaymentQueue(_Out):
 class ResolutionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    action: Literal["keep_credit", "allocate"]
+    action: Literal["keep_credit", "allocate", "refund"] = Field(
+        description="keep_credit | allocate (its credit pays the open bills; unit_id places a payment "
+        "without a unit) | refund (its credit goes back through its provider; a large one waits for an "
+        "admin's approval)"
+    )
     unit_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,32}$")
     note: str | None = Field(default=None, min_length=1, max_length=200)
 
@@ -490,3 +512,119 @@ class CashUpOut(_Out):
     count_by_method: dict[str, int]
     total_minor: int
     payments: list[PaymentOut]
+
+
+class ReceiptLinkOut(_Out):
+    receipt_no: str
+    url: str = Field(description="The receipt PDF; the link stops working after expires_in seconds")
+    expires_in: int
+
+
+# --- refunds ----------------------------------------------------------------------------------
+
+
+class RefundIn(BaseModel):
+    """A refund of (part of) a payment, started by staff."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"request_id": "7c1e-refund-0001", "amount_minor": 5000, "reason": "Paid twice"}]
+        },
+    )
+
+    request_id: str = Field(
+        pattern=REQUEST_ID_PATTERN,
+        description="Made by the staff member's screen for this refund: sending it again starts nothing new",
+    )
+    amount_minor: MinorUnits = Field(
+        gt=0,
+        le=MAX_AMOUNT_MINOR,
+        description="Minor units (fen), > 0; at most what is left of the payment (409 refund_too_large)",
+    )
+    reason: str = Field(
+        min_length=3, max_length=200, description="Why, for the records (not sent to the owner)"
+    )
+
+
+class RefundOut(_Out):
+    refund_id: str
+    payment_id: str
+    unit_id: str | None
+    amount_minor: int
+    currency: str
+    reason: str
+    status: str = Field(
+        description="pending_approval (an admin other than the one asking approves it) | approved (to "
+        "be sent) | sent (the provider took it; posted when it confirms) | succeeded (posted: the bills "
+        "it had paid are open again) | failed (the provider refused it; nothing moved)"
+    )
+    requested_by: str
+    approved_by: str | None
+    provider_refund_id: str | None
+    failure: str | None
+    created_at: str
+    updated_at: str
+
+
+class RefundTaken(RefundOut):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "refund_id": "rf_7c1e-refund-0001",
+                    "payment_id": "stripe:pi_3Qx1",
+                    "unit_id": "A-1203",
+                    "amount_minor": 5000,
+                    "currency": "CNY",
+                    "reason": "Paid twice",
+                    "status": "sent",
+                    "requested_by": "cashier-li",
+                    "approved_by": None,
+                    "provider_refund_id": "re_3Qx1",
+                    "failure": None,
+                    "created_at": "2027-01-05T02:00:00+00:00",
+                    "updated_at": "2027-01-05T02:00:01+00:00",
+                    "created": True,
+                }
+            ]
+        },
+    )
+
+    created: bool = Field(description="False: this request_id started a refund before; this is that refund")
+
+
+class VisitIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"unit_id": "A-1203", "day": "2027-01-05", "slot": "09:00-11:00"}]},
+    )
+
+    unit_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    day: IsoDate = Field(description="The property's local date")
+    slot: str = Field(pattern=r"^[0-2][0-9]:[0-5][0-9]-[0-2][0-9]:[0-5][0-9]$", examples=["09:00-11:00"])
+    note: str | None = Field(default=None, min_length=1, max_length=200, description="For the collector")
+
+
+class VisitOut(_Out):
+    visit_id: str
+    unit_id: str
+    day: str
+    slot: str
+    status: str = Field(description="booked | done")
+    booked_by: str
+    note: str | None
+    payment_id: str | None
+    owner_name: str | None = None
+    owner_phone: str | None = None
+    owed_minor: int | None = None
+
+
+class VisitBooked(VisitOut):
+    created: bool
+
+
+class DayVisits(_Out):
+    day: str
+    visits: list[VisitOut]
