@@ -18,7 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from api.responses import json_error, json_ok
 from api.staff import UnitId, local_today
 from propdesk.routes import ROLE_ADMIN
-from propdesk.services import desk, receipts, review
+from propdesk.services import desk, invoices, receipts, review
 from propdesk.services.accounts import account_view, find_accounts
 from propdesk.services.reports import bill_row
 from propdesk.settings import get_settings
@@ -32,6 +32,8 @@ from propdesk.web.schemas import (
     CashUpOut,
     DeskPaymentIn,
     DeskPaymentTaken,
+    InvoiceIssuedIn,
+    InvoiceQueue,
     IsoDate,
     PaymentOut,
     PaymentQueue,
@@ -98,6 +100,10 @@ def payment_json(record: PaymentRecord) -> dict[str, Any]:
         "void_requested_by": record.void_requested_by,
         "voided_by": record.voided_by,
         "voided_at": _iso(record.voided_at),
+        "invoice_state": record.invoice_state,
+        "invoice_title": record.invoice_title,
+        "invoice_tax_id": record.invoice_tax_id,
+        "invoice_no": record.invoice_no,
     }
 
 
@@ -272,3 +278,19 @@ def cash_up(
         "payments": [payment_json(p) for p in result.payments],
     }
     return json_ok(CashUpOut.model_validate(body).model_dump(mode="json"))
+
+
+@endpoint(router, "invoice_queue")
+def invoice_queue() -> InvoiceQueue:
+    return InvoiceQueue.model_validate({"payments": [payment_json(p) for p in invoices.waiting()]})
+
+
+@endpoint(router, "record_invoice")
+def record_invoice(payment_id: PaymentId, body: InvoiceIssuedIn) -> Response[PaymentOut]:
+    try:
+        if body.title:
+            invoices.request_invoice(payment_id, unit_id=None, title=body.title, tax_id=body.tax_id)
+        record = invoices.mark_issued(payment_id, invoice_no=body.invoice_no)
+    except desk.DeskError as error:
+        raise _refused(error) from None
+    return json_ok(payment_json(record))

@@ -19,7 +19,7 @@ from api.responses import html, redirect
 from propdesk.config import PropertyConfig
 from propdesk.payments.links import MAX_TOKEN_LENGTH, pay_links
 from propdesk.payments.stripe_provider import ProviderUnavailable
-from propdesk.services import checkout, receipts, renewal, visits
+from propdesk.services import checkout, invoices, receipts, renewal, visits
 from propdesk.services.errors import DeskError
 from propdesk.settings import get_settings
 from propdesk.store.payments import PaymentRepository
@@ -54,7 +54,15 @@ def _holder() -> LinkHolder:
 
 
 Notice = Annotated[
-    Literal["nothing_owed", "visit_booked", "visit_full", "visit_not_offered"] | None,
+    Literal[
+        "nothing_owed",
+        "visit_booked",
+        "visit_full",
+        "visit_not_offered",
+        "invoice_requested",
+        "invoice_refused",
+    ]
+    | None,
     Query(description="A message for the top of the page", examples=["nothing_owed"]),
 ]
 BillChoice = Annotated[
@@ -187,5 +195,30 @@ def owner_book_visit(
     except DeskError as refused:
         # Back to the page either way (a form's answer), which says what happened.
         notice = "visit_full" if refused.code in ("slot_full", "slot_changed") else "visit_not_offered"
+    locale = pages.choose_locale(lang, None, config.default_locale)
+    return redirect(f"{pay_links().page_url(holder.token)}?lang={locale}&notice={notice}")
+
+
+@endpoint(router, "owner_invoice", status_code=303, html=True)
+def owner_invoice(
+    token: Token,
+    payment_id: PaymentIdPath,
+    title: Annotated[
+        str, Form(max_length=100, description="Invoice title: a name or a company", examples=["张伟"])
+    ],
+    tax_id: Annotated[
+        str, Form(max_length=20, description="A company's tax number; empty for a person")
+    ] = "",
+    lang: FormLang = None,
+) -> Response[str]:
+    config = get_settings().property_config
+    holder = _holder()
+    notice = "invoice_requested"
+    try:
+        invoices.request_invoice(payment_id, unit_id=holder.link.unit_id, title=title, tax_id=tax_id or None)
+    except DeskError as refused:
+        if refused.code == "not_found":
+            raise checkout.PayLinkRefused from None  # the one not-found page
+        notice = "invoice_refused"
     locale = pages.choose_locale(lang, None, config.default_locale)
     return redirect(f"{pay_links().page_url(holder.token)}?lang={locale}&notice={notice}")

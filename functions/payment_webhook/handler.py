@@ -30,6 +30,7 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idemp
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from propdesk.payments.links import pay_links
 from propdesk.payments.stripe_provider import InvalidWebhook, StripeCheckout, stripe_keys, verify_webhook
 from propdesk.services.payments import process_stripe_event
 from propdesk.services.refunds import NotRecordedYet
@@ -108,6 +109,9 @@ def stripe_webhook() -> Response[WebhookAnswer]:
             livemode=livemode,
             now=datetime.now(UTC),
             expire=lambda session_id: StripeCheckout.from_settings(get_settings()).expire_session(session_id),
+            receipt_url=lambda record: pay_links().receipt_url(
+                str(record.unit_id), record.payment_id, now=datetime.now(UTC)
+            ),
         )
 
     # A failure is answered by the app's exception handlers (409 in progress, 500 retry): an error

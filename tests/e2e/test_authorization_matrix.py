@@ -89,6 +89,17 @@ SAMPLES: dict[str, dict] = {
     "get_payment": {"params": {"payment_id": DESK_PAYMENT}},
     "payment_receipt": {"params": {"payment_id": DESK_PAYMENT}},
     "owner_receipt": {"params": {"payment_id": DESK_PAYMENT}},
+    "owner_invoice": {
+        "params": {"payment_id": DESK_PAYMENT},
+        "body": b"title=Anna%20Liu",
+        "content_type": "application/x-www-form-urlencoded",
+    },
+    "invoice_queue": {},
+    "record_invoice": {
+        "params": {"payment_id": DESK_PAYMENT},
+        "body": b'{"invoice_no":"3100 0001","title":"Anna Liu"}',
+        "content_type": "application/json",
+    },
     "payment_queue": {},
     "resolve_payment": {
         "params": {"payment_id": DESK_PAYMENT},

@@ -101,3 +101,84 @@ def test_a_voided_receipt_keeps_its_number_in_a_file_of_its_own_marked_void(paid
     ]
     text = text_of(requests.get(link["url"], timeout=10).content)
     assert no in text and "作废" in text and "wrong unit" in text
+
+
+def _ask_invoice(token: str, payment_id: str, title: str, tax_id: str = "") -> dict:
+    from urllib.parse import quote
+
+    return call(
+        "owner_invoice",
+        params={"token": token, "payment_id": payment_id},
+        body=f"title={quote(title)}&tax_id={quote(tax_id)}&lang=en",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        claims=None,
+    )
+
+
+def test_an_owner_asks_for_a_tax_invoice_and_staff_issue_it(paid):
+    bill, payment = paid
+    token = pay_token(bill)
+    asked = _ask_invoice(token, payment["payment_id"], "上海某某科技有限公司", "91310000MA1FL0AB2C")
+    assert asked["statusCode"] == 303 and asked["headers"]["Location"].endswith("notice=invoice_requested")
+    (waiting,) = json.loads(call("invoice_queue")["body"])["payments"]
+    assert (waiting["payment_id"], waiting["invoice_title"], waiting["invoice_tax_id"]) == (
+        payment["payment_id"],
+        "上海某某科技有限公司",
+        "91310000MA1FL0AB2C",
+    )
+    issued = call(
+        "record_invoice", params={"payment_id": payment["payment_id"]}, body={"invoice_no": "3100 0042"}
+    )
+    assert issued["statusCode"] == 200 and json.loads(issued["body"])["invoice_state"] == "issued"
+    assert json.loads(call("invoice_queue")["body"])["payments"] == []
+    page = call("bill_page", params={"token": token}, query={"lang": "en"}, claims=None)["body"]
+    assert "Tax invoice 3100 0042" in page
+    again = _ask_invoice(token, payment["payment_id"], "Someone else")
+    assert again["headers"]["Location"].endswith("notice=invoice_refused")
+
+
+def test_a_bad_tax_number_or_another_unit_s_payment_asks_for_nothing(paid):
+    bill, payment = paid
+    bad = _ask_invoice(pay_token(bill), payment["payment_id"], "Anna Liu", "123")
+    assert bad["headers"]["Location"].endswith("notice=invoice_refused")
+    other = store_bill(make_bill("A-102", "2026-03", owner_id="O0002"))
+    assert _ask_invoice(pay_token(other), payment["payment_id"], "Anna Liu")["statusCode"] == 404
+    assert json.loads(call("invoice_queue")["body"])["payments"] == []
+    nothing = call(
+        "record_invoice", params={"payment_id": payment["payment_id"]}, body={"invoice_no": "3100 0043"}
+    )
+    assert nothing["statusCode"] == 409 and json.loads(nothing["body"])["error"] == "no_invoice_requested"
+
+
+def test_the_receipt_message_links_to_the_pdf_through_the_owner_s_lasting_link(paid, aws):
+    from urllib.parse import unquote
+
+    from propdesk.messaging.templates import render
+    from propdesk.settings import get_settings
+
+    _, payment = paid
+    sqs = boto3.client("sqs")
+    found = []
+    while batch := sqs.receive_message(QueueUrl=aws["MESSAGES_QUEUE_URL"], MaxNumberOfMessages=10).get(
+        "Messages"
+    ):
+        found += [json.loads(m["Body"]) for m in batch]
+    (receipt,) = [m for m in found if m["template"] == "payment_receipt"]
+    url = receipt["context"]["receipt_url"]
+    assert url.startswith("https://pay.example.test/pay/") and url.endswith(
+        "/payments/desk%3Areq-receipt-01/receipt"
+    )
+    token = unquote(url.split("/pay/", 1)[1].split("/", 1)[0])
+    opened = call("owner_receipt", params={"token": token, "payment_id": payment["payment_id"]}, claims=None)
+    assert (
+        opened["statusCode"] == 303
+        and requests.get(opened["headers"]["Location"], timeout=10).content[:4] == b"%PDF"
+    )
+    text = render(
+        "payment_receipt",
+        locale="zh-CN",
+        context=receipt["context"],
+        recipient_name="吴娜",
+        config=get_settings().property_config,
+    ).text
+    assert url in text and "发票" in text

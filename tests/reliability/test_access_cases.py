@@ -23,6 +23,7 @@ PARAMS = {
     "record_desk_payment": {"unit_id": "A-101"},
     "get_payment": {"payment_id": "desk:0000000001"},
     "payment_receipt": {"payment_id": "desk:0000000001"},
+    "record_invoice": {"payment_id": "desk:0000000001"},
     "resolve_payment": {"payment_id": "desk:0000000001"},
     "request_void": {"payment_id": "desk:0000000001"},
     "approve_void": {"payment_id": "desk:0000000001"},

@@ -112,9 +112,20 @@ def test_an_owner_who_owes_can_book_a_home_visit_and_then_sees_it(demo_config):
 def test_a_settled_account_says_so_and_offers_no_way_to_pay(demo_config):
     html = page(view(payments=[payment()]), demo_config)
     assert "Nothing to pay: your account is settled" in html
-    assert "<form" not in html and "Other ways to pay" not in html and "Bank transfer" not in html
+    assert 'name="bill"' not in html and "Other ways to pay" not in html and "Bank transfer" not in html
+    # (the only form left asks for a tax invoice for the payment)
+    assert html.count("<form") == 1 and 'action="/pay/tok.en/payments/stripe%3Api_1/invoice"' in html
     assert "DEMO-2026-000007" in html and "WeChat Pay" in html and "3 March 2026" in html
     assert "/pay/tok.en/payments/stripe%3Api_1/receipt?lang=en" in html
+
+
+def test_a_payment_s_tax_invoice_is_asked_for_once_and_then_shown(demo_config):
+    asked = page(view(payments=[payment(invoice_state="requested", invoice_title="Anna Liu")]), demo_config)
+    issued = page(view(payments=[payment(invoice_state="issued", invoice_no="3100 0042")]), demo_config)
+    assert "Tax invoice asked for" in asked and "/invoice" not in asked
+    assert "Tax invoice 3100 0042" in issued and "/invoice" not in issued
+    voided = page(view(payments=[payment(status="voided")]), demo_config)
+    assert "/invoice" not in voided
 
 
 def test_credit_voids_refunds_and_payments_under_review_are_told(demo_config):

@@ -215,6 +215,19 @@ ROUTES: tuple[Route, ...] = (
         responses=MappingProxyType({303: "Back to the account page, which says whether it was booked"}),
     ),
     Route(
+        key="owner_invoice",
+        method="POST",
+        path="/pay/{token}/payments/{payment_id}/invoice",
+        function="api",
+        audience=OwnerLink(),
+        summary="Ask for a tax invoice (发票)",
+        description="For a payment of the account: the title (a name or a company) and, for a company, its "
+        "tax number. Back to the account page (303), which says whether it was taken.",
+        tag="Owner pages",
+        max_body_bytes=2 * KIB,
+        responses=MappingProxyType({303: "Back to the account page"}),
+    ),
+    Route(
         key="checkout_return",
         method="GET",
         path="/pay/{token}/return",
@@ -348,6 +361,31 @@ ROUTES: tuple[Route, ...] = (
         "phone, what the unit owes and whether the payment was taken. The collector records it at the "
         "door with POST /staff/units/{unit_id}/payments, channel home_visit.",
         tag="Home collection",
+    ),
+    Route(
+        key="invoice_queue",
+        method="GET",
+        path="/staff/invoices",
+        function="api",
+        audience=Staff((ROLE_ADMIN, ROLE_CASHIER)),
+        summary="Tax invoices (发票) to issue",
+        description="Payments whose owner asked for an official tax invoice, oldest first, with the title "
+        "and tax number to print.",
+        tag="Front desk",
+    ),
+    Route(
+        key="record_invoice",
+        method="POST",
+        path="/staff/payments/{payment_id}/invoice",
+        function="api",
+        audience=Staff((ROLE_ADMIN, ROLE_CASHIER)),
+        summary="Record a tax invoice issued",
+        description="Its number from the tax system; with a title (and tax number) it also records a request "
+        "taken at the desk. The payment leaves the list of invoices to issue.",
+        tag="Front desk",
+        responses=MappingProxyType(
+            {404: "No payment with this id", 409: "No invoice asked for, or issued already"}
+        ),
     ),
     Route(
         key="payment_queue",

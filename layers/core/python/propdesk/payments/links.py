@@ -160,6 +160,12 @@ class PayLinks:
         token = sign_pay_link(bill_id="", unit_id=unit_id, expires_at=now + self.ttl, key=self.key)
         return self.page_url(token)
 
+    def receipt_url(self, unit_id: str, payment_id: str, *, now: datetime) -> str:
+        """The owner's link to a payment's receipt PDF (through the account page's route, which
+        mints a short-lived file link each time), valid ``ttl`` from ``now``."""
+        token = sign_pay_link(bill_id="", unit_id=unit_id, expires_at=now + self.ttl, key=self.key)
+        return self.page_url(token, f"/payments/{quote(payment_id, safe='')}/receipt")
+
     def page_url(self, token: str, suffix: str = "") -> str:
         """``<base>/pay/<token><suffix>``: the owner's page, or one of its actions (``/return``)."""
         return self.base_url + pay_path(token, suffix)

@@ -21,6 +21,7 @@ from aws_lambda_powertools import Logger
 
 from propdesk.config import PropertyConfig
 from propdesk.domain.billing import STATUS_OPEN
+from propdesk.payments.links import pay_links
 from propdesk.services import visits
 from propdesk.services.errors import DeskError
 from propdesk.services.payments import IncomingPayment, PaymentOutcome, record_payment
@@ -97,7 +98,12 @@ def record_desk_payment(
         unit_known=True,
         owner_id=unit.owner_id,
     )
-    outcome = record(incoming, config=config, now=now)
+    outcome = record(
+        incoming,
+        config=config,
+        now=now,
+        receipt_url=lambda landed: pay_links().receipt_url(unit.unit_id, landed.payment_id, now=now),
+    )
     stored = outcome.record
     if outcome.outcome == "already_recorded" and stored is not None:
         same = (stored.unit_id, stored.amount_minor, stored.method) == (

@@ -300,8 +300,16 @@ def payment_entries(record: PaymentRecord, plan: Plan, *, now: datetime) -> tupl
 # --- follow-ups -----------------------------------------------------------------------------------
 
 
+ReceiptUrl = Callable[[PaymentRecord], str]
+
+
 def receipt_message(
-    record: PaymentRecord, *, owner_id: str, bills: dict[str, Bill] | None = None, refund: bool = False
+    record: PaymentRecord,
+    *,
+    owner_id: str,
+    bills: dict[str, Bill] | None = None,
+    refund: bool = False,
+    receipt_url: ReceiptUrl | None = None,
 ) -> MessageRequest:
     """The owner's receipt for a landed payment: what it paid, bill by bill, and any credit (or,
     with ``refund``, that the money for bills paid already goes back: ``services.refunds``)."""
@@ -331,6 +339,8 @@ def receipt_message(
             "currency": record.currency,
             "method": record.method,
             "paid_at": record.paid_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            # The owner's lasting link to the receipt PDF (it mints a short-lived one when opened).
+            "receipt_url": receipt_url(record) if receipt_url else None,
         },
     )
 
@@ -342,11 +352,12 @@ def follow_up(
     bills: dict[str, Bill],
     notify: Notify,
     refund: bool = False,
+    receipt_url: ReceiptUrl | None = None,
 ) -> None:
     """Send the receipt (the messenger sends each receipt number once, so this is safe to repeat)."""
     if not record.receipt_no or not owner_id:
         return
-    notify([receipt_message(record, owner_id=owner_id, bills=bills, refund=refund)])
+    notify([receipt_message(record, owner_id=owner_id, bills=bills, refund=refund, receipt_url=receipt_url)])
 
 
 # --- the whole: read, decide, post, follow up -----------------------------------------------------
@@ -361,6 +372,7 @@ def record_payment(
     payments: PaymentRepository | None = None,
     notify: Notify | None = None,
     expire: Callable[[str], None] | None = None,
+    receipt_url: ReceiptUrl | None = None,
     max_attempts: int = MAX_ATTEMPTS,
 ) -> PaymentOutcome:
     store = store or AccountStore()
@@ -384,6 +396,7 @@ def record_payment(
                 store=store,
                 notify=notify,
                 refund=refunds.refunds_surplus(config, decision.record),
+                receipt_url=receipt_url,
             )
         if isinstance(decision, SetAside):
             return _set_aside(payment, decision, now=now, payments=payments)
@@ -405,6 +418,7 @@ def record_payment(
                 bills=snapshot.bills,
                 notify=notify,
                 refund=refunds.refunds_surplus(config, record),
+                receipt_url=receipt_url,
             )
             if payment.session_id and snapshot.account is not None and expire is not None:
                 expire_other_sessions(snapshot.account, payment.session_id, now=now, expire=expire)
@@ -448,7 +462,13 @@ def _unit_of_bill_ids(bill_ids: Sequence[str]) -> str | None:
 
 
 def _already_recorded(
-    record: PaymentRecord, snapshot: Snapshot, *, store: AccountStore, notify: Notify, refund: bool = False
+    record: PaymentRecord,
+    snapshot: Snapshot,
+    *,
+    store: AccountStore,
+    notify: Notify,
+    refund: bool = False,
+    receipt_url: ReceiptUrl | None = None,
 ) -> PaymentOutcome:
     """Finish the follow-ups of a payment recorded earlier (a crash may have cut them short)."""
     if record.status == ALLOCATED and record.unit_id:
@@ -462,6 +482,7 @@ def _already_recorded(
             bills=snapshot.bills,
             notify=notify,
             refund=refund,
+            receipt_url=receipt_url,
         )
     logger.info("payment already recorded", payment_id=record.payment_id, status=record.status)
     return PaymentOutcome(
@@ -550,10 +571,12 @@ def process_stripe_event(
     now: datetime,
     record: Callable[..., PaymentOutcome] = record_payment,
     expire: Callable[[str], None] | None = None,
+    receipt_url: ReceiptUrl | None = None,
 ) -> dict[str, Any]:
     """Act on a signature-checked Stripe event; the result is what the webhook answers (and
     what the idempotency record replays for a repeat of the same event). ``expire`` expires a
-    Checkout Session (the unit's other sessions, once one is paid)."""
+    Checkout Session (the unit's other sessions, once one is paid); ``receipt_url`` links the
+    receipt message to the PDF."""
     interpreted = interpret_event(event, property_id=config.property_id, livemode=livemode)
     if isinstance(interpreted, Ignored):
         logger.info(
@@ -566,7 +589,9 @@ def process_stripe_event(
     if not isinstance(interpreted, OnlinePayment):
         # A refund, a dispute, a delayed payment that failed (services.refunds).
         return refunds.process_reversal_event(interpreted, config=config, now=now)
-    outcome = record(incoming_from_stripe(interpreted), config=config, now=now, expire=expire)
+    outcome = record(
+        incoming_from_stripe(interpreted), config=config, now=now, expire=expire, receipt_url=receipt_url
+    )
     landed = outcome.record
     if landed is not None and landed.status == ALLOCATED and refunds.refunds_surplus(config, landed):
         _refund_surplus(landed, config=config, now=now)

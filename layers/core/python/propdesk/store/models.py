@@ -178,6 +178,18 @@ class PaymentDeskIndex(GlobalSecondaryIndex):
     received_at = UTCDateTimeAttribute(range_key=True)
 
 
+class PaymentInvoiceIndex(GlobalSecondaryIndex):
+    """Payments whose owner asked for an official tax invoice (发票), by state: staff's list of
+    invoices to issue. Sparse: only payments with ``invoice_state``."""
+
+    class Meta:
+        index_name = "invoice-index"
+        projection = AllProjection()
+
+    invoice_state = UnicodeAttribute(hash_key=True)  # requested | issued
+    received_at = UTCDateTimeAttribute(range_key=True)
+
+
 class PaymentItem(_Table):
     """A payment, keyed on its provider and the provider's own id, so one payment counts once
     whatever the notifications do (``stripe:pi_…``, ``desk:…``, ``transfer:<bank serial>``)."""
@@ -217,11 +229,17 @@ class PaymentItem(_Table):
     # much of the payment, so two refunds never take back more than it brought.
     pending_refunds = ListAttribute(of=UnicodeAttribute, default=list)
     disputed_minor = NumberAttribute(default=0)  # the part of refunded_minor a dispute took back
+    # An official tax invoice (发票) the owner asked for: the title and tax number to print on it.
+    invoice_state = UnicodeAttribute(null=True)  # requested | issued
+    invoice_title = UnicodeAttribute(null=True)
+    invoice_tax_id = UnicodeAttribute(null=True)
+    invoice_no = UnicodeAttribute(null=True)
     version = VersionAttribute()
 
     review_index = PaymentReviewIndex()
     unit_index = PaymentUnitIndex()
     desk_index = PaymentDeskIndex()
+    invoice_index = PaymentInvoiceIndex()
 
 
 class AccountItem(_Table):

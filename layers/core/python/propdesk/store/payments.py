@@ -58,6 +58,10 @@ class PaymentRecord:
     # provider), oldest first: (refund id, amount). They hold that much of the payment.
     pending_refunds: tuple[tuple[str, int], ...] = ()
     disputed_minor: int = 0  # the part of refunded_minor a dispute (chargeback) took back
+    invoice_state: str | None = None  # requested | issued: an official tax invoice (发票)
+    invoice_title: str | None = None
+    invoice_tax_id: str | None = None
+    invoice_no: str | None = None
     version: int | None = field(default=None, compare=False)
 
     @property
@@ -117,6 +121,10 @@ def to_item(record: PaymentRecord) -> PaymentItem:
         voided_at=_utc(record.voided_at) if record.voided_at else None,
         pending_refunds=[f"{refund_id} {amount}" for refund_id, amount in record.pending_refunds],
         disputed_minor=record.disputed_minor,
+        invoice_state=record.invoice_state,
+        invoice_title=record.invoice_title,
+        invoice_tax_id=record.invoice_tax_id,
+        invoice_no=record.invoice_no,
     )
     if record.version is not None:
         item.version = record.version
@@ -155,6 +163,10 @@ def from_item(item: PaymentItem) -> PaymentRecord:
         voided_at=_utc(item.voided_at) if item.voided_at else None,
         pending_refunds=tuple(_pending(entry) for entry in item.pending_refunds or ()),
         disputed_minor=int(item.disputed_minor or 0),
+        invoice_state=item.invoice_state,
+        invoice_title=item.invoice_title,
+        invoice_tax_id=item.invoice_tax_id,
+        invoice_no=item.invoice_no,
         version=int(item.version) if item.version is not None else None,
     )
 
@@ -192,6 +204,10 @@ class PaymentRepository:
         condition = PaymentItem.received_at.between(_utc(start), _utc(end))
         found = PaymentItem.desk_index.query(staff_id, range_key_condition=condition)
         return [from_item(item) for item in found if _utc(item.received_at) < _utc(end)]
+
+    def invoices(self, state: str) -> list[PaymentRecord]:
+        """Payments whose tax invoice is in ``state`` (requested: staff's to-do), oldest first."""
+        return [from_item(item) for item in PaymentItem.invoice_index.query(state)]
 
     def waiting_for_staff(self) -> list[PaymentRecord]:
         """The staff queue: payments set aside or needing a look, oldest first."""

@@ -88,6 +88,9 @@ def render_account_page(
             f"{pay_path(token, '/payments/' + quote(payment_id, safe='') + '/receipt')}?lang={quote(locale)}"
         )
 
+    def invoice_url(payment_id: str) -> str:
+        return pay_path(token, "/payments/" + quote(payment_id, safe="") + "/invoice")
+
     return _page(
         "account.html",
         locale,
@@ -99,6 +102,7 @@ def render_account_page(
         checkout_url=pay_path(token, "/checkout"),
         receipt_url=receipt_url,
         visits_url=pay_path(token, "/visits"),
+        invoice_url=invoice_url,
         visit_days=visit_days,
     )
 

@@ -445,6 +445,12 @@ class PaymentOut(_Out):
     void_requested_by: str | None
     voided_by: str | None
     voided_at: str | None
+    invoice_state: str | None = Field(
+        default=None, description="requested | issued: an official tax invoice (发票)"
+    )
+    invoice_title: str | None = None
+    invoice_tax_id: str | None = None
+    invoice_no: str | None = None
 
 
 class DeskPaymentTaken(PaymentOut):
@@ -628,3 +634,20 @@ class VisitBooked(VisitOut):
 class DayVisits(_Out):
     day: str
     visits: list[VisitOut]
+
+
+class InvoiceIssuedIn(BaseModel):
+    """An invoice issued in the tax system for a payment; title and tax number record a request
+    taken at the desk in the same step."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"invoice_no": "31001234 56789012"}]}
+    )
+
+    invoice_no: str = Field(min_length=4, max_length=40, pattern=r"^[0-9A-Za-z -]+$")
+    title: str | None = Field(default=None, min_length=1, max_length=100)
+    tax_id: str | None = Field(default=None, pattern=r"^[0-9A-Za-z]{15,20}$")
+
+
+class InvoiceQueue(_Out):
+    payments: list[PaymentOut]
