@@ -339,3 +339,59 @@ def test_a_fresh_link_asked_for_by_e_mail_goes_by_e_mail_once_an_hour(aws):
     messages = _queued_links(aws)
     assert {m["message_id"] for m in messages} == {messages[0]["message_id"]}  # one id: sent once
     assert messages[0]["channels"] == ["email"]
+
+
+def test_payments_10_a_link_used_after_its_checkout_session_expired_gets_a_new_session(stripe_api):
+    import time_machine
+
+    # GIVEN an owner who pressed Pay, left the Checkout page open, and came back two days later
+    bill = store_bill()
+    token = pay_token(bill, expires_in=timedelta(days=30))
+    first = _press_pay(token)["headers"]["Location"]
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=2), tick=False):
+        # WHEN they press Pay again on the (still valid) link
+        second = _press_pay(token)
+        # THEN a fresh session is created, not the expired one
+        assert second["statusCode"] == 303 and second["headers"]["Location"] != first
+        assert [p for p in stripe_api.paths if p == "/v1/checkout/sessions"] == ["/v1/checkout/sessions"] * 2
+        # AND when it is paid, only sessions still open are expired (the old one expired by itself)
+        account = AccountStore().get("A-101")
+        assert account.sessions_open_at(datetime.now(UTC)) == ("cs_test_0002",)
+        webhook_handler(
+            webhook_request(event_body(checkout_event(bill, session_id="cs_test_0002"))), LambdaContext()
+        )
+    assert not [p for p in stripe_api.paths if p.endswith("/expire")]
+    assert AccountStore().get("A-101").open_sessions == ()
+
+
+def test_payments_9_front_desk_first_then_the_online_tab_lands_as_credit_for_staff(stripe_api):
+    from tests.route_events import staff_claims
+
+    # GIVEN an owner who opened Checkout, then paid the same bill in cash at the front desk
+    _unit_a101()
+    bill = store_bill()
+    token = pay_token(bill)
+    _press_pay(token)
+    desk = lambda_handler(
+        route_event(
+            "record_desk_payment",
+            params={"unit_id": "A-101"},
+            body={"request_id": "desk-then-online", "amount_minor": bill.total_minor, "method": "cash"},
+            claims=staff_claims("cashier", sub="cashier-li"),
+        ),
+        LambdaContext(),
+    )
+    assert desk["statusCode"] == 201
+    # WHEN the still-open Checkout tab is paid too
+    webhook_handler(
+        webhook_request(event_body(checkout_event(bill, session_id="cs_test_0001"))), LambdaContext()
+    )
+    # THEN the second payment is credit on the account, in the staff queue, and the page says so
+    account = AccountStore().get("A-101")
+    assert account.credit_minor == bill.total_minor and account.open_bill_ids == ()
+    from propdesk.store.payments import PaymentRepository
+
+    (queued,) = PaymentRepository().waiting_for_staff()
+    assert queued.review_reason == "duplicate" and queued.provider == "stripe"
+    page = call("bill_page", token, query={"lang": "en"})["body"]
+    assert "Credit on your account" in page and "kept as credit" in page
