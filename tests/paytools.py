@@ -148,6 +148,7 @@ def pay_token(
     unit_id: str | None = None,
     expires_in: timedelta = timedelta(days=30),
     now: datetime | None = None,
+    owner_id: str | None = None,
 ) -> str:
     now = now or datetime.now(UTC)
     return sign_pay_link(
@@ -155,6 +156,7 @@ def pay_token(
         unit_id=unit_id or bill.unit_id,
         expires_at=now + expires_in,
         key=TEST_LINK_KEY.encode("utf-8"),
+        owner_id=owner_id,
     )
 
 

@@ -276,6 +276,16 @@ def cash_up(
         "count_by_method": result.count_by_method,
         "total_minor": result.total_minor,
         "payments": [payment_json(p) for p in result.payments],
+        "paid_out": [
+            {
+                "refund_id": out.refund.refund_id,
+                "payment_id": out.refund.payment_id,
+                "method": out.method,
+                "amount_minor": out.refund.amount_minor,
+                "paid_out_at": out.refund.paid_out_at,
+            }
+            for out in result.paid_out
+        ],
     }
     return json_ok(CashUpOut.model_validate(body).model_dump(mode="json"))
 

@@ -109,8 +109,8 @@ def stripe_webhook() -> Response[WebhookAnswer]:
             livemode=livemode,
             now=datetime.now(UTC),
             expire=lambda session_id: StripeCheckout.from_settings(get_settings()).expire_session(session_id),
-            receipt_url=lambda record: pay_links().receipt_url(
-                str(record.unit_id), record.payment_id, now=datetime.now(UTC)
+            receipt_url=lambda record, owner_id: pay_links().receipt_url(
+                str(record.unit_id), record.payment_id, owner_id=owner_id, now=datetime.now(UTC)
             ),
         )
 

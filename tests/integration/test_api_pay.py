@@ -318,9 +318,10 @@ def test_an_expired_link_s_owner_gets_a_fresh_one_at_the_contact_on_file_and_nob
     # AND somebody asks with a wrong contact, and for a unit that does not exist
     wrong = _renew("A-101", "13999999999")
     nobody = _renew("Z-999", "13800000000")
+    blank = _renew("   ", "13800000000")  # no unit at all: nothing looked up, the same page
     # THEN every answer is the same page
-    assert matched["statusCode"] == wrong["statusCode"] == nobody["statusCode"] == 200
-    assert matched["body"] == wrong["body"] == nobody["body"]
+    assert matched["statusCode"] == wrong["statusCode"] == nobody["statusCode"] == blank["statusCode"] == 200
+    assert matched["body"] == wrong["body"] == nobody["body"] == blank["body"]
     # AND one SMS with a fresh link to A-101's account is queued, for the owner on file only
     (message,) = _queued_links(aws)
     assert message["owner_id"] == "O0001" and message["channels"] == ["sms"]

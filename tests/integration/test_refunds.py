@@ -82,9 +82,19 @@ def test_a_desk_refund_is_paid_back_at_once_and_the_newest_bill_opens_again(unit
     assert told["context"]["reopened"] == [
         {"bill_id": newer.bill_id, "period": "2026-03", "owed_minor": 10_000}
     ]
-    # AND the day's cash-up counts what stayed in the drawer
+    # AND the day's cash-up counts what stayed in the drawer: taken in full, less the refund
     status, cash = call("cash_up")
     assert cash["total_minor"] == paid["amount_minor"] - 15_000
+    assert cash["paid_out"] == [
+        {
+            "refund_id": "rf_refund-req-0001",
+            "payment_id": paid["payment_id"],
+            "method": "cash",
+            "amount_minor": 15_000,
+            "paid_out_at": cash["paid_out"][0]["paid_out_at"],
+        }
+    ]
+    assert [p["amount_minor"] for p in cash["payments"]] == [paid["amount_minor"]]
 
 
 def test_the_same_request_twice_is_one_refund(units):

@@ -75,6 +75,7 @@ def _bill(issued_at=NOW):
     class Linked:
         bill_id: str = "A-101#2026-12"
         unit_id: str = "A-101"
+        owner_id: str = "O0001"
         issued_at: datetime = NOW
 
     return Linked(issued_at=issued_at)
@@ -85,6 +86,7 @@ def test_a_link_points_at_the_owner_page_with_the_token_quoted():
     url = links.url(_bill())
     token = url.removeprefix("https://pay.example.test/pay/")
     assert verify_pay_link(token, key=KEY, now=NOW).unit_id == "A-101"
+    assert verify_pay_link(token, key=KEY, now=NOW).owner_id == "O0001"  # whose link it is
     assert links.page_url("a/b.c+d", "/return") == "https://pay.example.test/pay/a%2Fb.c%2Bd/return"
 
 

@@ -269,6 +269,19 @@ def test_a_refunded_receipt_says_refunded(demo_config):
     assert pdf.says(catalog("zh-CN")["receipt_pdf"]["refunded_note"])
 
 
+def test_a_partly_refunded_payment_s_receipt_adds_up_with_a_refunded_line(demo_config):
+    # GIVEN the payment after a refund took back December and the credit (18227 of 32727)
+    partly = replace(
+        PAYMENT, allocations=(Allocation("A-101#2026-11", 14000, 500),), credit_minor=0, refunded_minor=18227
+    )
+    # WHEN its receipt is made and rendered
+    doc = receipt_document(partly, config=demo_config, owner_name="Anna Liu", locale="en")
+    pdf = Pdf(render_receipt_pdf(doc))
+    # THEN its lines still add up to what the owner paid, the refund its own line
+    assert doc.lines == (ReceiptLine("2026-11", 14500, "bill"), ReceiptLine(None, 18227, "refund"))
+    assert "Refunded since" in pdf.text and "182.27" in pdf.text and "327.27" in pdf.text
+
+
 @pytest.mark.parametrize(
     ("status", "state"), [(ALLOCATED, "valid"), (VOIDED, "void"), (REFUNDED, "refunded")]
 )

@@ -61,6 +61,7 @@ STATES = (VALID, VOID, REFUNDED_STATE)
 
 BILL = "bill"
 CREDIT = "credit"
+REFUND = "refund"  # the part of the payment refunded (or taken back by a dispute) since
 
 # Versions of a receipt's file: the one issued, and the one marked void or refunded beside it.
 KEY_VERSIONS = {"issued": "", VOID: "-void", REFUNDED_STATE: "-refunded"}
@@ -77,21 +78,22 @@ _PERIOD = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 
 @dataclass(frozen=True)
 class ReceiptLine:
-    """One line of the receipt: a bill paid (its period) or the amount kept as account credit."""
+    """One line of the receipt: a bill paid (its period), the amount kept as account credit, or
+    the amount refunded since."""
 
-    label_period: str | None  # "YYYY-MM" for a bill, None for credit
+    label_period: str | None  # "YYYY-MM" for a bill, None otherwise
     amount_minor: int
-    kind: str  # "bill" | "credit"
+    kind: str  # "bill" | "credit" | "refund"
 
     def __post_init__(self) -> None:
         if self.kind == BILL:
             if self.label_period is None or not _PERIOD.match(self.label_period):
                 raise ValueError(f"a bill line needs a YYYY-MM period, not {self.label_period!r}")
-        elif self.kind == CREDIT:
+        elif self.kind in (CREDIT, REFUND):
             if self.label_period is not None:
-                raise ValueError("a credit line has no period")
+                raise ValueError(f"a {self.kind} line has no period")
         else:
-            raise ValueError(f"a receipt line is a bill or credit, not {self.kind!r}")
+            raise ValueError(f"a receipt line is a bill, credit or refund, not {self.kind!r}")
         if self.amount_minor <= 0:
             raise ValueError("a receipt line's amount is positive")
 
@@ -159,6 +161,10 @@ def receipt_document(
     ]
     if record.credit_minor:
         lines.append(ReceiptLine(None, record.credit_minor, CREDIT))
+    if record.refunded_minor:
+        # What the payment paid before a refund or dispute took part of it back: the lines still
+        # add up to the amount the owner paid.
+        lines.append(ReceiptLine(None, record.refunded_minor, REFUND))
     return ReceiptDocument(
         receipt_no=record.receipt_no,
         property_name=config.name.get(locale),
@@ -367,6 +373,8 @@ def _story(
         text = (
             labels["bill_line"].format(period=format_period(line.label_period, doc.locale))
             if line.label_period
+            else labels["refund_line"]
+            if line.kind == REFUND
             else labels["credit_line"]
         )
         rows.append([para(text, "body"), para(money(line.amount_minor), "amount")])

@@ -21,6 +21,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 AllocationOrder = Literal["principal_first", "late_fee_first"]
+# The most bills one posting pays: a posting is one DynamoDB transaction (at most 100 items), and
+# each bill it pays writes three (the bill, its ledger entry, the account's). What a payment has
+# left after that many bills is credit, which pays the next bills as they are issued.
+MAX_BILLS_PER_POSTING = 30
 PRINCIPAL = "principal"
 LATE_FEE = "late_fee"
 
@@ -72,6 +76,7 @@ class Plan:
 
 
 def oldest_first(bills: Iterable[OpenBill]) -> list[OpenBill]:
+    """Oldest period first (then bill id): the order a payment pays bills in."""
     return sorted(bills, key=lambda bill: (bill.period, bill.bill_id))
 
 

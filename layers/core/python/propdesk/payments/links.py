@@ -32,9 +32,10 @@ class InvalidPayLink(Exception):
 
 @dataclass(frozen=True)
 class PayLink:
-    bill_id: str
+    bill_id: str  # "" for a link to the account rather than one bill's notice
     unit_id: str
     expires_at: datetime
+    owner_id: str | None = None  # whose link it is: refused once the unit has another owner
 
 
 def _b64(data: bytes) -> str:
@@ -49,9 +50,14 @@ def _signature(payload: str, key: bytes) -> str:
     return _b64(hmac.new(key, payload.encode("ascii"), hashlib.sha256).digest())
 
 
-def sign_pay_link(*, bill_id: str, unit_id: str, expires_at: datetime, key: bytes) -> str:
+def sign_pay_link(
+    *, bill_id: str, unit_id: str, expires_at: datetime, key: bytes, owner_id: str | None = None
+) -> str:
+    claims: dict[str, object] = {"b": bill_id, "u": unit_id, "e": int(expires_at.timestamp())}
+    if owner_id:
+        claims["o"] = owner_id
     body = json.dumps(
-        {"b": bill_id, "u": unit_id, "e": int(expires_at.timestamp())},
+        claims,
         separators=(",", ":"),
         ensure_ascii=True,
     )
@@ -75,6 +81,7 @@ def verify_pay_link(token: str, *, key: bytes, now: datetime) -> PayLink:
             bill_id=str(data["b"]),
             unit_id=str(data["u"]),
             expires_at=datetime.fromtimestamp(int(data["e"]), tz=UTC),
+            owner_id=str(data["o"]) if data.get("o") is not None else None,
         )
     except (ValueError, KeyError, TypeError, binascii.Error) as exc:
         raise InvalidPayLink from exc
@@ -105,6 +112,7 @@ def pay_path(token: str, suffix: str = "") -> str:
 class LinkedBill(Protocol):
     bill_id: str
     unit_id: str
+    owner_id: str
     issued_at: datetime
 
 
@@ -152,18 +160,28 @@ class PayLinks:
         expires = bill.issued_at + self.ttl
         if now is not None and expires < now + MIN_DAYS_LEFT:
             expires = now + self.ttl
-        return sign_pay_link(bill_id=bill.bill_id, unit_id=bill.unit_id, expires_at=expires, key=self.key)
+        return sign_pay_link(
+            bill_id=bill.bill_id,
+            unit_id=bill.unit_id,
+            expires_at=expires,
+            key=self.key,
+            owner_id=bill.owner_id,
+        )
 
-    def account_url(self, unit_id: str, *, now: datetime) -> str:
+    def account_url(self, unit_id: str, *, owner_id: str, now: datetime) -> str:
         """A fresh link to the unit's account page (no bill named), valid ``ttl`` from ``now``:
         what an owner who lost or outlived their link is sent."""
-        token = sign_pay_link(bill_id="", unit_id=unit_id, expires_at=now + self.ttl, key=self.key)
+        token = sign_pay_link(
+            bill_id="", unit_id=unit_id, expires_at=now + self.ttl, key=self.key, owner_id=owner_id
+        )
         return self.page_url(token)
 
-    def receipt_url(self, unit_id: str, payment_id: str, *, now: datetime) -> str:
+    def receipt_url(self, unit_id: str, payment_id: str, *, owner_id: str, now: datetime) -> str:
         """The owner's link to a payment's receipt PDF (through the account page's route, which
         mints a short-lived file link each time), valid ``ttl`` from ``now``."""
-        token = sign_pay_link(bill_id="", unit_id=unit_id, expires_at=now + self.ttl, key=self.key)
+        token = sign_pay_link(
+            bill_id="", unit_id=unit_id, expires_at=now + self.ttl, key=self.key, owner_id=owner_id
+        )
         return self.page_url(token, f"/payments/{quote(payment_id, safe='')}/receipt")
 
     def page_url(self, token: str, suffix: str = "") -> str:

@@ -75,15 +75,24 @@ def open_account(
     view = account_view(link.unit_id, store=store, config=config, today=today)
     if view is None or (link.bill_id and not link.bill_id.startswith(f"{link.unit_id}#")):
         raise PayLinkRefused
+    if link.owner_id and view.owner_id and link.owner_id != view.owner_id:
+        raise PayLinkRefused  # the unit changed hands: the former owner's link shows nothing
     owner_locale = view.owner.locale if view.owner else None
     return OwnerAccount(view=view, locale=choose_locale(lang, owner_locale, config.default_locale))
 
 
+# Bills one Checkout Session pays, oldest first: Stripe takes at most 100 line items (a bill
+# never paid shows its fee lines) and 500 characters per metadata value (the bills' ids).
+MAX_BILLS_PER_CHECKOUT = 20
+STRIPE_MAX_LINE_ITEMS = 100
+
+
 def bills_to_pay(view: AccountView, choice: str | None) -> list[Bill]:
-    """The open bills a Pay button pays: all of them, or the one it names (if still owing)."""
+    """The open bills a Pay button pays: all of them (the oldest ``MAX_BILLS_PER_CHECKOUT``), or
+    the one it names (if still owing)."""
     owing = [bill for bill in view.open_bills if bill.total_minor > bill.paid_minor]
     if choice in (None, "", ALL_BILLS):
-        return owing
+        return owing[:MAX_BILLS_PER_CHECKOUT]
     return [bill for bill in owing if bill.bill_id == choice]
 
 
@@ -104,8 +113,11 @@ def checkout_params(
     item_names = {item.code: item.name.get(locale) for item in config.fee_standard.items}
     currency = bills[0].currency.lower()
     line_items: list[dict[str, Any]] = []
+    # Each fee line of a bill not paid at all, unless that would pass Stripe's 100 line items:
+    # then one line per bill.
+    itemise = sum(len(b.lines) if b.paid_minor == 0 else 1 for b in bills) <= STRIPE_MAX_LINE_ITEMS
     for bill in bills:
-        if bill.paid_minor == 0:
+        if bill.paid_minor == 0 and itemise:
             line_items += [
                 {
                     "price_data": {
@@ -177,8 +189,12 @@ def start_checkout(
     provider = provider or StripeCheckout.from_settings(get_settings())
     params = checkout_params(bills, config=config, now=now, page_url=page_url, locale=opened.locale)
     session = provider.create_session(params)
+    assert opened.view.account is not None
     store.add_session(
-        link.unit_id, session.session_id, expires_at=datetime.fromtimestamp(params["expires_at"], tz=UTC)
+        opened.view.account,
+        session.session_id,
+        expires_at=datetime.fromtimestamp(params["expires_at"], tz=UTC),
+        now=now,
     )
     logger.info(
         "checkout session created", unit_id=link.unit_id, bills=len(bills), session_id=session.session_id

@@ -10,6 +10,7 @@ channel ``home_visit``.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -28,6 +29,7 @@ from propdesk.services.payments import IncomingPayment, PaymentOutcome, record_p
 from propdesk.store import ledger
 from propdesk.store.accounts import AccountStore, Entry, Posting, PostResult
 from propdesk.store.payments import ALLOCATED, VOIDED, PaymentRecord, PaymentRepository
+from propdesk.store.refunds import RefundRecord, RefundRepository
 from propdesk.store.units import UnitRepository
 
 logger = Logger(child=True)
@@ -58,6 +60,20 @@ def desk_payment_id(request_id: str) -> str:
     return f"{DESK_PROVIDER}:{request_id}"
 
 
+def transfer_payment_id(reference: str) -> str:
+    """A bank transfer is keyed on the bank's own reference (as the bank's statement will name
+    it), not on the screen that entered it: entered twice, by two cashiers or after a reload, it
+    is one payment."""
+    normalised = re.sub(r"[^A-Z0-9_-]+", "-", reference.strip().upper()).strip("-")
+    return f"transfer:{normalised[:80]}"
+
+
+def payment_id_of(payment: DeskPayment) -> str:
+    if payment.method == "bank_transfer" and payment.reference:
+        return transfer_payment_id(payment.reference)
+    return desk_payment_id(payment.request_id)
+
+
 def _reference(payment: DeskPayment) -> str | None:
     if payment.method == "cheque":
         return f"{payment.cheque_number} ({payment.cheque_bank})"
@@ -84,7 +100,7 @@ def record_desk_payment(
         # At the door: the visit booked for this unit (visits.check_visit_for_payment raises).
         visits.check_visit_for_payment(str(payment.visit_id), unit.unit_id)
     incoming = IncomingPayment(
-        payment_id=desk_payment_id(payment.request_id),
+        payment_id=payment_id_of(payment),
         provider=DESK_PROVIDER,
         method=payment.method,
         channel=payment.channel,
@@ -102,7 +118,9 @@ def record_desk_payment(
         incoming,
         config=config,
         now=now,
-        receipt_url=lambda landed: pay_links().receipt_url(unit.unit_id, landed.payment_id, now=now),
+        receipt_url=lambda landed, owner_id: pay_links().receipt_url(
+            unit.unit_id, landed.payment_id, owner_id=owner_id, now=now
+        ),
     )
     stored = outcome.record
     if outcome.outcome == "already_recorded" and stored is not None:
@@ -111,6 +129,12 @@ def record_desk_payment(
             payment.amount_minor,
             payment.method,
         )
+        if not same and payment.method == "bank_transfer":
+            raise DeskError(
+                409,
+                "transfer_recorded",
+                "A transfer with this bank reference is recorded already, for another unit or amount.",
+            )
         if not same:
             raise DeskError(
                 409, "request_reused", "This request id was used for another payment; start a new one."
@@ -135,8 +159,13 @@ def request_void(
         raise DeskError(409, "not_a_desk_payment", "Only desk payments are voided; refund an online payment.")
     if record.status == VOIDED:
         raise DeskError(409, "already_voided", "This payment is voided already.")
-    if record.status != ALLOCATED or record.refunded_minor:
-        raise DeskError(409, "not_voidable", "This payment can no longer be voided.")
+    if record.status != ALLOCATED or record.refunded_minor or record.pending_refunds:
+        raise DeskError(
+            409, "not_voidable", "This payment has refunds (done or on their way): refund, not void."
+        )
+    if record.void_requested_by:
+        # One request per void: a second asker would let the first approve it (RELIABILITY 32).
+        raise DeskError(409, "void_requested", "A void of this payment was asked for already.")
     changed = replace(record, void_reason=reason, void_requested_by=staff_id)
     if not payments.save_changed(changed):
         raise DeskError(409, "changed", "The payment changed meanwhile; read it again.")
@@ -232,8 +261,10 @@ def approve_void(
                 "self_approval",
                 "A void is approved by an admin other than the one who asked for it or recorded the payment.",
             )
-        if record.status != ALLOCATED:
-            raise DeskError(409, "not_voidable", "This payment can no longer be voided.")
+        if record.status != ALLOCATED or record.refunded_minor or record.pending_refunds:
+            raise DeskError(
+                409, "not_voidable", "This payment has refunds (done or on their way): refund, not void."
+            )
         more = store.snapshot(unit_id=record.unit_id, bill_ids=[a.bill_id for a in record.allocations])
         if more.account is None:
             raise DeskError(409, "no_account", "The payment's account is missing.")
@@ -248,15 +279,24 @@ def approve_void(
 
 
 @dataclass(frozen=True)
+class PaidOut:
+    """A refund paid back at the desk, by the method of the payment it returns."""
+
+    refund: RefundRecord
+    method: str
+
+
+@dataclass(frozen=True)
 class CashUp:
     staff_id: str
     day: date
     currency: str
-    totals_by_method: dict[str, int]
+    totals_by_method: dict[str, int]  # taken less paid back, by method: what the drawer/POS holds
     count_by_method: dict[str, int]
     total_minor: int
     payments: tuple[PaymentRecord, ...]  # every payment recorded that day, voided ones included
     voided: tuple[PaymentRecord, ...] = field(default=())
+    paid_out: tuple[PaidOut, ...] = field(default=())  # refunds paid back that day
 
 
 EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=2)
@@ -273,19 +313,34 @@ def day_bounds(day: date, tz: str) -> tuple[datetime, datetime]:
 
 
 def cash_up(
-    staff_id: str, day: date, *, config: PropertyConfig, payments: PaymentRepository | None = None
+    staff_id: str,
+    day: date,
+    *,
+    config: PropertyConfig,
+    payments: PaymentRepository | None = None,
+    refunds: RefundRepository | None = None,
 ) -> CashUp:
-    """What ``staff_id`` took on ``day`` (the property's local day), by method. A voided payment
-    is listed but not counted: the totals are what the drawer and the POS should hold."""
+    """What ``staff_id`` took on ``day`` (the property's local day) less what they paid back
+    that day, by method. A voided payment is listed but not counted; a payment is counted in
+    full on the day it was taken and a refund on the day it was paid back, so a closed day never
+    changes: the totals are what the drawer and the POS should hold."""
     payments = payments or PaymentRepository()
+    refunds = refunds or RefundRepository()
     start, end = day_bounds(day, config.time_zone)
     recorded = tuple(payments.recorded_by(staff_id, start, end))
     counted = [p for p in recorded if p.status != VOIDED]
     totals: Counter[str] = Counter()
     counts: Counter[str] = Counter()
     for p in counted:
-        totals[p.method] += p.amount_minor - p.refunded_minor
+        totals[p.method] += p.amount_minor
         counts[p.method] += 1
+    known = {p.payment_id: p for p in recorded}
+    paid_out: list[PaidOut] = []
+    for refund in refunds.paid_out_by(staff_id, start, end):
+        paid = known.get(refund.payment_id) or payments.get(refund.payment_id)
+        method = paid.method if paid is not None else "cash"
+        totals[method] -= refund.amount_minor
+        paid_out.append(PaidOut(refund=refund, method=method))
     return CashUp(
         staff_id=staff_id,
         day=day,
@@ -295,4 +350,5 @@ def cash_up(
         total_minor=sum(totals.values()),
         payments=recorded,
         voided=tuple(p for p in recorded if p.status == VOIDED),
+        paid_out=tuple(paid_out),
     )

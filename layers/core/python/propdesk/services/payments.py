@@ -28,7 +28,7 @@ from typing import Any, Literal
 from aws_lambda_powertools import Logger
 
 from propdesk.config import PropertyConfig
-from propdesk.domain.accounts import Allocation, OpenBill, Plan, allocate
+from propdesk.domain.accounts import MAX_BILLS_PER_POSTING, Allocation, OpenBill, Plan, allocate, oldest_first
 from propdesk.domain.billing import STATUS_OPEN, STATUS_PAID, Bill
 from propdesk.domain.receipts import format_receipt_number, receipt_counter_name, receipt_year
 from propdesk.messaging.requests import MESSAGES_QUEUE, MessageRequest
@@ -166,9 +166,9 @@ def decide(
         for b in candidates
         if b in snapshot.bills and snapshot.bills[b].unit_id == unit_id
     }
-    owing = [
+    owing = oldest_first(
         open_bill(bill) for bill in bills.values() if bill.is_open and bill.total_minor > bill.paid_minor
-    ]
+    )[:MAX_BILLS_PER_POSTING]
     plan = allocate(
         payment.amount_minor,
         owing,
@@ -300,7 +300,7 @@ def payment_entries(record: PaymentRecord, plan: Plan, *, now: datetime) -> tupl
 # --- follow-ups -----------------------------------------------------------------------------------
 
 
-ReceiptUrl = Callable[[PaymentRecord], str]
+ReceiptUrl = Callable[[PaymentRecord, str], str]  # (payment, owner id) -> the owner's link
 
 
 def receipt_message(
@@ -340,7 +340,7 @@ def receipt_message(
             "method": record.method,
             "paid_at": record.paid_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             # The owner's lasting link to the receipt PDF (it mints a short-lived one when opened).
-            "receipt_url": receipt_url(record) if receipt_url else None,
+            "receipt_url": receipt_url(record, owner_id) if receipt_url else None,
         },
     )
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import ClientError
 
 from propdesk import aws
 from propdesk.config import PropertyConfig
@@ -68,11 +67,10 @@ def receipt_link(
     if not bucket:
         raise RuntimeError("documents_bucket is not configured for this function")
     key = receipt_key(config.property_id, record.receipt_no, version=_version(record), locale=locale)
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
-            raise
+    # Listing the key's prefix, not HeadObject: the function may list its prefix, and S3 answers a
+    # HeadObject on a missing key with 403 (not 404) to a caller without bucket-wide listing.
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])
+    if not any(item.get("Key") == key for item in listed):
         owner_name = _owner_name(record, owners or OwnerRepository())
         note = record.void_reason if record.status == VOIDED else None
         document = receipt_document(

@@ -388,6 +388,8 @@ def _post_reversal(
         if wanted <= 0:
             return None
         settled = settles(record, wanted)
+        if record.status == VOIDED and kind == "refund":
+            raise DeskError(409, "voided", "This payment is voided; there is nothing to refund.")
         if record.status != ALLOCATED:
             # On no account (set aside): only the payment changes.
             changed = _off_account(record, wanted, key=key, kind=kind, settles=settled, now=now)
@@ -525,7 +527,10 @@ def _open(
                 f"(amount {record.amount_minor}, refunded {record.refunded_minor}, on its way "
                 f"{record.refund_pending_minor}).",
             )
-        approval = needs_approval and wanted > config.payment.refund_approval_minor
+        # Counted with what this payment has refunded and has on its way, so splitting a refund
+        # into small ones does not avoid the approval.
+        refunded_so_far = record.refunded_minor + record.refund_pending_minor
+        approval = needs_approval and refunded_so_far + wanted > config.payment.refund_approval_minor
         refund = RefundRecord(
             refund_id=refund_id,
             payment_id=payment_id,
@@ -647,7 +652,10 @@ def _pay_out_at_desk(
 
     def settles(record: PaymentRecord, _: int) -> Sequence[RefundRecord]:
         current = stores.refunds.get(refund.refund_id)
-        return [current] if current is not None and current.status == APPROVED else []
+        if current is None or current.status != APPROVED:
+            return []
+        # Paid back by whoever's action released it: the asker, or the admin who approved it.
+        return [replace(current, paid_out_by=current.approved_by or current.requested_by, paid_out_at=now)]
 
     def amount(record: PaymentRecord) -> int:
         current = stores.refunds.get(refund.refund_id)
@@ -730,6 +738,9 @@ def approve_refund(
             raise DeskError(
                 409, "not_pending", f"This refund is not waiting for approval (it is {current.status})."
             )
+        payment = stores.accounts.snapshot(payment_id=current.payment_id).payment
+        if payment is None or payment.status == VOIDED:
+            raise DeskError(409, "voided", "The payment was voided meanwhile; there is nothing to refund.")
         approved = replace(current, status=APPROVED, approved_by=approver, updated_at=now)
         entry = Entry(
             ledger.payment_entity(current.payment_id),

@@ -9,6 +9,7 @@ message id names the unit and the hour, and the messenger sends an id once.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import phonenumbers
@@ -23,6 +24,8 @@ from propdesk.store.owners import OwnerRepository
 from propdesk.store.units import UnitRepository
 
 logger = Logger(child=True)
+
+UNIT_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
 def _phone(text: str, region: str) -> str | None:
@@ -58,7 +61,11 @@ def request_fresh_link(
     """Send a fresh account link if ``contact`` is on file for the unit's owner. The return value
     is for tests and logs only: the owner's page never says."""
     units = units or UnitRepository()
-    unit = units.get(unit_id.strip().upper()) or units.get(unit_id.strip())
+    wanted = unit_id.strip()
+    if not UNIT_ID.match(wanted):
+        logger.info("fresh link requested", matched=False)
+        return False  # not a unit number at all: the same answer, nothing looked up
+    unit = units.get(wanted.upper()) or units.get(wanted)
     owner = (owners or OwnerRepository()).get(unit.owner_id) if unit else None
     region = "CN" if config.currency == "CNY" else "US"
     channel = matching_channel(owner, contact, region=region) if owner else None
@@ -72,7 +79,10 @@ def request_fresh_link(
         template="pay_link",
         owner_id=owner.owner_id,
         channels=(channel,),  # type: ignore[arg-type]
-        context={"unit_id": unit.unit_id, "pay_url": links.account_url(unit.unit_id, now=now)},
+        context={
+            "unit_id": unit.unit_id,
+            "pay_url": links.account_url(unit.unit_id, owner_id=owner.owner_id, now=now),
+        },
     )
     (outbox or QueueProducer(MESSAGES_QUEUE)).send([request])
     return True

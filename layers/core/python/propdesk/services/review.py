@@ -24,7 +24,7 @@ from typing import Literal
 from aws_lambda_powertools import Logger
 
 from propdesk.config import PropertyConfig
-from propdesk.domain.accounts import Allocation, OpenBill, allocate
+from propdesk.domain.accounts import MAX_BILLS_PER_POSTING, Allocation, OpenBill, allocate, oldest_first
 from propdesk.domain.billing import STATUS_OPEN, STATUS_PAID
 from propdesk.domain.receipts import receipt_counter_name, receipt_year
 from propdesk.services import refunds
@@ -131,11 +131,11 @@ def _allocate_credit(
     """The payment's credit (what of it the account still holds) pays the unit's open bills."""
     available = min(record.credit_minor, account.credit_minor)
     bills = store.snapshot(bill_ids=account.open_bill_ids).bills
-    owing = [
+    owing = oldest_first(
         OpenBill(b.bill_id, b.period, b.total_minor - b.paid_minor)
         for b in bills.values()
         if b.is_open and b.total_minor > b.paid_minor
-    ]
+    )[:MAX_BILLS_PER_POSTING]
     plan = allocate(available, owing)
     if not plan.allocations:
         raise DeskError(409, "nothing_owed", "The unit owes nothing now; keep the credit or refund it.")
@@ -217,6 +217,10 @@ def _land_set_aside(
         )
     if action != "allocate" or not unit_id:
         raise DeskError(400, "unit_required", "Name the unit this payment is for (allocate with unit_id).")
+    if record.refunded_minor or record.pending_refunds:
+        raise DeskError(
+            409, "partly_refunded", "Part of this payment was refunded or disputed: refund the rest instead."
+        )
     counter = receipt_counter_name(receipt_year(record.paid_at, config.tz))
     snapshot = store.snapshot(unit_id=unit_id, counter=counter)
     if snapshot.account is None:

@@ -43,6 +43,7 @@ from propdesk.store.payments import PaymentRecord
 from propdesk.store.refunds import RefundRecord
 
 RECENT_PAYMENTS = 24  # the payments an account item lists (its page's history); all are in the table
+MAX_OPEN_SESSIONS = 10  # checkout sessions noted per account (two tabs, a few retries)
 _CONDITION_FAILED = "ConditionalCheckFailed"
 _CONFLICT = "TransactionConflict"
 BATCH_GET_LIMIT = 100
@@ -257,23 +258,37 @@ class AccountStore:
                 request = response.get("UnprocessedKeys") or {}
         return found
 
-    def add_session(self, unit_id: str, session_id: str, *, expires_at: datetime) -> None:
-        """Note a checkout session started from the unit's page. It moves the account's version,
-        so a posting that read the account before it reads it again and sees the session."""
-        AccountItem._get_connection()
-        _client().update_item(
-            TableName=AccountItem.Meta.table_name,
-            Key={"unit_id": {"S": unit_id}},
-            UpdateExpression="SET open_sessions = list_append(if_not_exists(open_sessions, :none), :new), "
-            "#version = #version + :one",
-            ConditionExpression="attribute_exists(unit_id)",
-            ExpressionAttributeNames={"#version": "version"},
-            ExpressionAttributeValues={
-                ":none": {"L": []},
-                ":new": {"L": [{"S": f"{session_id} {int(expires_at.timestamp())}"}]},
-                ":one": {"N": "1"},
-            },
-        )
+    def add_session(self, account: Account, session_id: str, *, expires_at: datetime, now: datetime) -> bool:
+        """Note a checkout session started from the unit's page, keeping only the sessions still
+        open (at most ``MAX_OPEN_SESSIONS``). It moves the account's version, so a posting that
+        read the account before reads it again and sees the session. False: not noted (the
+        account kept moving); the session still works, it is just not expired by another's payment."""
+        for _ in range(3):
+            still_open = [
+                e for e in account.open_sessions if e.partition(" ")[0] in account.sessions_open_at(now)
+            ]
+            entries = [*still_open[-(MAX_OPEN_SESSIONS - 1) :], f"{session_id} {int(expires_at.timestamp())}"]
+            AccountItem._get_connection()
+            try:
+                _client().update_item(
+                    TableName=AccountItem.Meta.table_name,
+                    Key={"unit_id": {"S": account.unit_id}},
+                    UpdateExpression="SET open_sessions = :sessions, #version = #version + :one",
+                    ConditionExpression="#version = :read",
+                    ExpressionAttributeNames={"#version": "version"},
+                    ExpressionAttributeValues={
+                        ":sessions": {"L": [{"S": e} for e in entries]},
+                        ":one": {"N": "1"},
+                        ":read": {"N": str(account.version)},
+                    },
+                )
+                return True
+            except _client().exceptions.ConditionalCheckFailedException:
+                fresh = self.get(account.unit_id)
+                if fresh is None:
+                    return False
+                account = fresh
+        return False
 
     def post(self, posting: Posting, *, now: datetime) -> PostResult:
         """Write ``posting`` all at once, or nothing and say why."""

@@ -331,6 +331,18 @@ class TicketItem(_Table):
     version = VersionAttribute()
 
 
+class RefundPaidOutIndex(GlobalSecondaryIndex):
+    """Refunds a member of staff paid back in cash or at the POS, by when: the other side of a
+    cashier's daily cash-up. Sparse: only desk refunds have ``paid_out_by``."""
+
+    class Meta:
+        index_name = "paid-out-index"
+        projection = AllProjection()
+
+    paid_out_by = UnicodeAttribute(hash_key=True)
+    paid_out_at = UTCDateTimeAttribute(range_key=True)
+
+
 class RefundItem(_Table):
     """A refund (退款) of a payment, keyed on the request that asked for it (a retried request is
     the same refund). Above the configured amount it waits for an admin's approval; a Stripe
@@ -351,9 +363,13 @@ class RefundItem(_Table):
     status = UnicodeAttribute()  # pending_approval | approved | sent | succeeded | failed
     provider_refund_id = UnicodeAttribute(null=True)  # Stripe's re_...
     failure = UnicodeAttribute(null=True)  # the provider's error code, when it refused
+    paid_out_by = UnicodeAttribute(null=True)  # desk refunds: who paid the money back
+    paid_out_at = UTCDateTimeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
+
+    paid_out_index = RefundPaidOutIndex()
 
 
 class VisitDayIndex(GlobalSecondaryIndex):

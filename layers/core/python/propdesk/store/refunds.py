@@ -47,6 +47,8 @@ class RefundRecord:
     approved_by: str | None = None
     provider_refund_id: str | None = None
     failure: str | None = None
+    paid_out_by: str | None = None  # a desk refund: the member of staff who paid the money back
+    paid_out_at: datetime | None = None
     version: int | None = field(default=None, compare=False)
 
 
@@ -67,6 +69,8 @@ def to_item(refund: RefundRecord) -> RefundItem:
         status=refund.status,
         provider_refund_id=refund.provider_refund_id,
         failure=refund.failure,
+        paid_out_by=refund.paid_out_by,
+        paid_out_at=_utc(refund.paid_out_at) if refund.paid_out_at else None,
         created_at=_utc(refund.created_at),
         updated_at=_utc(refund.updated_at),
     )
@@ -90,6 +94,8 @@ def from_item(item: RefundItem) -> RefundRecord:
         approved_by=item.approved_by,
         provider_refund_id=item.provider_refund_id,
         failure=item.failure,
+        paid_out_by=item.paid_out_by,
+        paid_out_at=_utc(item.paid_out_at) if item.paid_out_at else None,
         version=int(item.version) if item.version is not None else None,
     )
 
@@ -112,6 +118,12 @@ class RefundRepository:
         if not ids:
             return {}
         return {item.refund_id: from_item(item) for item in RefundItem.batch_get(ids, consistent_read=True)}
+
+    def paid_out_by(self, staff_id: str, start: datetime, end: datetime) -> list[RefundRecord]:
+        """Desk refunds ``staff_id`` paid back in [start, end), oldest first (a cash-up)."""
+        condition = RefundItem.paid_out_at.between(_utc(start), _utc(end))
+        found = RefundItem.paid_out_index.query(staff_id, range_key_condition=condition)
+        return [from_item(item) for item in found if _utc(item.paid_out_at) < _utc(end)]
 
     def write(
         self,

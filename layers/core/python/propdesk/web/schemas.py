@@ -8,7 +8,7 @@ minor units with their currency; times are ISO 8601 in UTC; dates are the proper
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -510,14 +510,25 @@ class AccountMatches(_Out):
     accounts: list[AccountMatch]
 
 
+class PaidOutOut(_Out):
+    refund_id: str
+    payment_id: str
+    method: str
+    amount_minor: int
+    paid_out_at: datetime
+
+
 class CashUpOut(_Out):
     staff_id: str
     date: str
     currency: str
-    totals_by_method: dict[str, int]
+    totals_by_method: dict[str, int] = Field(
+        description="Taken less paid back that day, by method: what the drawer and the POS should hold"
+    )
     count_by_method: dict[str, int]
     total_minor: int
     payments: list[PaymentOut]
+    paid_out: list[PaidOutOut] = Field(description="Refunds paid back at the desk that day")
 
 
 class ReceiptLinkOut(_Out):
