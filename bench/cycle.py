@@ -44,7 +44,7 @@ import botocore.client
 from moto import mock_aws
 
 from infra.config import load_config
-from infra.local import moto_transactions
+from infra.local import moto_speedups, moto_transactions
 from infra.local.events import LambdaContext, http_event
 from infra.local.pollers import pump
 from infra.local.resources import LocalSecrets, provision
@@ -203,6 +203,7 @@ def run(units: int, pay_share: float, property_id: str) -> int:
     counter = CallCounter()
     phases: list[Phase] = []
     moto_transactions.install()
+    moto_speedups.install()
     with mock_aws():
         resources = provision(
             config,

@@ -40,12 +40,13 @@ def aws(demo_config, monkeypatch):
     """A fresh moto world with the demo property's resources; yields the functions' env."""
     from moto import mock_aws
 
-    from infra.local import moto_transactions
+    from infra.local import moto_speedups, moto_transactions
     from infra.local.resources import LocalSecrets, provision
     from propdesk.aws import reset_clients
     from propdesk.settings import get_settings
 
     moto_transactions.install()  # as the local runtime's moto: isolated, no copy of whole tables
+    moto_speedups.install()
     with mock_aws():
         reset_clients()
         resources = provision(

@@ -1,8 +1,9 @@
 """The local outbox: the email (SES v2) and SMS (SNS) the functions sent, read from moto.
 
-The moto server runs in the runtime's process, so its backends are read directly: SES v2
-keeps sent mail in the SES backend's ``sent_messages`` (``Message`` for simple content,
-``RawMessage`` for raw MIME), SNS keeps SMS in ``sms_messages`` (id -> (phone, text)).
+The moto server runs in a process of its own (``infra.local.moto_process``), which reads its
+backends directly (``collect``): SES v2 keeps sent mail in the SES backend's ``sent_messages``
+(``Message`` for simple content, ``RawMessage`` for raw MIME), SNS keeps SMS in
+``sms_messages`` (id -> (phone, text)). The runtime asks that process for them (``outbox``).
 """
 
 from __future__ import annotations
@@ -84,9 +85,23 @@ def sent_sms() -> list[dict[str, Any]]:
     return out
 
 
-def outbox() -> dict[str, Any]:
-    email_list = sent_email()
-    sms_list = sent_sms()
+def collect() -> dict[str, list[dict[str, Any]]]:
+    """In the moto server's process: what was sent, oldest first."""
+    return {"email": sent_email(), "sms": sent_sms()}
+
+
+def outbox(endpoint_url: str | None = None) -> dict[str, Any]:
+    """What was sent, newest first, asked of the moto server at ``endpoint_url`` (the
+    functions' ``AWS_ENDPOINT_URL`` by default)."""
+    import os
+
+    import requests
+
+    from infra.local.moto_process import OUTBOX_PATH
+
+    base = endpoint_url or os.environ["AWS_ENDPOINT_URL"]
+    sent = requests.get(f"{base.rstrip('/')}{OUTBOX_PATH}", timeout=60).json()
+    email_list, sms_list = sent["email"], sent["sms"]
     return {
         "read_at": datetime.now(UTC).isoformat(),
         "counts": {"email": len(email_list), "sms": len(sms_list)},

@@ -13,12 +13,13 @@ import json
 import logging
 import os
 import secrets
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from infra import manifest
 from infra.config import units_csv_path
@@ -27,6 +28,7 @@ from infra.local.gateway import Gateway, GatewayServer, Request, bindings
 from infra.local.inputs import BadRequest
 from infra.local.invoker import Functions
 from infra.local.jwt_authorizer import TokenIssuer
+from infra.local.moto_process import MotoProcess
 from infra.local.resources import LocalResources, LocalSecrets, provision
 from infra.local.scheduler import CronExpression, Firing, ScheduledTarget, Scheduler, SimulatedClock
 from infra.local.stripe import StripeStandIn
@@ -97,7 +99,8 @@ class LocalRuntime:
         self.gateway_server: GatewayServer | None = None
         self.issuer: TokenIssuer | None = None
         self.units_imported: str = "not imported"
-        self._moto = None
+        self._moto: MotoProcess | None = None
+        self._moto_log: IO[bytes] | None = None
         self._saved_env: dict[str, str | None] = {}
         self._sqs = None
         self._sqs_lock = threading.Lock()
@@ -188,6 +191,9 @@ class LocalRuntime:
             self.standin.shutdown()
         if self._moto is not None:
             self._moto.stop()
+        if self._moto_log is not None:
+            self._moto_log.close()
+            self._moto_log = None
         self.clock.stop()
         for name, value in self._saved_env.items():
             if value is None:
@@ -231,25 +237,18 @@ class LocalRuntime:
             os.environ[name] = value
 
     def _start_moto(self) -> None:
-        from moto.server import ThreadedMotoServer
-
-        from infra.local import moto_transactions
-
-        moto_transactions.install()  # DynamoDB's transaction cost and isolation (see the module)
-
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self._moto.start()
-        host, port = self._moto.get_host_and_port()
-        # The emulator's backends live in this process: start from an empty world, as a fresh
-        # account would, even when an earlier runtime ran here (tests start several).
-        from moto.moto_api._internal.models import moto_api_backend
-
-        moto_api_backend.reset()
+        # A process of its own (see the module): a fresh, empty world each time, as a fresh
+        # account would be, even when an earlier runtime ran here (tests start several).
+        log: Any = subprocess.DEVNULL
+        if self.options.log_dir is not None:
+            self.options.log_dir.mkdir(parents=True, exist_ok=True)
+            log = self._moto_log = (self.options.log_dir / "moto.log").open("ab")
+        self._moto = MotoProcess(host="127.0.0.1", log=log).start()
+        endpoint = self._moto.endpoint_url
         # Fake credentials: nothing here may ever reach a real AWS account.
         self._set_env(
             {
-                "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+                "AWS_ENDPOINT_URL": endpoint,
                 **LOCAL_CREDENTIALS,
                 "AWS_DEFAULT_REGION": LOCAL_REGION,
                 "AWS_REGION": LOCAL_REGION,
