@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     tickets_table: str | None = None
     refunds_table: str | None = None
     visits_table: str | None = None
+    orders_table: str | None = None
     idempotency_table: str | None = None
     # Queues (naming.queue_env).
     notices_queue_url: str | None = None
@@ -79,11 +80,16 @@ class Settings(BaseSettings):
     # Secrets (naming.secret_env).
     stripe_secret_name: str | None = None
     link_key_secret_name: str | None = None
+    wechatpay_secret_name: str | None = None
+    alipay_secret_name: str | None = None
     # SSM parameter holding the public base URL of the API (owners' links point there).
     public_url_parameter: str | None = None
     documents_bucket: str | None = None
     # Only set by the local runtime: where the Stripe SDK sends its API calls.
     stripe_api_base: str | None = None
+    # Only set by the local runtime: the WeChat Pay and Alipay stand-ins' gateways.
+    wechatpay_api_base: str | None = None
+    alipay_gateway: str | None = None
     # How long secrets and parameters are cached in a warm function, seconds.
     parameters_max_age: int = 300
 

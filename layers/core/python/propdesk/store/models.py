@@ -404,6 +404,47 @@ class VisitItem(_Table):
     day_index = VisitDayIndex()
 
 
+class OrderOpenIndex(GlobalSecondaryIndex):
+    """Orders still open at their provider, oldest first: the active query's list (an order
+    whose notification is late is queried; one past its expiry is closed). Sparse: ``open_rail``
+    is removed when the order is paid or closed."""
+
+    class Meta:
+        index_name = "open-index"
+        projection = AllProjection()
+
+    open_rail = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+class OrderItem(_Table):
+    """A payment order started at a QR-code or redirect rail (WeChat Pay, Alipay): our order
+    number (out_trade_no), the unit and the bills it pays, the amount asked, and its state at the
+    provider as we last learned it. A notification or a query is checked against it: an amount
+    or currency that differs never moves money."""
+
+    class Meta(_Meta):
+        table_key = "orders"
+
+    order_id = UnicodeAttribute(hash_key=True)
+    rail = UnicodeAttribute()  # wechat_pay | alipay
+    unit_id = UnicodeAttribute()
+    owner_id = UnicodeAttribute(null=True)
+    bill_ids = ListAttribute(of=UnicodeAttribute)  # type: ignore[var-annotated]
+    amount_minor = NumberAttribute()
+    currency = UnicodeAttribute()
+    state = UnicodeAttribute()  # open | paid | closed
+    device = UnicodeAttribute()  # desktop (QR code / page pay) | phone (H5 / WAP pay)
+    created_at = UTCDateTimeAttribute()
+    expires_at = UTCDateTimeAttribute()
+    open_rail = UnicodeAttribute(null=True)  # = rail while open (open-index)
+    provider_payment_id = UnicodeAttribute(null=True)  # transaction_id / trade_no once paid
+    queried_at = UTCDateTimeAttribute(null=True)
+    version = VersionAttribute()
+
+    open_index = OrderOpenIndex()
+
+
 class IdempotencyItem(_Table):
     """The Powertools idempotency table (webhook event ids), expired by TTL."""
 
@@ -440,6 +481,7 @@ TABLES: tuple[TableDef, ...] = (
     TableDef("idempotency", IdempotencyItem, ttl_attribute="expiration"),
     TableDef("refunds", RefundItem),
     TableDef("visits", VisitItem),
+    TableDef("orders", OrderItem),
 )
 
 
