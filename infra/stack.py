@@ -260,6 +260,20 @@ class PropertyStack(Stack):
         )
         CfnOutput(
             self,
+            "WeChatPaySecretName",
+            value=naming.secret_name(pid, "wechatpay"),
+            description="Created with placeholders: put the WeChat Pay merchant's API v3 keys before "
+            "offering the wechat_pay rail (see the README)",
+        )
+        CfnOutput(
+            self,
+            "AlipaySecretName",
+            value=naming.secret_name(pid, "alipay"),
+            description="Created with placeholders: put the Alipay app's keys before offering the alipay "
+            "rail (see the README)",
+        )
+        CfnOutput(
+            self,
             "LinkKeySecretName",
             value=naming.secret_name(pid, "link_key"),
             description="Generated pay-link signing key; changing it invalidates pay links already sent",
@@ -271,6 +285,21 @@ class PropertyStack(Stack):
                     "StripeWebhookUrl",
                     value=f"{self.api.url}{route.path}",
                     description="Register this endpoint in Stripe (event checkout.session.completed)",
+                )
+            if isinstance(route.audience, ProviderSignature) and route.audience.provider == "wechat_pay":
+                CfnOutput(
+                    self,
+                    "WeChatPayNotifyUrl",
+                    value=f"{self.api.url}{route.path}",
+                    description="WeChat Pay's notify_url (sent with each order; its domain must be the "
+                    "one registered in the merchant platform)",
+                )
+            if isinstance(route.audience, ProviderSignature) and route.audience.provider == "alipay":
+                CfnOutput(
+                    self,
+                    "AlipayNotifyUrl",
+                    value=f"{self.api.url}{route.path}",
+                    description="Alipay's notify_url (sent with each order)",
                 )
         CfnOutput(
             self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn, description="Subscribe on-call here"

@@ -58,7 +58,10 @@ class HandlerSettings(Settings):
     messages_queue_url: str
     documents_bucket: str
     visits_table: str
+    orders_table: str
     stripe_secret_name: str
+    wechatpay_secret_name: str
+    alipay_secret_name: str
     link_key_secret_name: str
     public_url_parameter: str
 

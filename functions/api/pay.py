@@ -17,12 +17,16 @@ from aws_lambda_powertools.event_handler.openapi.params import Form, Path, Query
 
 from api.responses import html, redirect
 from propdesk.config import PropertyConfig
+from propdesk.payments import rails as offered
 from propdesk.payments.links import MAX_TOKEN_LENGTH, pay_links
+from propdesk.payments.port import PaymentProvider, ProviderRefused, device_of
+from propdesk.payments.port import ProviderUnavailable as RailUnavailable
 from propdesk.payments.stripe_provider import ProviderUnavailable
-from propdesk.services import checkout, invoices, receipts, renewal, visits
+from propdesk.services import checkout, invoices, rails, receipts, renewal, visits
 from propdesk.services.errors import DeskError
 from propdesk.settings import get_settings
-from propdesk.store.payments import PaymentRepository
+from propdesk.store.orders import OrderRepository
+from propdesk.store.payments import PaymentRecord, PaymentRepository
 from propdesk.web import pages
 from propdesk.web.access import LinkHolder, caller_of
 from propdesk.web.http import endpoint
@@ -140,6 +144,93 @@ def checkout_return(
             opened.view, config=config, locale=opened.locale, token=holder.token, confirmed=confirmed
         ),
     )
+
+
+OrderRail = Annotated[
+    Literal["wechat_pay", "alipay"],
+    Form(description="The rail to pay through (one the property offers)", examples=["wechat_pay"]),
+]
+OrderIdPath = Annotated[
+    str,
+    Path(
+        pattern=r"^[A-Za-z0-9]{6,32}$", description="Our order number", examples=["PD261217020000ABCDEF0123"]
+    ),
+]
+
+
+def _order_rail(rail: str) -> PaymentProvider:
+    try:
+        return offered.provider(rail, get_settings())
+    except offered.RailNotOffered:
+        raise checkout.PayLinkRefused from None  # a rail the property does not offer: nothing to start
+
+
+def _owner_receipt_url(record: PaymentRecord, owner_id: str) -> str:
+    return pay_links().receipt_url(
+        str(record.unit_id), record.payment_id, owner_id=owner_id, now=datetime.now(UTC)
+    )
+
+
+@endpoint(router, "start_order", status_code=303, html=True)
+def start_order(
+    token: Token, rail: OrderRail, lang: FormLang = None, bill: BillChoice = checkout.ALL_BILLS
+) -> Response[str]:
+    config = get_settings().property_config
+    holder = _holder()
+    provider = _order_rail(rail)
+    opened = checkout.open_account(holder.link, lang=lang, config=config)
+    bills = checkout.bills_to_pay(opened.view, bill)
+    links = pay_links()
+    page_url = links.page_url(holder.token)
+    if not bills:
+        return redirect(f"{page_url}?lang={opened.locale}&notice=nothing_owed")
+    event = router.current_event
+    device = device_of(event.headers.get("user-agent"))
+    try:
+        started = rails.start_order(
+            bills,
+            provider=provider,
+            owner_id=opened.view.owner_id,
+            device=device,
+            client_ip=event.request_context.http.source_ip,
+            notify_url=links.base_url.rstrip("/") + offered.notify_path(rail),
+            return_url=f"{page_url}?lang={opened.locale}",
+            config=config,
+            now=datetime.now(UTC),
+        )
+    except (RailUnavailable, ProviderRefused):
+        return _account_page(holder, lang, "unavailable_body", status=503)
+    if started.start.kind == "redirect" and started.start.redirect_url:
+        return redirect(started.start.redirect_url)  # the provider's page (a phone)
+    return redirect(
+        links.page_url(holder.token, f"/orders/{started.order.order_id}") + f"?lang={opened.locale}"
+    )
+
+
+@endpoint(router, "order_page", html=True)
+def order_page(token: Token, order_id: OrderIdPath, lang: Lang = None) -> Response[str]:
+    config = get_settings().property_config
+    holder = _holder()
+    order = OrderRepository().get(order_id)
+    if order is None or order.unit_id != holder.link.unit_id:
+        raise checkout.PayLinkRefused  # the one not-found page: nothing about other units' orders
+    if order.is_open:
+        order = rails.refresh(
+            order,
+            _order_rail(order.rail),
+            config=config,
+            now=datetime.now(UTC),
+            receipt_url=_owner_receipt_url,
+        )
+    opened = checkout.open_account(holder.link, lang=lang, config=config)
+    receipt_no = None
+    if order.state == "paid":
+        paid = PaymentRepository().get(rails.payment_id_of(order.rail, order.order_id))
+        receipt_no = paid.receipt_no if paid is not None else None
+    page = pages.render_order_page(
+        opened.view, order, config=config, locale=opened.locale, token=holder.token, receipt_no=receipt_no
+    )
+    return html(200, page)
 
 
 @endpoint(router, "owner_receipt", status_code=303, html=True)

@@ -1,4 +1,16 @@
-"""Payment providers' notifications: ``POST /webhooks/stripe``.
+"""Payment providers' notifications: ``POST /webhooks/stripe``, ``/webhooks/wechatpay`` and
+``/webhooks/alipay``; and the orders sweep (``{"action": "sweep_orders"}`` every 5 minutes from
+EventBridge Scheduler).
+
+WeChat Pay and Alipay: the authorization step verifies the provider's signature through its SDK
+(and for WeChat Pay decrypts the resource): ``parse_notification`` of the rail's adapter. A
+refusal is answered in the provider's format (WeChat Pay: ``{"code": "FAIL", ...}`` with a 4xx;
+Alipay: ``fail``) and nothing is written. ``services.rails.land`` lands a paid order once (the
+payment's key is the order); the answer is WeChat Pay's 204 or Alipay's ``success``. The sweep
+asks each order rail about orders with no notification after some minutes, and closes those past
+their expiry.
+
+Stripe:
 
 1. The authorization step checks the provider's signature over the raw body (the Stripe SDK,
    tolerance 300 s, old or ahead) before the route runs: anything wrong -> 400, nothing written.
@@ -12,7 +24,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,11 +43,14 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idemp
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from propdesk.payments import rails as offered
 from propdesk.payments.links import pay_links
+from propdesk.payments.port import NotificationRejected, PaymentProvider, ProviderPayment
 from propdesk.payments.stripe_provider import InvalidWebhook, StripeCheckout, stripe_keys, verify_webhook
+from propdesk.services import rails
 from propdesk.services.payments import process_stripe_event
 from propdesk.services.refunds import NotRecordedYet
-from propdesk.settings import Settings, get_settings, load_at_cold_start
+from propdesk.settings import ConfigurationMissing, Settings, get_settings, load_at_cold_start
 from propdesk.store.idempotency import persistence_layer
 from propdesk.web import staff_errors
 from propdesk.web.access import Access, InvalidPayload, InvalidSignature, Provider, Refused, caller_of
@@ -67,8 +83,11 @@ class HandlerSettings(Settings):
     ledger_table: str
     idempotency_table: str
     refunds_table: str
+    orders_table: str
     messages_queue_url: str
     stripe_secret_name: str
+    wechatpay_secret_name: str
+    alipay_secret_name: str
     link_key_secret_name: str
     public_url_parameter: str
 
@@ -83,7 +102,102 @@ def verify_stripe(body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
         raise (InvalidPayload if invalid.reason == "body" else InvalidSignature) from None
 
 
-access = Access(function="payment_webhook", providers={"stripe": verify_stripe})
+def _verifier(rail: str) -> Callable[[bytes, Mapping[str, str]], ProviderPayment]:
+    """The authorization step's verifier for one order rail."""
+
+    def verify(body: bytes, headers: Mapping[str, str]) -> ProviderPayment:
+        try:
+            provider = offered.provider(rail, get_settings())
+        except offered.RailNotOffered:
+            logger.warning("notification for a rail the property does not offer", rail=rail)
+            raise InvalidSignature from None
+        try:
+            return provider.parse_notification(headers, body)
+        except NotificationRejected as rejected:
+            logger.warning("notification rejected", rail=rail, reason=rejected.reason)
+            raise InvalidSignature from None
+
+    return verify
+
+
+access = Access(
+    function="payment_webhook",
+    providers={"stripe": verify_stripe} | {rail: _verifier(rail) for rail in offered.ORDER_RAILS},
+)
+
+
+def _receipt_url(record: Any, owner_id: str) -> str:
+    return pay_links().receipt_url(
+        str(record.unit_id), record.payment_id, owner_id=owner_id, now=datetime.now(UTC)
+    )
+
+
+def _wechat_fail(status: int, message: str) -> Response:
+    """WeChat Pay's failure answer: it delivers the notification again later."""
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body=json.dumps({"code": "FAIL", "message": message}, ensure_ascii=False),
+    )
+
+
+def _alipay_answer(ok: bool) -> Response:
+    """Alipay reads the body only: ``success`` stops its resends, anything else asks for one."""
+    return Response(status_code=200, content_type="text/plain", body="success" if ok else "fail")
+
+
+RAIL_METRIC = {"wechat_pay": "WeChatPay", "alipay": "Alipay"}
+
+
+def _land(rail: str) -> bool:
+    """Land the verified notification; False if it failed (the provider will deliver it again)."""
+    caller = caller_of(router.context)
+    assert isinstance(caller, Provider)
+    reported: ProviderPayment = caller.payload
+    try:
+        landed = rails.land(
+            reported, config=get_settings().property_config, now=datetime.now(UTC), receipt_url=_receipt_url
+        )
+    except Exception:
+        # Nothing landed, or it landed whole (one transaction): the provider's retry finishes it.
+        logger.exception("order notification failed", rail=rail)
+        metrics.add_metric(name=f"{RAIL_METRIC[rail]}_failed", unit=MetricUnit.Count, value=1)
+        return False
+    # unknown_order is acknowledged (delivering it again would not make it ours) and alarmed.
+    metrics.add_metric(name=f"{RAIL_METRIC[rail]}_{landed.outcome}", unit=MetricUnit.Count, value=1)
+    return True
+
+
+@endpoint(router, "wechatpay_notify", status_code=204)
+def wechatpay_notify() -> Response[str]:
+    if not _land("wechat_pay"):
+        return _wechat_fail(500, "temporary failure, please retry")
+    return Response(status_code=204, content_type="application/json", body="")
+
+
+@endpoint(router, "alipay_notify")
+def alipay_notify() -> Response[str]:
+    return _alipay_answer(_land("alipay"))
+
+
+def sweep_orders() -> dict[str, Any]:
+    """Sweep each order rail the property offers. A rail that cannot be swept (its secret still
+    holds the placeholder) is reported and alarmed; the others are swept all the same."""
+    config = get_settings().property_config
+    results: dict[str, Any] = {}
+    for rail in offered.order_rails(config):
+        try:
+            provider: PaymentProvider = offered.provider(rail, get_settings())
+        except ConfigurationMissing as missing:
+            logger.error("order rail not configured", rail=rail, problem=str(missing))
+            metrics.add_metric(name="OrdersSweep_unconfigured", unit=MetricUnit.Count, value=1)
+            results[rail] = {"error": "not configured"}
+            continue
+        result = rails.sweep(provider, config=config, now=datetime.now(UTC), receipt_url=_receipt_url)
+        for name, value in vars(result).items():
+            metrics.add_metric(name=f"OrdersSwept_{name}", unit=MetricUnit.Count, value=value)
+        results[rail] = vars(result)
+    return results
 
 
 @endpoint(router, "stripe_webhook")
@@ -132,6 +246,11 @@ def refusal(refused: Refused, event: Mapping[str, Any]) -> Response:
     if refused.kind in ("bad_signature", "bad_payload", "too_large", "too_deep", "unsupported_media_type"):
         logger.warning("webhook rejected", reason=refused.kind)
         metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
+    if refused.route is not None and refused.route.key == "wechatpay_notify":
+        answer = staff_errors.refusal(refused)
+        return _wechat_fail(answer.status_code, refused.kind)
+    if refused.route is not None and refused.route.key == "alipay_notify":
+        return _alipay_answer(False)
     return staff_errors.refusal(refused)
 
 
@@ -192,4 +311,6 @@ def _unexpected(exc: Exception) -> Response:
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     get_settings(HandlerSettings)
+    if event.get("action") == "sweep_orders":
+        return sweep_orders()
     return serve(app, event, context, access=access, refusal=refusal, failed=failed)

@@ -17,9 +17,13 @@ from propdesk import naming
 # property's real keys before going live (see the STRIPE_SECRET output):
 #   aws secretsmanager put-secret-value --secret-id propdesk/<id>/stripe \
 #     --secret-string '{"api_key": "sk_live_...", "webhook_secret": "whsec_..."}'
+# wechatpay, alipay: likewise, with the merchant's WeChat Pay API v3 keys and the Alipay app's
+# keys (see the README).
 _GENERATED: dict[str, tuple[dict[str, str], str]] = {
     "link_key": ({}, "key"),
     "stripe": ({"api_key": "REPLACE_WITH_STRIPE_SECRET_KEY"}, "webhook_secret"),
+    "wechatpay": ({"mchid": "REPLACE_WITH_MCHID"}, "apiv3_key"),
+    "alipay": ({"app_id": "REPLACE_WITH_APP_ID"}, "app_private_key"),
 }
 
 _NO_ROTATION = {
@@ -27,6 +31,10 @@ _NO_ROTATION = {
     "it is rotated by hand together with a notice re-run, not on a Secrets Manager schedule.",
     "stripe": "The Stripe API key and webhook signing secret are issued by Stripe's dashboard, which "
     "Secrets Manager rotation cannot call; an administrator rolls them there and updates the secret.",
+    "wechatpay": "The WeChat Pay merchant keys (API certificate, APIv3 key) are issued in the merchant "
+    "platform (商户平台), which Secrets Manager rotation cannot call; an administrator rolls them there.",
+    "alipay": "The Alipay app's key pair is registered on the Alipay open platform (开放平台), which Secrets "
+    "Manager rotation cannot call; an administrator rolls it there and updates the secret.",
 }
 
 

@@ -26,6 +26,11 @@ class LocalSecrets:
     stripe_api_key: str
     stripe_webhook_secret: str
     link_key: str
+    # The WeChat Pay merchant's keys and the stand-in's platform public key (WeChatPayKeys' fields);
+    # None: the property offers no WeChat Pay, and the secret holds a placeholder as deployed.
+    wechatpay: dict[str, str] | None = None
+    # The Alipay app's keys and the stand-in's public key (AlipayKeys' fields); None likewise.
+    alipay: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,8 @@ def provision(config: PropertyConfig, *, public_url: str, secrets: LocalSecrets)
     values = {
         "stripe": {"api_key": secrets.stripe_api_key, "webhook_secret": secrets.stripe_webhook_secret},
         "link_key": {"key": secrets.link_key},
+        "wechatpay": secrets.wechatpay or {"mchid": "REPLACE_WITH_MCHID"},
+        "alipay": secrets.alipay or {"app_id": "REPLACE_WITH_APP_ID"},
     }
     for key in manifest.SECRETS:
         name = naming.secret_name(pid, key)

@@ -96,6 +96,10 @@ class LocalRuntime:
         )
         self.scheduler: Scheduler | None = None
         self.standin: StripeStandIn | None = None
+        self.wechatpay: Any = None  # infra.local.wechatpay.WeChatPayStandIn, when the property offers it
+        self.wechatpay_merchant: Any = None  # its merchant's keys (infra.local.wechatpay.MerchantKeys)
+        self.alipay: Any = None  # infra.local.alipay.AlipayStandIn, when the property offers it
+        self.alipay_app_keys: Any = None  # the app's key pair (infra.local.alipay.KeyPair)
         self.gateway_server: GatewayServer | None = None
         self.issuer: TokenIssuer | None = None
         self.units_imported: str = "not imported"
@@ -127,6 +131,8 @@ class LocalRuntime:
             api_key=self.secrets.stripe_api_key, webhook_secret=self.secrets.stripe_webhook_secret
         )
         self.standin.serve(self.options.host, self.options.stripe_port)
+        self.wechatpay = self._start_wechatpay()
+        self.alipay = self._start_alipay()
 
         # The gateway listens first (its URL is the public URL the owners' links use); it answers
         # 503 for a function until the functions have started below.
@@ -143,17 +149,26 @@ class LocalRuntime:
         endpoints.register(gateway, self)
         self.gateway_server.start()
         self.standin.webhook_url = self.base_url + routes.route("stripe_webhook").path
+        wechatpay_secret = self._wechatpay_secret()
 
         self.resources = provision(
             self.config,
             public_url=self.base_url,
             secrets=LocalSecrets(
-                self.secrets.stripe_api_key, self.secrets.stripe_webhook_secret, self.secrets.link_key
+                self.secrets.stripe_api_key,
+                self.secrets.stripe_webhook_secret,
+                self.secrets.link_key,
+                wechatpay=wechatpay_secret,
+                alipay=self._alipay_secret(),
             ),
         )
         self.queue_urls = dict(self.resources.queue_urls)
         # This process plays the operator (the demo's checks, the outbox): it sees everything.
         self.env = {**self.resources.operator_env(), "STRIPE_API_BASE": self.stripe_base_url}
+        if self.wechatpay is not None:
+            self.env["WECHATPAY_API_BASE"] = self.wechatpay.base_url
+        if self.alipay is not None:
+            self.env["ALIPAY_GATEWAY"] = self.alipay.gateway_url
         self.env.update(self.options.extra_env)
         self._set_env(self.env)
         self._reset_cached_clients()
@@ -189,6 +204,12 @@ class LocalRuntime:
             self.gateway_server.shutdown()
         if self.standin is not None:
             self.standin.shutdown()
+        if self.wechatpay is not None:
+            self.wechatpay.shutdown()
+            self.wechatpay = None
+        if self.alipay is not None:
+            self.alipay.shutdown()
+            self.alipay = None
         if self._moto is not None:
             self._moto.stop()
         if self._moto_log is not None:
@@ -216,8 +237,73 @@ class LocalRuntime:
         env = self.resources.function_env(spec)
         if "stripe" in spec.secrets:
             env["STRIPE_API_BASE"] = self.stripe_base_url
+        if "wechatpay" in spec.secrets and self.wechatpay is not None:
+            env["WECHATPAY_API_BASE"] = self.wechatpay.base_url  # the SDK's gateway (payments.wechatpay)
+        if "alipay" in spec.secrets and self.alipay is not None:
+            env["ALIPAY_GATEWAY"] = self.alipay.gateway_url  # the SDK's gateway (payments.alipay)
         env.update(self.options.extra_env)
         return env
+
+    def _start_wechatpay(self) -> Any:
+        """The WeChat Pay stand-in, for a property that offers the rail: a merchant with keys made
+        now, as a merchant platform would issue them."""
+        if "wechat_pay" not in self.config.payment.rails:
+            return None
+        from infra.local.wechatpay import WeChatPayStandIn, merchant_keys
+
+        merchant = merchant_keys()
+        standin = WeChatPayStandIn(
+            mchid="1900000109",
+            appid="wx" + secrets.token_hex(8),
+            apiv3_key=secrets.token_hex(16),
+            merchant_serial=merchant.serial_no,
+            merchant_public_key=merchant.public_key,
+        )
+        standin.serve(self.options.host, 0)
+        self.wechatpay_merchant = merchant
+        return standin
+
+    def _wechatpay_secret(self) -> dict[str, str] | None:
+        """The ``wechatpay`` secret, as the operator would put it (see the README)."""
+        standin = self.wechatpay
+        if standin is None:
+            return None
+        return {
+            "mchid": standin.mchid,
+            "appid": standin.appid,
+            "private_key": self.wechatpay_merchant.private_key,
+            "cert_serial_no": self.wechatpay_merchant.serial_no,
+            "apiv3_key": standin.apiv3_key,
+            "public_key": standin.public_key_pem,
+            "public_key_id": standin.public_key_id,
+        }
+
+    def _start_alipay(self) -> Any:
+        """The Alipay stand-in, for a property that offers the rail: an app whose key pair is made
+        now, as the open platform's key tool would."""
+        if "alipay" not in self.config.payment.rails:
+            return None
+        from infra.local.alipay import AlipayStandIn, generate_app_keys
+
+        app = generate_app_keys()
+        standin = AlipayStandIn(
+            app_id="2021" + f"{secrets.randbelow(10**12):012d}", app_public_key=app.public_pem
+        )
+        standin.serve(self.options.host, 0)
+        self.alipay_app_keys = app
+        return standin
+
+    def _alipay_secret(self) -> dict[str, str] | None:
+        """The ``alipay`` secret, as the operator would put it (see the README)."""
+        standin = self.alipay
+        if standin is None:
+            return None
+        return {
+            "app_id": standin.app_id,
+            "app_private_key": self.alipay_app_keys.private_pem,
+            "alipay_public_key": standin.alipay_public_key_pem,
+            "seller_id": standin.seller_id,
+        }
 
     def _platform_env(self) -> dict[str, str]:
         keep = ("PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR")
@@ -308,6 +394,7 @@ class LocalRuntime:
                         function=spec.name,
                         cron=CronExpression.parse(schedule.expression(self.config)),
                         payload=dict(schedule.payload),
+                        coalesce=schedule.coalesce,
                     )
                 )
         return targets

@@ -190,6 +190,7 @@ class ScheduledTarget:
     function: str
     cron: CronExpression
     payload: dict
+    coalesce: bool = False  # see infra.manifest.Schedule.coalesce
 
 
 @dataclass(frozen=True)
@@ -232,7 +233,17 @@ class Scheduler:
             for target in self.targets
             for at in target.cron.occurrences(after, until, self._tz)
         ]
-        return sorted(firings, key=lambda f: (f.at, f.target.name))
+        firings.sort(key=lambda f: (f.at, f.target.name))
+        # A coalescing schedule's run of occurrences with nothing else between them: the last only.
+        return [
+            firing
+            for index, firing in enumerate(firings)
+            if not (
+                firing.target.coalesce
+                and index + 1 < len(firings)
+                and firings[index + 1].target.name == firing.target.name
+            )
+        ]
 
     def run_due(self) -> list[Firing]:
         """Fire everything between the last check and now."""

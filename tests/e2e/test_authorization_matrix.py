@@ -14,7 +14,8 @@ import json
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
 import jwt
 import pytest
@@ -22,11 +23,15 @@ import requests
 
 from infra import manifest
 from infra.config import load_config
+from infra.local.alipay import AlipayStandIn
 from infra.local.jwt_authorizer import TokenIssuer
 from infra.local.stripe import sign_payload
+from infra.local.wechatpay.keys import aead_encrypt, nonce_str
 from propdesk import routes
 from propdesk.payments.links import sign_pay_link
 from propdesk.services.desk import DeskPayment, record_desk_payment
+from propdesk.store.orders import OrderRecord, OrderRepository
+from tests.alipay_tools import app_keys
 from tests.paytools import make_bill, store_bill
 
 # One worker runs this module, with the one runtime its fixture starts.
@@ -129,6 +134,12 @@ SAMPLES: dict[str, dict] = {
         "content_type": "application/json",
     },
     "get_ticket": {"params": {"ticket_id": "T-0000000000000000000"}},
+    "start_order": {"body": b"rail=wechat_pay&lang=en", "content_type": "application/x-www-form-urlencoded"},
+    "order_page": {"params": {"order_id": "PD000000000000MATRIX0001"}},
+    # The body is the world's: a notification encrypted under the runtime's APIv3 key.
+    "wechatpay_notify": {"body": b"{}", "content_type": "application/json"},
+    # Likewise: an Alipay notification for an order that is not ours, signed by the stand-in.
+    "alipay_notify": {"body": b"", "content_type": "application/x-www-form-urlencoded"},
     "stripe_webhook": {
         "body": b'{"id":"evt_matrix","object":"event","type":"ping","created":1,"livemode":false,'
         b'"data":{"object":{}}}',
@@ -144,6 +155,10 @@ class World:
     link_key: bytes
     webhook_secret: str
     bill_id: str
+    wechat_body: bytes
+    wechat_sign: object  # (body) -> WeChat Pay's signed headers, as the platform signs them
+    alipay_signed: bytes  # an Alipay notification for an order not ours, signed with Alipay's key
+    alipay_unsigned: bytes  # the same, its signature made with another key
 
 
 @pytest.fixture(scope="module")
@@ -153,18 +168,102 @@ def world(small_runtime) -> World:
     payment = DeskPayment(OWN_UNIT, 100, "cash", DESK_PAYMENT.split(":", 1)[1], staff_id="matrix-cashier")
     assert record_desk_payment(payment, config=load_config("demo"), now=datetime.now(UTC)).record is not None
     assert small_runtime.issuer is not None
+    # An open WeChat Pay order of the own unit (for its page), and a notification for an order
+    # that is not ours (accepted when signed by the platform: 204, nothing written).
+    now = datetime.now(UTC)
+    OrderRepository().add(
+        OrderRecord(
+            order_id="PD000000000000MATRIX0001",
+            rail="wechat_pay",
+            unit_id=OWN_UNIT,
+            bill_ids=(bill.bill_id,),
+            amount_minor=bill.total_minor,
+            currency=bill.currency,
+            state="open",
+            device="desktop",
+            created_at=now,
+            expires_at=now + timedelta(minutes=30),
+        )
+    )
+    wechat = small_runtime.wechatpay
+    resource = aead_encrypt(
+        wechat.apiv3_key,
+        json.dumps(
+            {
+                "out_trade_no": "PDNOTOURS0001",
+                "trade_state": "SUCCESS",
+                "amount": {"total": 1, "currency": "CNY"},
+            }
+        ),
+        "transaction",
+    )
+    wechat_body = json.dumps(
+        {
+            "id": "EV-matrix",
+            "create_time": now.isoformat(),
+            "resource_type": "encrypt-resource",
+            "event_type": "TRANSACTION.SUCCESS",
+            "summary": "x",
+            "resource": {"original_type": "transaction", **resource},
+        }
+    ).encode()
+
+    def wechat_sign(body: bytes) -> dict[str, str]:
+        timestamp, nonce = str(int(time.time())), nonce_str()
+        return {
+            "Wechatpay-Timestamp": timestamp,
+            "Wechatpay-Nonce": nonce,
+            "Wechatpay-Serial": wechat.public_key_id,
+            "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048",
+            "Wechatpay-Signature": wechat.platform.sign(f"{timestamp}\n{nonce}\n{body.decode()}\n"),
+        }
+
     return World(
         base=small_runtime.base_url,
         issuer=small_runtime.issuer,
         link_key=small_runtime.secrets.link_key.encode("utf-8"),
         webhook_secret=small_runtime.secrets.stripe_webhook_secret,
         bill_id=bill.bill_id,
+        wechat_body=wechat_body,
+        wechat_sign=wechat_sign,
+        alipay_signed=alipay_body(small_runtime.alipay, sign=True),
+        alipay_unsigned=alipay_body(small_runtime.alipay, sign=False),
     )
+
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def alipay_body(standin, *, sign: bool) -> bytes:
+    params = {
+        "notify_time": datetime.now(UTC).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
+        "notify_type": "trade_status_sync",
+        "notify_id": "2026120200222matrix",
+        "app_id": standin.app_id,
+        "charset": "utf-8",
+        "version": "1.0",
+        "sign_type": "RSA2",
+        "trade_no": "2026120222001400000000000001",
+        "out_trade_no": "PDNOTOURS0002",
+        "trade_status": "TRADE_SUCCESS",
+        "total_amount": "1.00",
+        "gmt_payment": datetime.now(UTC).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    signer = standin if sign else AlipayStandIn(app_id=standin.app_id, app_public_key=app_keys().public_pem)
+    params["sign"] = signer.sign_notification(params)
+    return urlencode(params).encode()
 
 
 def _altered(token: str) -> str:
     head, payload, signature = token.split(".")
     return f"{head}.{payload}.{signature[:-4]}{'AAAA' if not signature.endswith('AAAA') else 'BBBB'}"
+
+
+def _altered_link(token: str) -> str:
+    """The link with one character of its signature changed: not the last one, whose low bits a
+    base64 decoder may drop (an "altered" link that decodes to the same signature)."""
+    at = len(token) - 8
+    return token[:at] + ("B" if token[at] != "B" else "C") + token[at + 1 :]
 
 
 def _link(world: World, *, unit: str, expires_in: timedelta) -> str:
@@ -175,7 +274,9 @@ def _link(world: World, *, unit: str, expires_in: timedelta) -> str:
 
 def call_for(caller: str, route: routes.Route, world: World) -> Call:
     sample = SAMPLES[route.key]
-    body = sample.get("body")
+    body = world.wechat_body if route.key == "wechatpay_notify" else sample.get("body")
+    if route.key == "alipay_notify":
+        body = world.alipay_signed if caller == "provider_signature" else world.alipay_unsigned
     call = Call(body=body)
     if "content_type" in sample:
         call.headers["Content-Type"] = sample["content_type"]
@@ -198,7 +299,7 @@ def call_for(caller: str, route: routes.Route, world: World) -> Call:
             call.headers["Stripe-Signature"] = sign_payload(body.decode(), "whsec_another_account")
     elif caller == "altered_signature":
         call.headers["Authorization"] = "Bearer " + _altered(world.issuer.mint(roles=list(ROLES)))
-        call.token = _link(world, unit=OWN_UNIT, expires_in=timedelta(days=1))[:-2] + "AA"
+        call.token = _altered_link(_link(world, unit=OWN_UNIT, expires_in=timedelta(days=1)))
         if body is not None:
             call.headers["Stripe-Signature"] = sign_payload(body.decode(), world.webhook_secret)
             call.body = body + b" "
@@ -211,6 +312,8 @@ def call_for(caller: str, route: routes.Route, world: World) -> Call:
         call.token = _link(world, unit=OWN_UNIT, expires_in=timedelta(days=1))
     elif caller == "provider_signature" and body is not None:
         call.headers["Stripe-Signature"] = sign_payload(body.decode(), world.webhook_secret)
+        if route.key == "wechatpay_notify":
+            call.headers.update(world.wechat_sign(body))  # type: ignore[operator]
     return call
 
 
@@ -244,7 +347,10 @@ def owner_link_rule(route: routes.Route, caller: str) -> int | str:
 
 
 def provider_rule(route: routes.Route, caller: str) -> int | str:
-    return ALLOWED if caller == "provider_signature" else 400
+    if caller == "provider_signature":
+        return ALLOWED
+    # Alipay reads only the body of a 200: its refusal is the text "fail" (checked below).
+    return 200 if route.key == "alipay_notify" else 400
 
 
 def public_rule(route: routes.Route, caller: str) -> int | str:
@@ -301,6 +407,8 @@ def test_access_21_22_matrix(world, route, caller):
             assert response.status_code not in REFUSALS[route.audience.kind] | {401, 403}, response.text[:300]
     else:
         assert response.status_code == expected, response.text[:300]
+    if route.key == "alipay_notify":
+        assert response.text == ("success" if caller == "provider_signature" else "fail")
     if route.audience.kind == "owner_link" and expected == 404:
         # nothing about the bill or its unit is revealed
         assert OWN_UNIT not in response.text and world.bill_id not in response.text

@@ -89,3 +89,20 @@ def test_config_round_trips_through_the_functions_environment():
 
     config = load_config("demo")
     assert PropertyConfig.model_validate_json(config.to_env_json()) == config
+
+
+def test_a_rail_that_cannot_take_the_property_s_currency_is_refused(tmp_path, demo_raw):
+    # GIVEN a property billing in Hong Kong dollars that offers WeChat Pay's mainland rail
+    demo_raw["currency"] = "HKD"
+    demo_raw["payment"]["rails"] = ["stripe", "wechat_pay"]
+    # WHEN it is loaded THEN the error names the rail and what it takes
+    with pytest.raises(ConfigError, match=r"'wechat_pay' cannot take HKD \(it takes CNY\)"):
+        load_config_file(_write(tmp_path, demo_raw))
+    demo_raw["payment"]["rails"] = ["stripe"]
+    assert load_config_file(_write(tmp_path, demo_raw)).payment.rails == ("stripe",)
+
+
+def test_a_rail_listed_twice_is_refused(tmp_path, demo_raw):
+    demo_raw["payment"]["rails"] = ["wechat_pay", "alipay", "wechat_pay"]
+    with pytest.raises(ConfigError, match="lists a rail twice"):
+        load_config_file(_write(tmp_path, demo_raw))

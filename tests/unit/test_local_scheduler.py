@@ -93,8 +93,9 @@ def test_the_manifest_schedules_parse(demo_config):
     for spec in manifest.FUNCTIONS:
         for schedule in spec.schedules:
             cron = CronExpression.parse(schedule.expression(demo_config))
-            # the runs are daily: exactly one in any 24 hours
-            assert len(list(cron.occurrences(start, start + timedelta(days=1), demo_config.tz))) == 1
+            runs = len(list(cron.occurrences(start, start + timedelta(days=1), demo_config.tz)))
+            # the daily runs: exactly one in any 24 hours; the sweep of open orders: every 5 minutes
+            assert runs == (288 if schedule.name == "orders-sweep" else 1), schedule.name
 
 
 def test_advancing_fires_every_passed_occurrence_in_time_order_at_its_own_time():
@@ -130,6 +131,31 @@ def test_advancing_fires_every_passed_occurrence_in_time_order_at_its_own_time()
     assert [f.target.name for f in scheduler.advance_to(_utc(2026, 11, 29, 1, 45))] == ["overdue-run"]
     assert scheduler.advance_to(_utc(2026, 11, 20)) == []
     assert len(seen) == 4
+
+
+def test_a_coalescing_schedule_fires_once_before_each_other_firing_when_the_clock_jumps():
+    # GIVEN the orders sweep every 5 minutes beside a daily run, the clock at 08:00 Shanghai
+    clock = FakeClock(_utc(2026, 11, 27, 0, 0))
+    seen = []
+    targets = [
+        ScheduledTarget(
+            "orders-sweep", "payment_webhook", CronExpression.parse("cron(0/5 * * * ? *)"), {}, coalesce=True
+        ),
+        ScheduledTarget("notice-run", "notices", CronExpression.parse("cron(0 9 * * ? *)"), {}),
+    ]
+    scheduler = Scheduler(
+        targets, clock=clock, tz=SHANGHAI, fire=lambda f: seen.append((f.target.name, f.at))
+    )
+    # WHEN the clock jumps to the next day 10:00
+    scheduler.advance_to(_utc(2026, 11, 28, 2, 0))
+    # THEN the sweep fired at 08:55 (the last before each run) and at the end: 3 of the 289 it passed
+    assert seen == [
+        ("orders-sweep", _utc(2026, 11, 27, 0, 55)),
+        ("notice-run", _utc(2026, 11, 27, 1, 0)),
+        ("orders-sweep", _utc(2026, 11, 28, 0, 55)),
+        ("notice-run", _utc(2026, 11, 28, 1, 0)),
+        ("orders-sweep", _utc(2026, 11, 28, 2, 0)),
+    ]
 
 
 def test_run_due_fires_what_real_time_reached():

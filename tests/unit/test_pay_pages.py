@@ -87,9 +87,16 @@ def test_the_account_shows_what_is_owed_and_one_pay_button_for_all_of_it_first(d
     assert "Anna Liu" not in html  # nothing personal: whoever holds the link sees the page
 
 
-def test_one_open_bill_has_the_one_pay_button(demo_config):
-    html = page(view(make_bill()), demo_config)
+def test_one_open_bill_has_one_pay_button_per_rail(demo_config):
+    stripe_only = demo_config.model_copy(
+        update={"payment": demo_config.payment.model_copy(update={"rails": ("stripe",)})}
+    )
+    html = page(view(make_bill()), stripe_only)
     assert html.count('name="bill"') == 1 and "Pay all: ¥327.27" in html
+    html = page(view(make_bill()), demo_config)  # Stripe, WeChat Pay and Alipay
+    assert html.count('name="bill" value="all"') == len(demo_config.payment.rails) == 3
+    assert html.count('id="pay"') == 1
+    assert 'name="rail" value="wechat_pay"' in html and 'name="rail" value="alipay"' in html
 
 
 def test_an_owner_who_owes_can_book_a_home_visit_and_then_sees_it(demo_config):

@@ -131,8 +131,18 @@ class HomeVisits(_Strict):
         return value
 
 
+RAIL_CURRENCIES: dict[str, frozenset[str]] = {
+    # WeChat Pay's and Alipay's merchant APIs for mainland merchants settle in CNY only.
+    "wechat_pay": frozenset({"CNY"}),
+    "alipay": frozenset({"CNY"}),
+    "stripe": frozenset({"CNY", "USD", "EUR", "HKD", "SGD", "GBP"}),
+}
+
+
 class PaymentSettings(_Strict):
     provider: Literal["stripe"] = "stripe"
+    # The online rails the account page offers, in the order it shows them.
+    rails: tuple[Literal["stripe", "wechat_pay", "alipay"], ...] = Field(default=("stripe",), min_length=1)
     payment_method_types: tuple[str, ...] = ("card",)
     # How long an owner's pay link stays valid.
     link_ttl_days: int = Field(default=60, ge=1, le=400)
@@ -191,6 +201,17 @@ class PropertyConfig(_Strict):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)") from exc
         return value
+
+    @model_validator(mode="after")
+    def _rails_serve_the_currency(self) -> PropertyConfig:
+        rails = self.payment.rails
+        if len(set(rails)) != len(rails):
+            raise ValueError("payment.rails lists a rail twice")
+        for rail in rails:
+            if self.currency not in RAIL_CURRENCIES[rail]:
+                served = ", ".join(sorted(RAIL_CURRENCIES[rail]))
+                raise ValueError(f"payment rail {rail!r} cannot take {self.currency} (it takes {served})")
+        return self
 
     @model_validator(mode="after")
     def _references_resolve(self) -> PropertyConfig:

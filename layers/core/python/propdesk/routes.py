@@ -18,6 +18,7 @@ Pure data: no AWS, no Powertools, so the stack can import it cheaply.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -153,6 +154,29 @@ _CSV_EXAMPLE = (
     "A-1203,A,12,1203,89.37,O0001,张伟,+8613800138000,zhang.wei@example.com,zh-CN,yes\n"
     "C-0201,C,2,0201,64.50,O0002,Li Na,,li.na@example.com,en,no\n"
 )
+_WECHATPAY_NOTIFICATION_EXAMPLE = json.dumps(
+    {
+        "id": "EV-2018022511223320873",
+        "create_time": "2026-12-17T10:01:02+08:00",
+        "resource_type": "encrypt-resource",
+        "event_type": "TRANSACTION.SUCCESS",
+        "summary": "支付成功",
+        "resource": {
+            "original_type": "transaction",
+            "algorithm": "AEAD_AES_256_GCM",
+            "ciphertext": "...",
+            "associated_data": "transaction",
+            "nonce": "fdasflkja484w",
+        },
+    },
+    ensure_ascii=False,
+)
+_ALIPAY_NOTIFICATION_EXAMPLE = (
+    "notify_time=2026-12-17+10%3A01%3A02&notify_type=trade_status_sync&notify_id=2026121700222100102"
+    "&app_id=2021000000000001&charset=utf-8&version=1.0&sign_type=RSA2&sign=...&trade_no=2026121722001"
+    "&out_trade_no=PD261217020000ABCDEF0123&trade_status=TRADE_SUCCESS&total_amount=349.38"
+    "&gmt_payment=2026-12-17+10%3A01%3A01"
+)
 _STRIPE_EVENT_EXAMPLE = (
     '{"id":"evt_1","object":"event","type":"checkout.session.completed","created":1767225600,'
     '"livemode":false,"data":{"object":{"id":"cs_test_1","object":"checkout.session",'
@@ -187,6 +211,36 @@ ROUTES: tuple[Route, ...] = (
         responses=MappingProxyType(
             {303: "To Stripe Checkout, or back to the account page", 503: "Payment provider unavailable"}
         ),
+    ),
+    Route(
+        key="start_order",
+        method="POST",
+        path="/pay/{token}/orders",
+        function="api",
+        audience=OwnerLink(),
+        summary="Start paying through WeChat Pay or Alipay",
+        description="Writes an order for all open bills, or the one named, then starts it at the rail "
+        "chosen: on a desktop browser the order page shows WeChat Pay's QR code (303 to it); on a phone "
+        "the owner goes to the provider's page (303 to it). With nothing owed, back to the account page.",
+        tag="Owner pages",
+        responses=MappingProxyType(
+            {
+                303: "To the order page, the provider's page, or back to the account page",
+                503: "Provider unavailable",
+            }
+        ),
+    ),
+    Route(
+        key="order_page",
+        method="GET",
+        path="/pay/{token}/orders/{order_id}",
+        function="api",
+        audience=OwnerLink(),
+        summary="An order: its QR code, or whether it is paid",
+        description="While the order is open: its QR code and amount; opening it asks the provider, so "
+        "a payment whose notification is late shows at once. Paid: the receipt number. Closed: a way to "
+        "start again. An order of another unit is the not-found page.",
+        tag="Owner pages",
     ),
     Route(
         key="owner_receipt",
@@ -595,6 +649,101 @@ ROUTES: tuple[Route, ...] = (
                 "yet; Stripe delivers it again later"
             }
         ),
+    ),
+    Route(
+        key="wechatpay_notify",
+        method="POST",
+        path="/webhooks/wechatpay",
+        function="payment_webhook",
+        audience=ProviderSignature("wechat_pay"),
+        summary="WeChat Pay notifications",
+        description="Payment notifications from WeChat Pay API v3: signed by the platform (Wechatpay-Signature, "
+        "-Timestamp within 5 minutes, -Nonce, -Serial over the raw body), the resource encrypted with "
+        "AEAD_AES_256_GCM under the APIv3 key. A paid order lands once on its unit's account whatever the "
+        "deliveries. Answered 204 with no body; a refusal or a failure is answered "
+        '{"code": "FAIL", "message": ...} with a 4xx/5xx, and WeChat Pay delivers again.',
+        tag="Payment providers",
+        max_body_bytes=64 * KIB,  # a notification is about 1 kB
+        body=RequestBody(
+            media_type="application/json",
+            description="A WeChat Pay notification, exactly as WeChat Pay signed it",
+            example=_WECHATPAY_NOTIFICATION_EXAMPLE,
+            schema=MappingProxyType(
+                {
+                    "type": "object",
+                    "required": ["id", "event_type", "resource_type", "resource"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "create_time": {"type": "string"},
+                        "event_type": {"type": "string", "examples": ["TRANSACTION.SUCCESS"]},
+                        "resource_type": {"type": "string", "examples": ["encrypt-resource"]},
+                        "summary": {"type": "string"},
+                        "resource": {
+                            "type": "object",
+                            "required": ["algorithm", "ciphertext", "nonce"],
+                            "properties": {
+                                "algorithm": {"type": "string", "examples": ["AEAD_AES_256_GCM"]},
+                                "ciphertext": {"type": "string"},
+                                "associated_data": {"type": "string"},
+                                "original_type": {"type": "string"},
+                                "nonce": {"type": "string"},
+                            },
+                        },
+                    },
+                }
+            ),
+        ),
+        responses=MappingProxyType(
+            {
+                204: "Received: landed once (or known already, or not ours)",
+                500: "Not landed this time (a store fault): WeChat Pay delivers it again",
+            }
+        ),
+    ),
+    Route(
+        key="alipay_notify",
+        method="POST",
+        path="/webhooks/alipay",
+        function="payment_webhook",
+        audience=ProviderSignature("alipay"),
+        summary="Alipay notifications",
+        description="Asynchronous notifications (异步通知) from Alipay for page and WAP pay: a UTF-8 form "
+        "signed with Alipay's RSA2 key (sign, sign_type) over the other parameters, sorted. A paid order "
+        "lands once on its unit's account whatever the resends (Alipay resends the same body for about "
+        "25 hours until answered). Answered with the text success; a refusal or a failure is answered "
+        "fail, and Alipay sends it again.",
+        tag="Payment providers",
+        max_body_bytes=64 * KIB,  # a notification is about 2 kB
+        body=RequestBody(
+            media_type="application/x-www-form-urlencoded",
+            description="An Alipay notification, exactly as Alipay signed it",
+            example=_ALIPAY_NOTIFICATION_EXAMPLE,
+            schema=MappingProxyType(
+                {
+                    "type": "object",
+                    "required": ["notify_id", "app_id", "out_trade_no", "trade_status", "sign"],
+                    "properties": {
+                        name: {"type": "string"}
+                        for name in (
+                            "notify_time",
+                            "notify_type",
+                            "notify_id",
+                            "app_id",
+                            "charset",
+                            "version",
+                            "sign_type",
+                            "sign",
+                            "trade_no",
+                            "out_trade_no",
+                            "trade_status",
+                            "total_amount",
+                            "gmt_payment",
+                        )
+                    },
+                }
+            ),
+        ),
+        responses=MappingProxyType({200: "success (landed once, known already, or not ours) or fail"}),
     ),
 )
 

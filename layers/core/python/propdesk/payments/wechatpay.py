@@ -21,11 +21,13 @@ import csv
 import gzip
 import io
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from propdesk import aws
@@ -51,6 +53,7 @@ from propdesk.settings import ConfigurationMissing, Settings
 WECHATPAY_SECRET = "wechatpay"  # noqa: S105 - the secret's key in the manifest, not a password
 RAIL = "wechat_pay"
 TIMEOUT = (5, 10)  # connect, read: seconds
+NOTIFICATION_TOLERANCE_S = 300  # a notification's signature timestamp, either way
 BEIJING = ZoneInfo("Asia/Shanghai")  # the statements' times are Beijing time
 
 # trade_state -> our order state
@@ -188,15 +191,26 @@ class WeChatPayRail:
             raise self._refused(code, message)
         answer = json.loads(message)
         if phone:
-            return PaymentStart(
-                order_id=request.order_id, kind="redirect", redirect_url=str(answer["h5_url"])
-            )
+            # WeChat Pay sends the owner back to ``redirect_url`` when done (its domain must be the
+            # one registered for H5 payment).
+            h5_url = str(answer["h5_url"])
+            joiner = "&" if "?" in h5_url else "?"
+            back = f"{h5_url}{joiner}redirect_url={quote(request.return_url, safe='')}"
+            return PaymentStart(order_id=request.order_id, kind="redirect", redirect_url=back)
         return PaymentStart(order_id=request.order_id, kind="qr", qr_text=str(answer["code_url"]))
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> ProviderPayment:
         lowered = {key.lower(): value for key, value in headers.items()}
         if not lowered.get("wechatpay-signature"):
             raise NotificationRejected("signature")
+        try:
+            signed_at = int(lowered.get("wechatpay-timestamp", ""))
+        except ValueError:
+            raise NotificationRejected("timestamp") from None
+        if abs(time.time() - signed_at) > NOTIFICATION_TOLERANCE_S:
+            # A body signed long ago (or ahead) is a replay, not a delivery: WeChat Pay signs each
+            # delivery afresh, retries included.
+            raise NotificationRejected("timestamp")
         try:
             text = body.decode("utf-8")
             result = self._wxpay.callback(lowered, text)

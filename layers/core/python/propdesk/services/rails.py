@@ -101,8 +101,10 @@ def start_order(
         created_at=now,
         expires_at=now + ORDER_LIFETIME,
     )
-    if not orders.add(order):
+    stored = orders.add(order)
+    if stored is None:
         raise RuntimeError("order id taken")  # 50 random bits within one second: not expected
+    order = stored
     request = PaymentRequest(
         order_id=order.order_id,
         amount_minor=amount,
@@ -117,6 +119,7 @@ def start_order(
         client_ip=client_ip,
     )
     start = provider.start(request)
+    order = orders.started(order, start.qr_text or start.redirect_url or "")
     logger.info("order started", order_id=order.order_id, rail=order.rail, device=device, bills=len(bills))
     return Started(order=order, start=start)
 
@@ -181,6 +184,31 @@ def land(
         # One out_trade_no, two transactions: the provider never does this; staff must look.
         logger.error("order reported paid by another transaction", order_id=order.order_id)
     return Landed(outcome.outcome, order, outcome)
+
+
+def refresh(
+    order: OrderRecord,
+    provider: PaymentProvider,
+    *,
+    config: PropertyConfig,
+    now: datetime,
+    orders: OrderRepository | None = None,
+    receipt_url: ReceiptUrl | None = None,
+) -> OrderRecord:
+    """The owner looks at an open order: ask the provider once, land it if paid (a notification
+    that is late or lost does not keep the owner waiting), and return it as it now stands."""
+    orders = orders or OrderRepository()
+    if not order.is_open:
+        return order
+    try:
+        reported = provider.query(order.order_id)
+    except (ProviderUnavailable, ProviderRefused) as exc:
+        logger.info("order not refreshed", order_id=order.order_id, error=str(exc))
+        return order
+    if reported is not None and reported.state != ORDER_OPEN:
+        land(reported, config=config, now=now, orders=orders, receipt_url=receipt_url)
+        return orders.get(order.order_id) or order
+    return order
 
 
 @dataclass

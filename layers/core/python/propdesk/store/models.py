@@ -439,6 +439,7 @@ class OrderItem(_Table):
     expires_at = UTCDateTimeAttribute()
     open_rail = UnicodeAttribute(null=True)  # = rail while open (open-index)
     provider_payment_id = UnicodeAttribute(null=True)  # transaction_id / trade_no once paid
+    start_url = UnicodeAttribute(null=True)  # the QR code's text (code_url) or the provider's page
     queried_at = UTCDateTimeAttribute(null=True)
     version = VersionAttribute()
 

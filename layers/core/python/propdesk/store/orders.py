@@ -32,6 +32,7 @@ class OrderRecord:
     expires_at: datetime
     owner_id: str | None = None
     provider_payment_id: str | None = None
+    start_url: str | None = None
     queried_at: datetime | None = None
     version: int | None = field(default=None, compare=False)
 
@@ -59,6 +60,7 @@ def to_item(order: OrderRecord) -> OrderItem:
         expires_at=_utc(order.expires_at),
         open_rail=order.rail if order.state == ORDER_OPEN else None,
         provider_payment_id=order.provider_payment_id,
+        start_url=order.start_url,
         queried_at=_utc(order.queried_at) if order.queried_at else None,
     )
     if order.version is not None:
@@ -80,21 +82,23 @@ def from_item(item: OrderItem) -> OrderRecord:
         created_at=_utc(item.created_at),
         expires_at=_utc(item.expires_at),
         provider_payment_id=item.provider_payment_id,
+        start_url=item.start_url,
         queried_at=_utc(item.queried_at) if item.queried_at else None,
         version=int(item.version) if item.version is not None else None,
     )
 
 
 class OrderRepository:
-    def add(self, order: OrderRecord) -> bool:
-        """Write a new order; False if its id is taken (a retried start: the first one stands)."""
+    def add(self, order: OrderRecord) -> OrderRecord | None:
+        """Write a new order; the order as stored, or None if its id is taken."""
+        item = to_item(replace(order, version=None))
         try:
-            to_item(replace(order, version=None)).save(condition=OrderItem.order_id.does_not_exist())
+            item.save(condition=OrderItem.order_id.does_not_exist())
         except PutError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
+                return None
             raise
-        return True
+        return from_item(item)
 
     def get(self, order_id: str) -> OrderRecord | None:
         try:
@@ -136,6 +140,12 @@ class OrderRepository:
                 return False
             raise
         return True
+
+    def started(self, order: OrderRecord, start_url: str) -> OrderRecord:
+        """Note where the provider sends the owner (the order page redraws its QR code from it)."""
+        item = to_item(order)
+        item.update(actions=[OrderItem.start_url.set(start_url)])
+        return from_item(item)
 
     def touch(self, order: OrderRecord, *, now: datetime) -> None:
         """Note that the provider was asked about it (the active query spaces its questions)."""

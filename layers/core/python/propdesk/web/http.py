@@ -21,10 +21,11 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from propdesk import routes
 from propdesk.web.access import CALLER, Access, Refused
-from propdesk.web.schemas import ErrorBody
+from propdesk.web.schemas import ErrorBody, WeChatPayFailure
 
 HTML = "text/html"
 JSON = "application/json"
+TEXT = "text/plain"
 STAFF_SECURITY_SCHEME = "staff"
 
 Refusal = Callable[[Refused, Mapping[str, Any]], Response]
@@ -129,23 +130,35 @@ def _json_error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {JSON: {"model": ErrorBody}}}
 
 
+def _wechatpay_failure(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"model": WeChatPayFailure}}}
+
+
 def documented_responses(route: routes.Route, *, status_code: int, html: bool) -> dict[int, Any]:
     """Every answer the route gives: success, its audience's refusals, size, validation, its own."""
     error = _html if html else _json_error
+    audience = route.audience
+    if isinstance(audience, routes.ProviderSignature) and audience.provider == "alipay":
+        # Alipay reads only the body of a 200: every answer, refusals included, is success or fail.
+        return {
+            200: {"description": route.summary, "content": {TEXT: {"schema": {"enum": ["success", "fail"]}}}}
+        }
+    if isinstance(audience, routes.ProviderSignature) and audience.provider == "wechat_pay":
+        # WeChat Pay's own failure format, for every refusal and failure (it delivers again).
+        error = _wechatpay_failure
 
     def success(description: str) -> dict[str, Any]:
         # JSON successes take their schema from the route's return annotation.
         return _html(description) if html else {"description": description}
 
     answers: dict[int, Any] = {status_code: success(route.summary)}
-    audience = route.audience
     if isinstance(audience, routes.Staff):
         answers[401] = _json_error("No staff token, or one that is not valid")
         answers[403] = _json_error("The caller's role may not use this route")
     elif isinstance(audience, routes.OwnerLink):
         answers[404] = _html("Link unknown, altered, expired or for another unit")
     elif isinstance(audience, routes.ProviderSignature):
-        answers[400] = _json_error("Signature missing or not valid, or a body that is not the provider's")
+        answers[400] = error("Signature missing or not valid, or a body that is not the provider's")
     if route.method != "GET":
         answers[413] = error(
             f"Body larger than {route.max_body_bytes} bytes"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from propdesk.config import LOCALES, PropertyConfig
@@ -100,6 +100,10 @@ def render_account_page(
         notice=notice,
         switch=_language_switch(token, locale),
         checkout_url=pay_path(token, "/checkout"),
+        pay_options=[
+            {"rail": rail, "url": pay_path(token, "/checkout" if rail == "stripe" else "/orders")}
+            for rail in config.payment.rails
+        ],
         receipt_url=receipt_url,
         visits_url=pay_path(token, "/visits"),
         invoice_url=invoice_url,
@@ -119,6 +123,40 @@ def render_return_page(
         view=view,
         confirmed=confirmed,
         switch=_language_switch(token, locale, "/return"),
+        back_url=f"{pay_path(token)}?lang={quote(locale)}",
+    )
+
+
+def render_order_page(
+    view: AccountView,
+    order: Any,
+    *,
+    config: PropertyConfig,
+    locale: str,
+    token: str,
+    receipt_no: str | None,
+) -> str:
+    """An order at WeChat Pay or Alipay: its QR code (drawn here, as SVG) while open and started
+    on a desktop, the receipt number once paid, a way back once closed."""
+    import segno
+    from markupsafe import Markup
+
+    locale = _known(locale)
+    suffix = f"/orders/{quote(order.order_id, safe='')}"
+    qr_svg = None
+    if order.state == "open" and order.device == "desktop" and order.start_url:
+        # segno writes the SVG itself from the code's text: nothing of the text reaches the markup.
+        qr_svg = Markup(segno.make(order.start_url, error="m").svg_inline(scale=5, title=order.order_id))  # noqa: S704
+    return _page(
+        "order.html",
+        locale,
+        config,
+        view=view,
+        order=order,
+        qr_svg=qr_svg,
+        receipt_no=receipt_no,
+        switch=_language_switch(token, locale, suffix),
+        refresh_url=f"{pay_path(token, suffix)}?lang={quote(locale)}",
         back_url=f"{pay_path(token)}?lang={quote(locale)}",
     )
 

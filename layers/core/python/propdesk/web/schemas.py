@@ -38,6 +38,14 @@ class LineProblem(_Out):
     message: str
 
 
+class WeChatPayFailure(BaseModel):
+    """The answer WeChat Pay expects to a notification we did not take: it delivers it again."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: Literal["FAIL"]
+    message: str
+
+
 class ErrorBody(BaseModel):
     """Every error the API answers: a code, a sentence for people, and details where useful.
     (API Gateway's own 401 carries only ``message``.)"""

@@ -1,0 +1,40 @@
+"""The order rails a property offers (WeChat Pay, Alipay): which adapter serves each, and where
+its notifications come in. Stripe keeps its own checkout path (``services.checkout``)."""
+
+from __future__ import annotations
+
+from propdesk import routes
+from propdesk.config import PropertyConfig
+from propdesk.payments.port import PaymentProvider
+from propdesk.settings import Settings
+
+ORDER_RAILS = ("wechat_pay", "alipay")
+NOTIFY_ROUTES = {"wechat_pay": "wechatpay_notify", "alipay": "alipay_notify"}
+
+
+class RailNotOffered(LookupError):
+    """A rail the property does not offer (or one that takes no orders)."""
+
+
+def provider(rail: str, settings: Settings) -> PaymentProvider:
+    """The adapter for ``rail``, if the property offers it."""
+    if rail not in settings.property_config.payment.rails:
+        raise RailNotOffered(rail)
+    if rail == "wechat_pay":
+        from propdesk.payments.wechatpay import WeChatPayRail
+
+        return WeChatPayRail.from_settings(settings)
+    if rail == "alipay":
+        from propdesk.payments.alipay import AlipayRail
+
+        return AlipayRail.from_settings(settings)
+    raise RailNotOffered(rail)
+
+
+def order_rails(config: PropertyConfig) -> tuple[str, ...]:
+    """The property's rails that take orders, in the order it lists them."""
+    return tuple(rail for rail in config.payment.rails if rail in ORDER_RAILS)
+
+
+def notify_path(rail: str) -> str:
+    return routes.route(NOTIFY_ROUTES[rail]).path

@@ -1,0 +1,277 @@
+"""Alipay end to end on moto: the owner's account page, the order, the Alipay stand-in (the real
+``python-alipay-sdk`` talks to it from the functions' code), its signed notification handed to the
+payment webhook exactly as it was sent, the order page, the sweep, a refund and the statement."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl, quote, urlencode, urlparse
+
+import boto3
+import pytest
+import time_machine
+from ops_support import import_demo_units
+
+from api.handler import lambda_handler as api_handler
+from infra.local.alipay import AlipayStandIn
+from payment_webhook.handler import lambda_handler as webhook_handler
+from propdesk import naming
+from propdesk.payments.alipay import BEIJING, AlipayRail, alipay_keys
+from propdesk.payments.port import ORDER_CLOSED, ORDER_PAID, ProviderRefused
+from propdesk.settings import get_settings
+from propdesk.store.bills import BillRepository
+from propdesk.store.orders import OrderRepository
+from propdesk.store.payments import PaymentRepository
+from tests.alipay_tools import APP_ID, app_keys, other_app_keys
+from tests.alipay_tools import alipay_keys as standin_keys
+from tests.paytools import make_bill, pay_token, store_bill
+from tests.route_events import LambdaContext, route_event
+
+DESKTOP = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0"
+PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) Mobile/15E148"
+PUBLIC_URL = "https://pay.jinxiu.example"
+
+
+def notify(body: bytes, content_type: str = "application/x-www-form-urlencoded") -> dict:
+    """The payment webhook's answer to a notification, as API Gateway hands it over."""
+    event = route_event("alipay_notify", body=body, headers={"content-type": content_type})
+    return webhook_handler(event, LambdaContext())
+
+
+def post_to_webhook(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    """The stand-in's notifications go to the webhook handler, as if over the API."""
+    assert url == PUBLIC_URL + "/webhooks/alipay"
+    answer = notify(body, headers.get("Content-Type", "application/x-www-form-urlencoded").split(";")[0])
+    return answer["statusCode"], answer.get("body") or ""
+
+
+@pytest.fixture
+def alipay(aws, demo_config, monkeypatch):
+    import_demo_units(demo_config, 3)
+    standin = AlipayStandIn(
+        app_id=APP_ID,
+        app_public_key=app_keys().public_pem,
+        alipay_keys=standin_keys(),
+        retry_scale=0.0,
+        bill_ready_after=timedelta(0),
+        post=post_to_webhook,
+    )
+    standin.serve("127.0.0.1", 0)
+    pid = demo_config.property_id
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId=naming.secret_name(pid, "alipay"),
+        SecretString=json.dumps(
+            {
+                "app_id": APP_ID,
+                "app_private_key": app_keys().private_pem,
+                "alipay_public_key": standin.alipay_public_key_pem,
+                "seller_id": standin.seller_id,
+            }
+        ),
+    )
+    boto3.client("ssm").put_parameter(
+        Name=naming.public_url_parameter_name(pid), Value=PUBLIC_URL, Type="String", Overwrite=True
+    )
+    monkeypatch.setenv("ALIPAY_GATEWAY", standin.gateway_url)
+    get_settings.cache_clear()
+    from propdesk import aws as propdesk_aws
+
+    propdesk_aws.reset_clients()
+    yield standin
+    standin.shutdown()
+    get_settings.cache_clear()
+
+
+def owner_call(key: str, token: str, *, agent: str = DESKTOP, **kwargs) -> dict:
+    headers = {"user-agent": agent, **kwargs.pop("headers", {})}
+    event = route_event(key, params={"token": token, **kwargs.pop("params", {})}, headers=headers, **kwargs)
+    return api_handler(event, LambdaContext())
+
+
+def start(token: str, *, agent: str = DESKTOP, bill: str = "all") -> dict:
+    return owner_call(
+        "start_order",
+        token,
+        agent=agent,
+        body=f"rail=alipay&bill={quote(bill)}&lang=en",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+
+
+def started_order(token: str, **kwargs) -> tuple[str, str]:
+    """(our order id, the Alipay URL the owner's browser was sent to)."""
+    answer = start(token, **kwargs)
+    assert answer["statusCode"] == 303, answer
+    url = answer["headers"]["Location"]
+    biz = json.loads(dict(parse_qsl(urlparse(url).query))["biz_content"])
+    return biz["out_trade_no"], url
+
+
+def test_an_owner_pays_on_alipay_s_page_and_the_bill_is_paid_once_whatever_the_resends(alipay):
+    bill = store_bill(make_bill("A-101", "2026-12", owner_id="O0001"))
+    token = pay_token(bill)
+    # GIVEN the account page offers Alipay
+    page = owner_call("bill_page", token)["body"]
+    assert 'name="rail" value="alipay"' in page and "Alipay" in page
+    # WHEN the owner chooses it on a computer: Alipay's page pay, for the amount owed in yuan
+    order_id, url = started_order(token)
+    params = dict(parse_qsl(urlparse(url).query))
+    biz = json.loads(params["biz_content"])
+    assert url.startswith(alipay.gateway_url) and params["method"] == "alipay.trade.page.pay"
+    assert biz["total_amount"] == f"{bill.total_minor // 100}.{bill.total_minor % 100:02d}"
+    assert params["notify_url"] == PUBLIC_URL + "/webhooks/alipay"
+    # AND pays there
+    paid = alipay.pay_url(url)
+    # THEN the notification was answered "success" and the bill is paid
+    assert paid.delivery is not None and paid.delivery.attempts[-1]["body"] == "success"
+    assert BillRepository().get(bill.bill_id).status == "paid"
+    # AND Alipay's resend of the same body changes nothing
+    assert alipay.redeliver(paid.delivery)
+    payments = PaymentRepository().of_unit("A-101")
+    assert [p.payment_id for p in payments] == [f"alipay:{order_id}"]
+    assert payments[0].reference == paid.trade["trade_no"] and payments[0].method == "alipay"
+    assert OrderRepository().get(order_id).state == ORDER_PAID
+    # AND the browser comes back to the account page, and the order page shows the receipt
+    assert paid.return_url.startswith(PUBLIC_URL + "/pay/")
+    done = owner_call("order_page", token, params={"order_id": order_id})["body"]
+    assert payments[0].receipt_no in done
+
+
+def test_on_a_phone_the_owner_goes_to_alipay_s_wap_page(alipay):
+    bill = store_bill(make_bill("A-101", "2026-12", owner_id="O0001"))
+    _, url = started_order(pay_token(bill), agent=PHONE)
+    params = dict(parse_qsl(urlparse(url).query))
+    assert params["method"] == "alipay.trade.wap.pay"
+    assert json.loads(params["biz_content"])["quit_url"].startswith(PUBLIC_URL + "/pay/")
+
+
+def test_payments_27_an_alipay_notification_tampered_wrongly_signed_or_replayed_gets_fail_and_writes_nothing(
+    alipay,
+):
+    bill = store_bill(make_bill("A-101", "2026-12", owner_id="O0001"))
+    order_id, url = started_order(pay_token(bill))
+    alipay.lose_next_notification()
+    delivery = alipay.pay_url(url).delivery
+    assert delivery is not None and delivery.lost
+    # a changed amount under Alipay's signature
+    tampered = urlencode(alipay.tampered_notification(delivery, total_amount="0.01")).encode()
+    # the same notification signed by another key (not Alipay's)
+    forger = AlipayStandIn(app_id=APP_ID, app_public_key=other_app_keys().public_pem)
+    forged = dict(delivery.params)
+    forged["sign"] = forger.sign_notification({k: v for k, v in forged.items() if k != "sign"})
+    wrong_key = urlencode(forged).encode()
+    # no signature at all; a signature that is not base64
+    unsigned = urlencode({k: v for k, v in delivery.params.items() if k != "sign"}).encode()
+    garbage = urlencode({**delivery.params, "sign": "not base64 at all!"}).encode()
+    # the genuine body, replayed two days later (Alipay stops resending after about 25 hours)
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=2), tick=True):
+        replayed = notify(delivery.body)
+    answers = [notify(body) for body in (tampered, wrong_key, unsigned, garbage)] + [replayed]
+    for answer in answers:
+        assert answer["statusCode"] == 200 and answer["body"] == "fail", answer
+    assert PaymentRepository().of_unit("A-101") == []
+    assert BillRepository().get(bill.bill_id).status == "open"
+    assert OrderRepository().get(order_id).is_open
+    # and the genuine one, on time, lands
+    assert notify(delivery.body)["body"] == "success"
+    assert BillRepository().get(bill.bill_id).status == "paid"
+
+
+def test_an_alipay_notification_for_an_order_not_ours_is_acknowledged_and_writes_nothing(alipay):
+    params = {
+        "notify_time": datetime.now(UTC).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
+        "notify_type": "trade_status_sync",
+        "notify_id": "2026120200222unknown",
+        "app_id": APP_ID,
+        "charset": "utf-8",
+        "version": "1.0",
+        "sign_type": "RSA2",
+        "trade_no": "2026120222001400000000000009",
+        "out_trade_no": "PDNOTOURS0003",
+        "trade_status": "TRADE_SUCCESS",
+        "total_amount": "349.38",
+    }
+    params["sign"] = alipay.sign_notification(params)
+    assert notify(urlencode(params).encode())["body"] == "success"
+    assert PaymentRepository().of_unit("A-101") == [] and OrderRepository().get("PDNOTOURS0003") is None
+
+
+def test_an_order_paid_with_another_amount_is_a_mismatch_for_staff_never_credited_as_asked(alipay):
+    bill = store_bill(make_bill("A-101", "2026-12", owner_id="O0001"))
+    order_id, url = started_order(pay_token(bill))
+    alipay.lose_next_notification()
+    delivery = alipay.pay_url(url).delivery
+    # Alipay itself reports a different amount (signed): the order asked for the bill's total
+    changed = {k: v for k, v in delivery.params.items() if k != "sign"}
+    changed["total_amount"] = "1.00"
+    changed["sign"] = alipay.sign_notification(changed)
+    assert notify(urlencode(changed).encode())["body"] == "success"
+    [payment] = PaymentRepository().of_unit("A-101")
+    # THEN what was paid is allocated as it is, and the payment waits in the staff's queue
+    assert payment.payment_id == f"alipay:{order_id}" and payment.amount_minor == 100
+    assert (payment.review_state, payment.review_reason) == ("open", "mismatch")
+    assert BillRepository().get(bill.bill_id).paid_minor == 100
+
+
+def test_payments_28_a_lost_alipay_notification_is_found_by_the_sweep_and_unpaid_orders_are_closed(alipay):
+    paid_bill = store_bill(make_bill("A-101", "2026-12", owner_id="O0001"))
+    left_bill = store_bill(make_bill("A-102", "2026-12", owner_id="O0002"))
+    never_bill = store_bill(make_bill("A-103", "2026-12", owner_id="O0003"))
+    # GIVEN one owner who paid and whose notification never came, one who opened Alipay's page
+    # and left, and one who pressed the button and never reached Alipay
+    paid_order, paid_url = started_order(pay_token(paid_bill))
+    alipay.lose_next_notification()
+    alipay.pay_url(paid_url)
+    left_order, left_url = started_order(pay_token(left_bill))
+    alipay.open_url(left_url)
+    never_order, _ = started_order(pay_token(never_bill))
+    # WHEN the sweep runs six minutes on
+    with time_machine.travel(datetime.now(UTC) + timedelta(minutes=6), tick=True):
+        swept = webhook_handler({"action": "sweep_orders"}, LambdaContext())
+    # THEN the paid one lands, once; the others wait
+    assert swept["alipay"]["landed"] == 1 and swept["alipay"]["still_open"] == 2
+    assert BillRepository().get(paid_bill.bill_id).status == "paid"
+    assert len(PaymentRepository().of_unit("A-101")) == 1
+    # WHEN the sweep runs after the orders' time is up
+    with time_machine.travel(datetime.now(UTC) + timedelta(minutes=40), tick=True):
+        swept = webhook_handler({"action": "sweep_orders"}, LambdaContext())
+    # THEN both unpaid orders are closed: at Alipay where it had a trade, and here
+    assert swept["alipay"]["closed"] == 2
+    orders = OrderRepository()
+    assert orders.get(left_order).state == ORDER_CLOSED and orders.get(never_order).state == ORDER_CLOSED
+    with pytest.raises(Exception, match="CLOSE"):
+        alipay.pay(left_order)
+    assert orders.get(paid_order).state == ORDER_PAID
+
+
+def test_the_rail_refunds_and_reads_the_day_s_statement_through_the_sdk(alipay):
+    bill = store_bill(make_bill("A-101", "2026-12", owner_id="O0001"))
+    order_id, url = started_order(pay_token(bill))
+    trade = alipay.pay_url(url).trade
+    rail = AlipayRail(alipay_keys(), gateway=alipay.gateway_url)
+    # a partial refund, then the same request again (Alipay's idempotency: out_request_no)
+    first = rail.refund(
+        order_id, refund_id="R1", amount_minor=1000, total_minor=bill.total_minor, reason="多收"
+    )
+    again = rail.refund(
+        order_id, refund_id="R1", amount_minor=1000, total_minor=bill.total_minor, reason="多收"
+    )
+    assert first.state == again.state == "succeeded"
+    with pytest.raises(ProviderRefused):
+        rail.refund(
+            order_id, refund_id="R2", amount_minor=bill.total_minor, total_minor=bill.total_minor, reason="x"
+        )
+    # the partial refund leaves the trade paid
+    assert rail.query(order_id).state == ORDER_PAID
+    # the statement of the day has the payment and the refund, in fen
+    today = datetime.now(UTC).astimezone(BEIJING).date()
+    assert rail.statement(today).lines == ()  # a day's statement is ready only after the day
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=1), tick=True):
+        statement = rail.statement(today)
+    kinds = sorted((line.kind, line.amount_minor, line.order_id) for line in statement.lines)
+    assert kinds == [("payment", bill.total_minor, order_id), ("refund", 1000, order_id)]
+    assert {line.provider_payment_id for line in statement.lines} == {trade["trade_no"]}
+    # an order Alipay never saw: query says nothing, close is fine
+    assert rail.query("PDNEVERSEEN0001") is None
+    rail.close("PDNEVERSEEN0001")
