@@ -169,6 +169,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             "idempotency": "read_write",
             "refunds": "read_write",  # refunds settled by charge.refunded; surplus refunds
             "orders": "read_write",  # WeChat Pay and Alipay orders: notifications and the sweep
+            "statements": "read_write",  # the daily reconciliation's differences
         },
         # link_key and the public URL: a failed delayed payment's message carries the pay link.
         secrets=("stripe", "link_key", "wechatpay", "alipay"),
@@ -219,6 +220,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             "visits": "read_write",
             "refunds": "read_write",
             "orders": "read_write",  # WeChat Pay and Alipay orders started from the account page
+            "statements": "read_write",  # bank statements uploaded and their lines confirmed
         },
         secrets=("stripe", "link_key", "wechatpay", "alipay"),
         reads_public_url=True,

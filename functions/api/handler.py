@@ -23,7 +23,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from api import desk, pay, refunds, staff, tickets, visits
+from api import bank, desk, pay, refunds, staff, tickets, visits
 from api.responses import html
 from propdesk import routes
 from propdesk.domain.calendar import InvalidPeriod
@@ -38,7 +38,15 @@ from propdesk.web.staff_errors import ErrorAnswer, json_error
 logger = Logger()
 tracer = Tracer()
 
-ROUTERS = (pay.router, staff.router, desk.router, refunds.router, tickets.router, visits.router)
+ROUTERS = (
+    pay.router,
+    staff.router,
+    desk.router,
+    bank.router,
+    refunds.router,
+    tickets.router,
+    visits.router,
+)
 
 
 class HandlerSettings(Settings):
@@ -59,6 +67,7 @@ class HandlerSettings(Settings):
     documents_bucket: str
     visits_table: str
     orders_table: str
+    statements_table: str
     stripe_secret_name: str
     wechatpay_secret_name: str
     alipay_secret_name: str

@@ -84,6 +84,7 @@ class HandlerSettings(Settings):
     idempotency_table: str
     refunds_table: str
     orders_table: str
+    statements_table: str
     messages_queue_url: str
     stripe_secret_name: str
     wechatpay_secret_name: str

@@ -86,6 +86,16 @@ SAMPLES: dict[str, dict] = {
     "get_unit_bill": {"params": {"unit_id": OWN_UNIT, "period": PERIOD}},
     "find_accounts": {"query": {"q": OWN_UNIT}},
     "unit_account": {"params": {"unit_id": OWN_UNIT}},
+    "import_bank_statement": {
+        "body": b"date,amount,payer,memo\n2026-12-18,1.00,matrix,A-101\n",
+        "content_type": "text/csv",
+    },
+    "get_bank_statement": {"params": {"statement_id": "BS00000000000000000000"}},
+    "decide_bank_lines": {
+        "params": {"statement_id": "BS00000000000000000000"},
+        "body": b'{"decisions":[{"line":2,"action":"set_aside"}]}',
+        "content_type": "application/json",
+    },
     "record_desk_payment": {
         "params": {"unit_id": OWN_UNIT},
         "body": b'{"request_id":"matrix-0000001","amount_minor":100,"method":"cash"}',

@@ -171,6 +171,11 @@ _WECHATPAY_NOTIFICATION_EXAMPLE = json.dumps(
     },
     ensure_ascii=False,
 )
+_BANK_CSV_EXAMPLE = (
+    "date,amount,payer,memo,reference\n"
+    "2026-12-18,327.27,张伟,A-1203 物业费 2027-01,CMB20261218000123\n"
+    "2026-12-18,500.00,Li Na,C0201 fees,CMB20261218000124\n"
+)
 _ALIPAY_NOTIFICATION_EXAMPLE = (
     "notify_time=2026-12-17+10%3A01%3A02&notify_type=trade_status_sync&notify_id=2026121700222100102"
     "&app_id=2021000000000001&charset=utf-8&version=1.0&sign_type=RSA2&sign=...&trade_no=2026121722001"
@@ -366,6 +371,62 @@ ROUTES: tuple[Route, ...] = (
                 200: "This request_id was recorded already: that payment",
                 404: "No such unit",
                 409: "The request_id was used for another payment",
+            }
+        ),
+    ),
+    Route(
+        key="import_bank_statement",
+        method="POST",
+        path="/staff/bank-statements",
+        function="api",
+        audience=Staff((ROLE_ADMIN, ROLE_CASHIER)),
+        summary="Upload the bank's statement to match transfers",
+        description="CSV with the columns date, amount, payer and memo (and the bank's reference, if "
+        "the export has it; the usual Chinese column names are read too). Each credit line is matched "
+        "by the unit named in its memo and by the amount owed, and proposed; nothing is paid until "
+        "the lines are confirmed. A bad row refuses the whole file, each bad line named. The same "
+        "statement again changes nothing (200, as it stands).",
+        tag="Front desk",
+        max_body_bytes=2 * KIB * KIB,
+        body=RequestBody(
+            media_type="text/csv",
+            also_accepts=("text/plain", "application/csv"),
+            description="UTF-8 CSV: date,amount,payer,memo[,reference]; amounts in yuan",
+            example=_BANK_CSV_EXAMPLE,
+        ),
+        responses=MappingProxyType(
+            {
+                200: "This statement was imported before: as it stands",
+                400: "The CSV is empty, not UTF-8, or has invalid lines",
+                415: "Not CSV",
+            }
+        ),
+    ),
+    Route(
+        key="get_bank_statement",
+        method="GET",
+        path="/staff/bank-statements/{statement_id}",
+        function="api",
+        audience=Staff(STAFF_READERS),
+        summary="A bank statement's lines and their matches",
+        tag="Front desk",
+        responses=MappingProxyType({404: "No such statement"}),
+    ),
+    Route(
+        key="decide_bank_lines",
+        method="POST",
+        path="/staff/bank-statements/{statement_id}/decisions",
+        function="api",
+        audience=Staff((ROLE_ADMIN, ROLE_CASHIER)),
+        summary="Confirm matched transfers, or set lines aside",
+        description="Each confirmed line lands as a bank transfer, once (keyed on the bank's "
+        "reference, so a transfer the desk recorded already is not counted again), for the proposed "
+        "unit's bills or the unit named. A line decided before answers what it became.",
+        tag="Front desk",
+        responses=MappingProxyType(
+            {
+                404: "No such statement",
+                409: "A transfer with this reference is recorded already, for another unit or amount",
             }
         ),
     ),

@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     refunds_table: str | None = None
     visits_table: str | None = None
     orders_table: str | None = None
+    statements_table: str | None = None
     idempotency_table: str | None = None
     # Queues (naming.queue_env).
     notices_queue_url: str | None = None

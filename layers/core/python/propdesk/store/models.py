@@ -446,6 +446,41 @@ class OrderItem(_Table):
     open_index = OrderOpenIndex()
 
 
+class StatementOpenIndex(GlobalSecondaryIndex):
+    """Lines and items that wait for staff, oldest first, by kind (``bank`` for bank statement
+    lines nobody has confirmed or set aside, ``recon`` for reconciliation differences). Sparse:
+    ``open_kind`` is removed when staff have dealt with it."""
+
+    class Meta:
+        index_name = "open-index"
+        projection = AllProjection()
+
+    open_kind = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+class StatementItem(_Table):
+    """Files from outside, line by line: a bank statement a cashier uploaded (``bank``), a
+    direct-debit result file (``debit``), a day's reconciliation of a rail (``recon``). Line 0 is
+    the file's header (who, when, its totals); line n is the file's n-th line or difference. The
+    file's id is a hash of its content, so the same file imported again is the same item."""
+
+    class Meta(_Meta):
+        table_key = "statements"
+
+    statement_id = UnicodeAttribute(hash_key=True)
+    line = NumberAttribute(range_key=True)
+    kind = UnicodeAttribute()  # bank | debit | recon
+    state = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    data = UnicodeAttribute()  # the line's fields, JSON (amounts in minor units)
+    payment_id = UnicodeAttribute(null=True)  # the payment it became, once confirmed
+    open_kind = UnicodeAttribute(null=True)  # = kind while it waits for staff (open-index)
+    version = VersionAttribute()
+
+    open_index = StatementOpenIndex()
+
+
 class IdempotencyItem(_Table):
     """The Powertools idempotency table (webhook event ids), expired by TTL."""
 
@@ -483,6 +518,7 @@ TABLES: tuple[TableDef, ...] = (
     TableDef("refunds", RefundItem),
     TableDef("visits", VisitItem),
     TableDef("orders", OrderItem),
+    TableDef("statements", StatementItem),
 )
 
 

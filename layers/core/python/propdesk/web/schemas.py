@@ -670,3 +670,67 @@ class InvoiceIssuedIn(BaseModel):
 
 class InvoiceQueue(_Out):
     payments: list[PaymentOut]
+
+
+class BankLineOut(_Out):
+    """One line of a bank statement and what became of it."""
+
+    line: int = Field(description="Its line number in the file (the header is line 1)")
+    state: Literal["proposed", "unmatched", "confirmed", "recorded_already", "set_aside", "not_a_credit"]
+    day: str
+    amount_minor: int
+    payer: str
+    memo: str
+    reference: str | None
+    match: Literal["exact", "unit"] | None = Field(
+        description="exact: the unit and the amount agree; unit: the unit is named, the amount differs"
+    )
+    unit_id: str | None
+    bill_ids: list[str]
+    owed_minor: int | None = Field(description="What the unit owed when the statement was read")
+    reason: str
+    payment_id: str | None
+
+
+class BankStatementOut(_Out):
+    statement_id: str
+    created: bool = Field(description="False: this statement was imported before, and nothing changed")
+    imported_by: str
+    imported_at: str
+    first_day: str
+    last_day: str
+    credit_minor: int
+    counts: dict[str, int]
+    lines: list[BankLineOut]
+
+
+class BankDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    line: int = Field(ge=2, le=100_000, description="The line's number in the file")
+    action: Literal["confirm", "set_aside"]
+    unit_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$",
+        description="Credit this unit instead of the proposed one (or an unmatched line's unit)",
+    )
+    note: str = Field(default="", max_length=200)
+
+
+class BankDecisionsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decisions: list[BankDecisionIn] = Field(min_length=1, max_length=200)
+
+
+class BankDecisionOut(_Out):
+    line: int
+    state: str
+    payment_id: str | None
+    receipt_no: str | None
+    outcome: str | None
+
+
+class BankDecisionsOut(_Out):
+    statement_id: str
+    results: list[BankDecisionOut]
