@@ -158,6 +158,13 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 payload={"action": "sweep_orders"},
                 coalesce=True,
             ),
+            Schedule(
+                name="reconcile",
+                description="Daily at 10:30: yesterday's WeChat Pay and Alipay statements against our "
+                "payments (their statements are ready from 10:00 Beijing time)",
+                expression=lambda config: "cron(30 10 * * ? *)",
+                payload={"action": "reconcile"},
+            ),
         ),
         sends_to=("messages",),
         tables={

@@ -1,5 +1,6 @@
-"""Bank statements (JSON): a cashier uploads the bank's statement as CSV, reads the proposed
-matches, and confirms them (or sets lines aside). Confirmed lines land like any payment, once.
+"""Statements (JSON): a cashier uploads the bank's statement as CSV, reads the proposed
+matches, and confirms them (or sets lines aside); confirmed lines land like any payment, once.
+Staff read the daily reconciliation's differences and resolve them.
 
 Who may call each route is in the route table; a refusal of the service (``DeskError``) is a
 clear 4xx with its code, and nothing is written before it.
@@ -16,17 +17,33 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from api.responses import json_error, json_ok
 from propdesk.payments.links import pay_links
-from propdesk.services import bankstatements
+from propdesk.services import bankstatements, reconcile
 from propdesk.services.errors import DeskError
 from propdesk.settings import get_settings
 from propdesk.store.statements import StatementLine
 from propdesk.web.access import StaffUser, caller_of
 from propdesk.web.http import endpoint
-from propdesk.web.schemas import BankDecisionsIn, BankDecisionsOut, BankStatementOut
+from propdesk.web.schemas import (
+    BankDecisionsIn,
+    BankDecisionsOut,
+    BankStatementOut,
+    ReconciliationItemOut,
+    ReconciliationList,
+    ResolveIn,
+)
 from propdesk.web.staff_errors import ErrorAnswer
 
 router = Router()
 
+ReconciliationId = Annotated[
+    str,
+    Path(
+        pattern=r"^RC[0-9]{8}[A-Z]{2}$",
+        description="The reconciliation of a rail's day",
+        examples=["RC20261201WX"],
+    ),
+]
+ItemLine = Annotated[int, Path(ge=1, le=100_000, description="The item's number")]
 StatementId = Annotated[
     str,
     Path(pattern=r"^BS[0-9A-F]{20}$", description="The statement's id", examples=["BS0123456789ABCDEF0123"]),
@@ -136,3 +153,43 @@ def decide_bank_lines(statement_id: StatementId, body: BankDecisionsIn) -> Respo
             {"statement_id": statement_id, "results": [vars(result) for result in results]}
         ).model_dump(mode="json")
     )
+
+
+def _item_json(item: StatementLine) -> dict[str, Any]:
+    data = item.data
+    return ReconciliationItemOut.model_validate(
+        {
+            "reconciliation_id": item.statement_id,
+            "line": item.line,
+            "state": item.state,
+            "rail": data["rail"],
+            "day": data["day"],
+            "type": data["type"],
+            "payment_id": data["payment_id"],
+            "order_id": data.get("order_id"),
+            "provider_payment_id": data.get("provider_payment_id"),
+            "provider_minor": data.get("provider_minor"),
+            "ours_minor": data.get("ours_minor"),
+            "unit_id": data.get("unit_id"),
+            "note": data.get("note"),
+            "resolved_by": data.get("by"),
+        }
+    ).model_dump(mode="json")
+
+
+@endpoint(router, "list_reconciliation")
+def list_reconciliation() -> Response[ReconciliationList]:
+    return json_ok({"items": [_item_json(item) for item in reconcile.waiting()]})
+
+
+@endpoint(router, "resolve_reconciliation")
+def resolve_reconciliation(
+    reconciliation_id: ReconciliationId, line: ItemLine, body: ResolveIn
+) -> Response[ReconciliationItemOut]:
+    try:
+        item = reconcile.resolve(
+            reconciliation_id, line, note=body.note, staff_id=_staff().sub, now=datetime.now(UTC)
+        )
+    except DeskError as error:
+        raise ErrorAnswer(json_error(error.status, error.code, error.message)) from None
+    return json_ok(_item_json(item))

@@ -47,7 +47,7 @@ from propdesk.payments import rails as offered
 from propdesk.payments.links import pay_links
 from propdesk.payments.port import NotificationRejected, PaymentProvider, ProviderPayment
 from propdesk.payments.stripe_provider import InvalidWebhook, StripeCheckout, stripe_keys, verify_webhook
-from propdesk.services import rails
+from propdesk.services import rails, reconcile
 from propdesk.services.payments import process_stripe_event
 from propdesk.services.refunds import NotRecordedYet
 from propdesk.settings import ConfigurationMissing, Settings, get_settings, load_at_cold_start
@@ -201,6 +201,37 @@ def sweep_orders() -> dict[str, Any]:
     return results
 
 
+def reconcile_rails() -> dict[str, Any]:
+    """Each order rail's statements of the last days not reconciled yet, against our payments.
+    Every difference is an item for staff, counted for the alarm; a statement that could not be
+    fetched is counted too (the next run tries that day again)."""
+    config = get_settings().property_config
+    now = datetime.now(UTC)
+    results: dict[str, Any] = {}
+    for rail in offered.order_rails(config):
+        try:
+            provider: PaymentProvider = offered.provider(rail, get_settings())
+        except ConfigurationMissing as missing:
+            logger.error("order rail not configured", rail=rail, problem=str(missing))
+            metrics.add_metric(name="Reconciliation_failed", unit=MetricUnit.Count, value=1)
+            results[rail] = {"error": "not configured"}
+            continue
+        days = reconcile.reconcile(provider, now=now)
+        differences = sum(len(day.differences) for day in days)
+        failed = sum(1 for day in days if day.state == "failed")
+        metrics.add_metric(name="ReconciliationDifferences", unit=MetricUnit.Count, value=differences)
+        metrics.add_metric(name="Reconciliation_failed", unit=MetricUnit.Count, value=failed)
+        results[rail] = [
+            {
+                "day": day.day.isoformat(),
+                "state": day.state,
+                "differences": [vars(d) for d in day.differences],
+            }
+            for day in days
+        ]
+    return results
+
+
 @endpoint(router, "stripe_webhook")
 def stripe_webhook() -> Response[WebhookAnswer]:
     caller = caller_of(router.context)
@@ -314,4 +345,6 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     get_settings(HandlerSettings)
     if event.get("action") == "sweep_orders":
         return sweep_orders()
+    if event.get("action") == "reconcile":
+        return reconcile_rails()
     return serve(app, event, context, access=access, refusal=refusal, failed=failed)

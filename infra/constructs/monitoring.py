@@ -108,7 +108,70 @@ def payment_webhook_alarms(property_id: str) -> tuple[MetricAlarm, ...]:
             f"the Stripe dashboard) or someone is sending forged webhooks. See the {PAYMENT_WEBHOOK} "
             "function's log ('webhook signature rejected') and the API access log for the callers.",
         ),
+        *order_rail_alarms(property_id),
     )
+
+
+def order_rail_alarms(property_id: str) -> tuple[MetricAlarm, ...]:
+    """WeChat Pay's and Alipay's notifications, the orders sweep and the daily reconciliation."""
+    payments = naming.table_name(property_id, "payments")
+    statements = naming.table_name(property_id, "statements")
+    orders = naming.table_name(property_id, "orders")
+    found: list[MetricAlarm] = []
+    for metric, name in (("WeChatPay", "WeChat Pay"), ("Alipay", "Alipay")):
+        found += [
+            MetricAlarm(
+                f"{metric}_failed",
+                1,
+                f"A {name} notification could not be landed (a store fault) and was answered with a "
+                f"failure, so {name} sends it again; the orders sweep also finds the payment. Read the "
+                f"{PAYMENT_WEBHOOK} function's log ('order notification failed', with the traceback).",
+            ),
+            MetricAlarm(
+                f"{metric}_unknown_order",
+                1,
+                f"A {name} notification, correctly signed, named an order that is not in table {orders}: "
+                "another system of the same merchant uses this notify URL, or an order was lost. It was "
+                "acknowledged and nothing was credited; check the order in the merchant platform.",
+            ),
+            MetricAlarm(
+                f"{metric}_mismatch",
+                1,
+                f"A {name} order was paid with another amount than it asked. What was paid was allocated "
+                "as it is and the payment waits in the staff payment queue (GET /staff/payments/review; "
+                f"table {payments}, review_reason 'mismatch').",
+            ),
+            MetricAlarm(
+                f"{metric}_set_aside",
+                1,
+                f"A {name} payment landed on no bill (another currency, or no account): it waits in the "
+                "staff payment queue (GET /staff/payments/review).",
+            ),
+        ]
+    found += [
+        MetricAlarm(
+            "OrdersSweep_unconfigured",
+            1,
+            "A rail the property offers (payment.rails) has no keys in its secret yet: its open orders "
+            "are not being queried or closed. Put the keys in the secret (see the README).",
+        ),
+        MetricAlarm(
+            "ReconciliationDifferences",
+            1,
+            "This morning's reconciliation found payments that differ between a provider's statement "
+            "and ours (provider_only, ours_only or amount_differs). Each is an item for staff: GET "
+            f"/staff/reconciliation, table {statements} (ids RC<day><rail>, open-index 'recon'). Look "
+            "at each in the provider's merchant platform, correct the account, then resolve the item.",
+        ),
+        MetricAlarm(
+            "Reconciliation_failed",
+            1,
+            "A provider's daily statement could not be fetched (provider unreachable, keys refused, or "
+            "the rail not configured). The next run tries the missing days again (3 days back); if it "
+            f"persists, read the {PAYMENT_WEBHOOK} function's log ('statement not fetched').",
+        ),
+    ]
+    return tuple(found)
 
 
 class Monitoring(Construct):

@@ -96,6 +96,12 @@ SAMPLES: dict[str, dict] = {
         "body": b'{"decisions":[{"line":2,"action":"set_aside"}]}',
         "content_type": "application/json",
     },
+    "list_reconciliation": {},
+    "resolve_reconciliation": {
+        "params": {"reconciliation_id": "RC20261201AL", "line": "1"},
+        "body": b'{"note":"matrix check"}',
+        "content_type": "application/json",
+    },
     "record_desk_payment": {
         "params": {"unit_id": OWN_UNIT},
         "body": b'{"request_id":"matrix-0000001","amount_minor":100,"method":"cash"}',

@@ -359,6 +359,16 @@ REQUIRED_WEBHOOK_ALARMS = {
     f"StripeEvent_{DISPUTE_OUTCOME}": 1,
     "StripeEvent_failed": 1,
     "WebhookRejected": 10,
+    # WeChat Pay and Alipay (payment_webhook's RAIL_METRIC + the landing's outcome), the sweep and
+    # the daily reconciliation
+    **{
+        f"{rail}_{outcome}": 1
+        for rail in ("WeChatPay", "Alipay")
+        for outcome in ("failed", "unknown_order", "mismatch", "set_aside")
+    },
+    "OrdersSweep_unconfigured": 1,
+    "ReconciliationDifferences": 1,
+    "Reconciliation_failed": 1,
 }
 
 

@@ -431,6 +431,30 @@ ROUTES: tuple[Route, ...] = (
         ),
     ),
     Route(
+        key="list_reconciliation",
+        method="GET",
+        path="/staff/reconciliation",
+        function="api",
+        audience=Staff(STAFF_READERS),
+        summary="Differences the daily reconciliation found, waiting for staff",
+        description="Each morning each rail's statement of the day before is compared with our "
+        "payments; every payment the provider has and we don't, we have and it doesn't, or both have "
+        "for different amounts is listed here, oldest first, until resolved.",
+        tag="Front desk",
+    ),
+    Route(
+        key="resolve_reconciliation",
+        method="POST",
+        path="/staff/reconciliation/{reconciliation_id}/items/{line}",
+        function="api",
+        audience=Staff((ROLE_ADMIN, ROLE_CASHIER)),
+        summary="Resolve a reconciliation difference",
+        description="With a note of what it was and what was done; it leaves the list. Resolving it "
+        "again answers it as it stands.",
+        tag="Front desk",
+        responses=MappingProxyType({404: "No such item", 409: "Changed meanwhile"}),
+    ),
+    Route(
         key="get_payment",
         method="GET",
         path="/staff/payments/{payment_id}",

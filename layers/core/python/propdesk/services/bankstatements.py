@@ -111,7 +111,12 @@ def parse_day(text: str) -> date:
 
 def parse_statement(text: str) -> list[BankLine]:
     """The statement's lines, or ``StatementRejected`` naming every bad line."""
-    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=None))
+    rows: list[list[str]] = []
+    try:
+        rows.extend(reader)
+    except csv.Error as exc:
+        raise StatementRejected([(reader.line_num, f"not CSV: {exc}")]) from None
     while rows and not any(cell.strip() for cell in rows[0]):
         rows.pop(0)
     if not rows:

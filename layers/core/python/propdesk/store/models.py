@@ -190,6 +190,18 @@ class PaymentInvoiceIndex(GlobalSecondaryIndex):
     received_at = UTCDateTimeAttribute(range_key=True)
 
 
+class PaymentRailDayIndex(GlobalSecondaryIndex):
+    """Online payments by rail and the provider's statement day (``wechat_pay#2026-12-01``): our
+    side of each morning's reconciliation. Sparse: only payments through a provider's rail."""
+
+    class Meta:
+        index_name = "rail-day-index"
+        projection = AllProjection()
+
+    rail_day = UnicodeAttribute(hash_key=True)
+    paid_at = UTCDateTimeAttribute(range_key=True)
+
+
 class PaymentItem(_Table):
     """A payment, keyed on its provider and the provider's own id, so one payment counts once
     whatever the notifications do (``stripe:pi_…``, ``desk:…``, ``transfer:<bank serial>``)."""
@@ -234,12 +246,14 @@ class PaymentItem(_Table):
     invoice_title = UnicodeAttribute(null=True)
     invoice_tax_id = UnicodeAttribute(null=True)
     invoice_no = UnicodeAttribute(null=True)
+    rail_day = UnicodeAttribute(null=True)  # <rail>#<the provider's statement day> (rail-day-index)
     version = VersionAttribute()
 
     review_index = PaymentReviewIndex()
     unit_index = PaymentUnitIndex()
     desk_index = PaymentDeskIndex()
     invoice_index = PaymentInvoiceIndex()
+    rail_day_index = PaymentRailDayIndex()
 
 
 class AccountItem(_Table):

@@ -6,12 +6,18 @@ A payment is written once, in the transaction that posts it to its unit's accoun
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from propdesk.domain.accounts import Allocation
 from propdesk.store.conditions import written
 from propdesk.store.models import AllocationAttribute, PaymentItem
+
+# The time zone of each rail's daily statement: WeChat Pay's and Alipay's days are Beijing time;
+# Stripe's balance reports are by UTC day.
+STATEMENT_TZ = {"wechat_pay": ZoneInfo("Asia/Shanghai"), "alipay": ZoneInfo("Asia/Shanghai"), "stripe": UTC}
 
 ALLOCATED = "allocated"  # landed: on bills and/or the account's credit
 SET_ASIDE = "set_aside"  # not landed: no unit, another currency; staff allocate or refund it
@@ -87,6 +93,15 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def rail_day(provider: str, paid_at: datetime) -> str | None:
+    """``<rail>#<day>``: the day of the provider's statement that lists this payment (WeChat Pay
+    and Alipay by Beijing time, Stripe by UTC); None for payments not through a rail."""
+    zone = STATEMENT_TZ.get(provider)
+    if zone is None:
+        return None
+    return f"{provider}#{_utc(paid_at).astimezone(zone).date().isoformat()}"
+
+
 def to_item(record: PaymentRecord) -> PaymentItem:
     item = PaymentItem(
         payment_id=record.payment_id,
@@ -125,6 +140,7 @@ def to_item(record: PaymentRecord) -> PaymentItem:
         invoice_title=record.invoice_title,
         invoice_tax_id=record.invoice_tax_id,
         invoice_no=record.invoice_no,
+        rail_day=rail_day(record.provider, record.paid_at),
     )
     if record.version is not None:
         item.version = record.version
@@ -194,6 +210,19 @@ class PaymentRepository:
             raise ValueError("a changed payment needs the version it was read with")
         item = to_item(record)
         return written(item.save)
+
+    def of_rail_day(self, provider: str, day: date) -> list[PaymentRecord]:
+        """The payments through ``provider`` on its statement day ``day`` (rail-day-index)."""
+        key = f"{provider}#{day.isoformat()}"
+        return [from_item(item) for item in PaymentItem.rail_day_index.query(key)]
+
+    def get_many(self, payment_ids: Iterable[str]) -> dict[str, PaymentRecord]:
+        ids = list(dict.fromkeys(payment_ids))
+        found: dict[str, PaymentRecord] = {}
+        for start in range(0, len(ids), 100):
+            for item in PaymentItem.batch_get(ids[start : start + 100]):
+                found[item.payment_id] = from_item(item)
+        return found
 
     def of_unit(self, unit_id: str) -> list[PaymentRecord]:
         """Every payment of the unit, oldest first."""

@@ -734,3 +734,32 @@ class BankDecisionOut(_Out):
 class BankDecisionsOut(_Out):
     statement_id: str
     results: list[BankDecisionOut]
+
+
+class ReconciliationItemOut(_Out):
+    """A difference between a provider's statement and our payments, for staff."""
+
+    reconciliation_id: str
+    line: int
+    state: Literal["open", "resolved"]
+    rail: str
+    day: str
+    type: Literal["provider_only", "ours_only", "amount_differs"]
+    payment_id: str
+    order_id: str | None
+    provider_payment_id: str | None
+    provider_minor: int | None
+    ours_minor: int | None
+    unit_id: str | None
+    note: str | None = None
+    resolved_by: str | None = None
+
+
+class ReconciliationList(_Out):
+    items: list[ReconciliationItemOut]
+
+
+class ResolveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(min_length=3, max_length=500, description="What it was, and what was done")
