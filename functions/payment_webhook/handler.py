@@ -219,8 +219,10 @@ def reconcile_rails() -> dict[str, Any]:
         days = reconcile.reconcile(provider, now=now)
         differences = sum(len(day.differences) for day in days)
         failed = sum(1 for day in days if day.state == "failed")
-        metrics.add_metric(name="ReconciliationDifferences", unit=MetricUnit.Count, value=differences)
-        metrics.add_metric(name="Reconciliation_failed", unit=MetricUnit.Count, value=failed)
+        if differences:
+            metrics.add_metric(name="ReconciliationDifferences", unit=MetricUnit.Count, value=differences)
+        if failed:
+            metrics.add_metric(name="Reconciliation_failed", unit=MetricUnit.Count, value=failed)
         results[rail] = [
             {
                 "day": day.day.isoformat(),

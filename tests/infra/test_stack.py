@@ -7,6 +7,7 @@ wiring mistake in the stack shows up here.
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 from typing import get_args
@@ -359,8 +360,10 @@ REQUIRED_WEBHOOK_ALARMS = {
     f"StripeEvent_{DISPUTE_OUTCOME}": 1,
     "StripeEvent_failed": 1,
     "WebhookRejected": 10,
-    # WeChat Pay and Alipay (payment_webhook's RAIL_METRIC + the landing's outcome), the sweep and
-    # the daily reconciliation
+}
+# WeChat Pay and Alipay (payment_webhook's RAIL_METRIC + the landing's outcome), the sweep and the
+# daily reconciliation
+ORDER_RAIL_ALARMS = {
     **{
         f"{rail}_{outcome}": 1
         for rail in ("WeChatPay", "Alipay")
@@ -402,8 +405,9 @@ def test_payment_webhook_metrics_raise_alarms_on_the_alarm_topic(resources):
     (topic_id,) = of_type(resources, "AWS::SNS::Topic")
     env = function_env(resources, monitoring.PAYMENT_WEBHOOK)
     alarms = metric_alarms(resources)
-    assert {a.metric_name: a.threshold for a in PAYMENT_WEBHOOK_ALARMS} == REQUIRED_WEBHOOK_ALARMS
-    assert set(alarms) == set(REQUIRED_WEBHOOK_ALARMS)
+    required = REQUIRED_WEBHOOK_ALARMS | ORDER_RAIL_ALARMS
+    assert {a.metric_name: a.threshold for a in PAYMENT_WEBHOOK_ALARMS} == required
+    assert set(alarms) == set(required)
     for spec in PAYMENT_WEBHOOK_ALARMS:
         alarm = alarms[spec.metric_name]
         # the series Powertools writes: the function's namespace, dimension service=<its service name>
@@ -413,7 +417,7 @@ def test_payment_webhook_metrics_raise_alarms_on_the_alarm_topic(resources):
         assert alarm["Statistic"] == "Sum"
         assert alarm["Period"] == 300
         assert alarm["EvaluationPeriods"] == 1
-        assert alarm["Threshold"] == REQUIRED_WEBHOOK_ALARMS[spec.metric_name]
+        assert alarm["Threshold"] == required[spec.metric_name]
         assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
         assert alarm["TreatMissingData"] == "notBreaching"
         assert alarm["AlarmActions"] == [{"Ref": topic_id}]
@@ -491,6 +495,69 @@ def test_payment_webhook_emits_each_alarmed_metric(metric_name, monkeypatch):
             failed=handler.failed,
         )
         emitted = set(handler.metrics.metric_set)
+    finally:
+        handler.metrics.clear_metrics()
+    # THEN the handler counts it under the name the alarm watches
+    assert emitted == {metric_name}
+
+
+@pytest.mark.parametrize("metric_name", sorted(ORDER_RAIL_ALARMS))
+def test_payment_webhook_emits_each_order_rail_metric(metric_name, monkeypatch):
+    from infra.local.events import LambdaContext
+    from payment_webhook import handler
+    from propdesk.payments import rails as offered
+    from propdesk.services import rails, reconcile
+    from propdesk.settings import ConfigurationMissing
+    from tests.route_events import route_event
+
+    rail_metric, _, outcome = metric_name.partition("_")
+    rail = {"WeChatPay": "wechat_pay", "Alipay": "alipay"}.get(rail_metric)
+    config = SimpleNamespace(payment=SimpleNamespace(rails=("wechat_pay",)))
+    monkeypatch.setattr(handler, "get_settings", lambda *_: SimpleNamespace(property_config=config))
+
+    # GIVEN the rails, their landing and the reconciliation stood in for
+    def land(*_args, **_kwargs):
+        if outcome == "failed":
+            raise RuntimeError("store unavailable")
+        return rails.Landed(outcome)
+
+    def provider(name, _settings):
+        if metric_name == "OrdersSweep_unconfigured":
+            raise ConfigurationMissing("placeholder keys")
+        return SimpleNamespace(rail=name)
+
+    def days(_provider, **_kwargs):
+        day = SimpleNamespace(day=date(2026, 12, 1), differences=[], state="reconciled")
+        if metric_name == "ReconciliationDifferences":
+            day.differences = [SimpleNamespace(type="provider_only")]
+        if metric_name == "Reconciliation_failed":
+            day.state = "failed"
+        return [day]
+
+    monkeypatch.setattr(handler.rails, "land", land)
+    monkeypatch.setattr(handler.rails, "sweep", lambda *_a, **_k: rails.SweepResult())
+    monkeypatch.setattr(offered, "provider", provider)
+    monkeypatch.setattr(reconcile, "reconcile", days)
+    monkeypatch.setattr(handler.access, "_providers", {rail or "x": lambda body, headers: object()})
+    handler.metrics.clear_metrics()
+    try:
+        # WHEN a notification comes in, or the sweep or the reconciliation runs
+        if rail is not None:
+            key = {"wechat_pay": "wechatpay_notify", "alipay": "alipay_notify"}[rail]
+            media = "application/json" if rail == "wechat_pay" else "application/x-www-form-urlencoded"
+            handler.serve(
+                handler.app,
+                route_event(key, body="{}", headers={"content-type": media}),
+                LambdaContext(function_name="payment_webhook"),
+                access=handler.access,
+                refusal=handler.refusal,
+                failed=handler.failed,
+            )
+        elif metric_name == "OrdersSweep_unconfigured":
+            handler.sweep_orders()
+        else:
+            handler.reconcile_rails()
+        emitted = {name for name in handler.metrics.metric_set if not name.startswith("OrdersSwept_")}
     finally:
         handler.metrics.clear_metrics()
     # THEN the handler counts it under the name the alarm watches

@@ -29,6 +29,9 @@ PARAMS = {
     "approve_void": {"payment_id": "desk:0000000001"},
     "start_refund": {"payment_id": "desk:0000000001"},
     "approve_refund": {"refund_id": "rf_0000000001"},
+    "get_bank_statement": {"statement_id": "BS00000000000000000000"},
+    "decide_bank_lines": {"statement_id": "BS00000000000000000000"},
+    "resolve_reconciliation": {"reconciliation_id": "RC20261201AL", "line": "1"},
 }
 QUERY = {
     "list_bills": {"period": "2026-03"},
