@@ -46,4 +46,6 @@ def function_environment(spec: FunctionSpec, resources: Resources) -> dict[str, 
         env[naming.PUBLIC_URL_PARAMETER_ENV] = naming.public_url_parameter_name(pid)
     if spec.documents:
         env[naming.DOCUMENTS_BUCKET_ENV] = resources.documents_bucket()
+    if spec.mandates_key:
+        env[naming.MANDATES_KEY_ENV] = naming.mandates_key_alias(pid)
     return env

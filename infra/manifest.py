@@ -73,6 +73,9 @@ class FunctionSpec:
     reads_public_url: bool = False
     documents: Access | None = None
     document_prefixes: tuple[str, ...] = ("receipts/",)  # where in the documents bucket
+    # The mandates key (KMS): "encrypt" to enrol owners' bank accounts, "encrypt_decrypt" to also
+    # write the bank's deduction file.
+    mandates_key: Literal["encrypt", "encrypt_decrypt"] | None = None
 
     @property
     def handler(self) -> str:
@@ -228,10 +231,13 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             "refunds": "read_write",
             "orders": "read_write",  # WeChat Pay and Alipay orders started from the account page
             "statements": "read_write",  # bank statements uploaded and their lines confirmed
+            "mandates": "read_write",  # direct-debit enrolments
         },
         secrets=("stripe", "link_key", "wechatpay", "alipay"),
         reads_public_url=True,
         documents="read_write",  # receipt PDFs
+        document_prefixes=("receipts/", "debit/"),  # debit/: the bank's deduction files
+        mandates_key="encrypt_decrypt",  # owners' bank accounts: enrolled, then in the bank's file
     ),
 )
 

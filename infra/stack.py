@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
@@ -85,6 +86,16 @@ class PropertyStack(Stack):
         self.queues = Queues(self, "Queues", property_id=pid, specs=queues)
         self.documents = Documents(self, "Documents")
         self.secrets = Secrets(self, "Secrets", property_id=pid)
+        # Owners' bank account numbers (direct-debit mandates) are encrypted under this key, bound
+        # to their unit (encryption context); only the api function may use it.
+        self.mandates_key = kms.Key(
+            self,
+            "MandatesKey",
+            alias=naming.mandates_key_alias(pid),
+            description=f"PropDesk {pid}: encrypts owners' bank account numbers (direct debit)",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
         self.auth = StaffAuth(self, "StaffAuth", property_id=pid, roles=manifest.staff_roles(config))
         self.messaging = Messaging(self, "Messaging", sender_email=config.messaging.sender_email)
         self.monitoring = Monitoring(self, "Monitoring", property_id=pid)
@@ -151,6 +162,11 @@ class PropertyStack(Stack):
 
         if spec.documents:
             self._grant_documents(spec, fn)
+
+        if spec.mandates_key == "encrypt":
+            self.mandates_key.grant_encrypt(fn)
+        elif spec.mandates_key == "encrypt_decrypt":
+            self.mandates_key.grant_encrypt_decrypt(fn)
 
         if spec.sends_email:
             self.messaging.grant_send_email(fn)

@@ -1,6 +1,7 @@
 """Statements (JSON): a cashier uploads the bank's statement as CSV, reads the proposed
 matches, and confirms them (or sets lines aside); confirmed lines land like any payment, once.
-Staff read the daily reconciliation's differences and resolve them.
+Staff read the daily reconciliation's differences and resolve them. An admin makes a period's
+direct-debit deduction file and imports the bank's result file.
 
 Who may call each route is in the route table; a refusal of the service (``DeskError``) is a
 clear 4xx with its code, and nothing is written before it.
@@ -17,7 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from api.responses import json_error, json_ok
 from propdesk.payments.links import pay_links
-from propdesk.services import bankstatements, reconcile
+from propdesk.services import bankstatements, debit, reconcile
 from propdesk.services.errors import DeskError
 from propdesk.settings import get_settings
 from propdesk.store.statements import StatementLine
@@ -27,6 +28,8 @@ from propdesk.web.schemas import (
     BankDecisionsIn,
     BankDecisionsOut,
     BankStatementOut,
+    DebitBatchOut,
+    DebitResultsOut,
     ReconciliationItemOut,
     ReconciliationList,
     ResolveIn,
@@ -193,3 +196,80 @@ def resolve_reconciliation(
     except DeskError as error:
         raise ErrorAnswer(json_error(error.status, error.code, error.message)) from None
     return json_ok(_item_json(item))
+
+
+Period = Annotated[
+    str,
+    Path(
+        pattern=r"^(2[0-9]{3})-(0[1-9]|1[0-2])$", description="Billing period, YYYY-MM", examples=["2027-01"]
+    ),
+]
+
+
+def _debit_line(line: StatementLine) -> dict[str, Any]:
+    data = line.data
+    return {
+        "reference": data["reference"],
+        "state": line.state,
+        "unit_id": data["unit_id"],
+        "bank": data["bank"],
+        "account": data["account"],
+        "amount_minor": data["amount_minor"],
+        "bill_ids": list(data["bill_ids"]),
+        "payment_id": line.payment_id,
+        "reason": data.get("reason"),
+    }
+
+
+@endpoint(router, "debit_batch", status_code=201)
+def debit_batch(period: Period) -> Response[DebitBatchOut]:
+    config = get_settings().property_config
+    if not config.payment.direct_debit:
+        raise ErrorAnswer(json_error(409, "not_offered", "This property does not offer direct debit."))
+    batch = debit.export_batch(period, config=config, staff_id=_staff().sub, now=datetime.now(UTC))
+    body = DebitBatchOut.model_validate(
+        {
+            "batch_id": batch.batch_id,
+            "period": period,
+            "created": batch.created,
+            "amount_minor": sum(int(line.data["amount_minor"]) for line in batch.lines),
+            "lines": [_debit_line(line) for line in batch.lines],
+            "file_url": batch.url,
+        }
+    ).model_dump(mode="json")
+    return json_ok(body, status=201 if batch.created else 200)
+
+
+@endpoint(router, "debit_results")
+def debit_results() -> Response[DebitResultsOut]:
+    config = get_settings().property_config
+    try:
+        text = router.current_event.decoded_body or ""
+    except (ValueError, UnicodeDecodeError):
+        raise ErrorAnswer(json_error(400, "invalid_encoding", "The file must be UTF-8 CSV.")) from None
+    now = datetime.now(UTC)
+    try:
+        applied = debit.import_results(
+            text,
+            config=config,
+            staff_id=_staff().sub,
+            now=now,
+            pay_url=lambda unit_id, owner_id: pay_links().account_url(unit_id, owner_id=owner_id, now=now),
+            receipt_url=lambda landed, owner_id: pay_links().receipt_url(
+                str(landed.unit_id), landed.payment_id, owner_id=owner_id, now=now
+            ),
+        )
+    except debit.ResultsRejected as rejected:
+        raise ErrorAnswer(
+            json_error(
+                400,
+                "invalid_csv",
+                f"{len(rejected.problems)} line(s) are invalid; nothing was applied.",
+                errors=[{"line": line, "message": message} for line, message in rejected.problems],
+            )
+        ) from None
+    return json_ok(
+        DebitResultsOut.model_validate({"results": [vars(result) for result in applied]}).model_dump(
+            mode="json"
+        )
+    )

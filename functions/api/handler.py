@@ -68,6 +68,8 @@ class HandlerSettings(Settings):
     visits_table: str
     orders_table: str
     statements_table: str
+    mandates_table: str
+    mandates_key: str
     stripe_secret_name: str
     wechatpay_secret_name: str
     alipay_secret_name: str

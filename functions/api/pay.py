@@ -22,7 +22,7 @@ from propdesk.payments.links import MAX_TOKEN_LENGTH, pay_links
 from propdesk.payments.port import PaymentProvider, ProviderRefused, device_of
 from propdesk.payments.port import ProviderUnavailable as RailUnavailable
 from propdesk.payments.stripe_provider import ProviderUnavailable
-from propdesk.services import checkout, invoices, rails, receipts, renewal, visits
+from propdesk.services import checkout, debit, invoices, rails, receipts, renewal, visits
 from propdesk.services.errors import DeskError
 from propdesk.settings import get_settings
 from propdesk.store.orders import OrderRepository
@@ -65,6 +65,9 @@ Notice = Annotated[
         "visit_not_offered",
         "invoice_requested",
         "invoice_refused",
+        "debit_enrolled",
+        "debit_invalid",
+        "debit_cancelled",
     ]
     | None,
     Query(description="A message for the top of the page", examples=["nothing_owed"]),
@@ -288,6 +291,49 @@ def owner_book_visit(
         notice = "visit_full" if refused.code in ("slot_full", "slot_changed") else "visit_not_offered"
     locale = pages.choose_locale(lang, None, config.default_locale)
     return redirect(f"{pay_links().page_url(holder.token)}?lang={locale}&notice={notice}")
+
+
+@endpoint(router, "owner_debit_enrol", status_code=303, html=True)
+def owner_debit_enrol(
+    token: Token,
+    bank: Annotated[
+        str, Form(max_length=20, description="The bank, from the page's list", examples=["招商银行"])
+    ],
+    holder: Annotated[str, Form(max_length=60, description="The account holder's name", examples=["张伟"])],
+    account: Annotated[
+        str, Form(max_length=40, description="The account or card number", examples=["6222 0212 3456 7890"])
+    ],
+    consent: Annotated[Literal["yes"], Form(description="The owner agrees to the debit")],
+    lang: FormLang = None,
+) -> Response[str]:
+    config = get_settings().property_config
+    holder_link = _holder()
+    opened = checkout.open_account(holder_link.link, lang=lang, config=config)
+    notice = "debit_enrolled"
+    if not config.payment.direct_debit:
+        raise checkout.PayLinkRefused  # the property does not offer it
+    try:
+        debit.enrol(
+            holder_link.link.unit_id,
+            owner_id=opened.view.owner_id,
+            bank=bank,
+            holder=holder,
+            account=account,
+            config=config,
+            now=datetime.now(UTC),
+        )
+    except ValueError:
+        notice = "debit_invalid"  # nothing stored; the page says what is wanted
+    return redirect(f"{pay_links().page_url(holder_link.token)}?lang={opened.locale}&notice={notice}")
+
+
+@endpoint(router, "owner_debit_cancel", status_code=303, html=True)
+def owner_debit_cancel(token: Token, lang: FormLang = None) -> Response[str]:
+    config = get_settings().property_config
+    holder_link = _holder()
+    opened = checkout.open_account(holder_link.link, lang=lang, config=config)
+    debit.cancel(holder_link.link.unit_id, now=datetime.now(UTC))
+    return redirect(f"{pay_links().page_url(holder_link.token)}?lang={opened.locale}&notice=debit_cancelled")
 
 
 @endpoint(router, "owner_invoice", status_code=303, html=True)

@@ -7,6 +7,9 @@ owners (a fixed ~85 %, chosen by unit) open their bill, pay through the Stripe s
 checkout and come back; the others don't. A second act follows with some of those who did not
 pay: the front desk (cash, card, too much, a double payment refunded, a void), a home visit, the
 cash-up and a receipt PDF; then the next notice day, where credit and one Pay for all bills show.
+A third act (``demo_rails``) pays through the property's own rails (WeChat Pay and Alipay, on a
+computer and on a phone) and runs the daily reconciliation, on a normal day and after two
+injected faults.
 It prints the collection summary from the staff API and a line per scenario, and checks all of it
 against the stored records: exit status 0 only if it worked. ``--keep-running`` leaves the
 runtime up afterwards, so the pages it names can be opened.
@@ -1223,6 +1226,13 @@ def run_demo(
         http = requests.Session()
         month = first_month(config, runtime=runtime, http=http, owners=owners, workers=workers, say=say)
         desk = second_act(config, runtime=runtime, http=http, owners=owners, month=month, say=say)
+        rails = None
+        if {"wechat_pay", "alipay"} <= set(config.payment.rails):
+            from infra.local import demo_rails
+
+            rails = demo_rails.third_act(
+                config, runtime=runtime, http=http, owners=owners, skip=set(desk.act.units.all()), say=say
+            )
         # After both acts: the checks of the whole (queues, webhooks, logs) cover the second too.
         checks = verify(
             period=month.period,
@@ -1237,6 +1247,14 @@ def run_demo(
         if month.summary_status != 200:
             checks.check(False, f"GET /staff/summary answered {month.summary_status}")
         checks.results.extend(verify_desk(desk.act, desk.before, desk.after).results)
+        rail_lines: list[str] = []
+        if rails is not None:
+            from infra.local import demo_rails
+
+            checks.results.extend(demo_rails.verify_rails(rails).results)
+            rail_lines = ["  the property's own rails (third act):"] + [
+                f"    {line}" for line in demo_rails.rails_summary_lines(rails)
+            ]
         sys.stdout.flush()
         logs = "".join(path.read_text(encoding="utf-8") for path in sorted(log_dir.glob("*.log")))
         leaks = personal_data_in(logs, owners)
@@ -1253,7 +1271,7 @@ def run_demo(
             summary=month.summary,
             box=month.box,
             records=month.records,
-            desk_lines=desk_summary_lines(desk.act),
+            desk_lines=desk_summary_lines(desk.act) + rail_lines,
             checks=checks,
             wall_s=time.monotonic() - started,
             log_dir=log_dir,

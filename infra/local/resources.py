@@ -70,6 +70,18 @@ class LocalResources:
         return {name: value for name, value in env.items() if not name.startswith("POWERTOOLS_")}
 
 
+def create_mandates_key(property_id: str) -> None:
+    """The KMS key of direct-debit mandates, under the alias the functions are given."""
+    kms = boto3.client("kms")
+    alias = naming.mandates_key_alias(property_id)
+    if any(a["AliasName"] == alias for a in kms.list_aliases()["Aliases"]):
+        return
+    key_id = kms.create_key(Description=f"PropDesk {property_id}: direct-debit mandates")["KeyMetadata"][
+        "KeyId"
+    ]
+    kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+
+
 def create_tables(property_id: str) -> None:
     dynamodb = boto3.client("dynamodb")
     existing = set(dynamodb.list_tables().get("TableNames", []))
@@ -150,6 +162,7 @@ def provision(config: PropertyConfig, *, public_url: str, secrets: LocalSecrets)
         Name=naming.public_url_parameter_name(pid), Value=public_url, Type="String", Overwrite=True
     )
     boto3.client("sesv2").create_email_identity(EmailIdentity=config.messaging.sender_email)
+    create_mandates_key(pid)
     bucket = naming.documents_bucket_name(pid)
     s3 = boto3.client("s3")
     region = s3.meta.region_name

@@ -69,6 +69,16 @@ SAMPLES: dict[str, dict] = {
     "bill_page": {},
     "start_checkout": {"body": b"lang=en", "content_type": "application/x-www-form-urlencoded"},
     "checkout_return": {"query": {"session_id": "cs_test_1"}},
+    "owner_debit_enrol": {
+        "body": "bank=招商银行&holder=张伟&account=6222021234567890&consent=yes".encode(),
+        "content_type": "application/x-www-form-urlencoded",
+    },
+    "owner_debit_cancel": {"body": b"lang=en", "content_type": "application/x-www-form-urlencoded"},
+    "debit_batch": {"params": {"period": "2027-01"}},
+    "debit_results": {
+        "body": "reference,amount,result\nDD202701-0001,1.00,success\n".encode(),
+        "content_type": "text/csv",
+    },
     "owner_book_visit": {
         "body": f"day={TOMORROW}&slot=09:00-11:00".encode(),
         "content_type": "application/x-www-form-urlencoded",

@@ -61,7 +61,11 @@ def test_on_a_phone_the_owner_goes_to_alipay_s_wap_page(alipay):
     _, url = started_order(pay_token(bill), agent=PHONE)
     params = dict(parse_qsl(urlparse(url).query))
     assert params["method"] == "alipay.trade.wap.pay"
-    assert json.loads(params["biz_content"])["quit_url"].startswith(PUBLIC_URL + "/pay/")
+    biz = json.loads(params["biz_content"])
+    assert biz["quit_url"].startswith(PUBLIC_URL + "/pay/") and biz["product_code"] == "QUICK_WAP_WAY"
+    # and Alipay's WAP cashier takes it: paid, the bill with it
+    assert alipay.pay_url(url).trade["trade_status"] == "TRADE_SUCCESS"
+    assert BillRepository().get(bill.bill_id).status == "paid"
 
 
 def test_payments_27_an_alipay_notification_tampered_wrongly_signed_or_replayed_gets_fail_and_writes_nothing(

@@ -158,6 +158,9 @@ class PaymentSettings(_Strict):
     front_desk: FrontDesk
     bank_account: BankAccount | None = None
     home_visits: HomeVisits | None = None
+    # Bank direct debit (银行代扣) by file exchange: owners enrol from the account page; each
+    # cycle's deduction file and the bank's result file go through the staff API.
+    direct_debit: bool = False
 
 
 class Department(_Strict):

@@ -11,6 +11,7 @@ from __future__ import annotations
 PROPERTY_CONFIG_ENV = "PROPERTY_CONFIG"
 PUBLIC_URL_PARAMETER_ENV = "PUBLIC_URL_PARAMETER"
 DOCUMENTS_BUCKET_ENV = "DOCUMENTS_BUCKET"
+MANDATES_KEY_ENV = "MANDATES_KEY"
 SERVICE_NAME_ENV = "POWERTOOLS_SERVICE_NAME"
 METRICS_NAMESPACE_ENV = "POWERTOOLS_METRICS_NAMESPACE"
 
@@ -39,6 +40,11 @@ def dead_letter_queue_name(property_id: str, name: str) -> str:
 
 def function_name(property_id: str, function: str) -> str:
     return f"{prefix(property_id)}-{function}"
+
+
+def mandates_key_alias(property_id: str) -> str:
+    """The KMS key that encrypts owners' bank account numbers (direct-debit mandates)."""
+    return f"alias/{prefix(property_id)}-mandates"
 
 
 def documents_bucket_name(property_id: str) -> str:

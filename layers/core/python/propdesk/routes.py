@@ -171,6 +171,9 @@ _WECHATPAY_NOTIFICATION_EXAMPLE = json.dumps(
     },
     ensure_ascii=False,
 )
+_DEBIT_RESULTS_EXAMPLE = (
+    "备注,金额,结果,原因\nDD202701-0001,327.27,成功,\nDD202701-0002,412.10,失败,余额不足\n"
+)
 _BANK_CSV_EXAMPLE = (
     "date,amount,payer,memo,reference\n"
     "2026-12-18,327.27,张伟,A-1203 物业费 2027-01,CMB20261218000123\n"
@@ -246,6 +249,31 @@ ROUTES: tuple[Route, ...] = (
         "a payment whose notification is late shows at once. Paid: the receipt number. Closed: a way to "
         "start again. An order of another unit is the not-found page.",
         tag="Owner pages",
+    ),
+    Route(
+        key="owner_debit_enrol",
+        method="POST",
+        path="/pay/{token}/debit",
+        function="api",
+        audience=OwnerLink(),
+        summary="Enrol in bank direct debit",
+        description="The owner's bank, the account holder's name and the account number, with their "
+        "consent. The name and number are stored encrypted (KMS) and shown only masked; each cycle's "
+        "bills are then collected through the bank's deduction file. Back to the account page, which "
+        "says whether it worked.",
+        tag="Owner pages",
+        responses=MappingProxyType({303: "Back to the account page"}),
+    ),
+    Route(
+        key="owner_debit_cancel",
+        method="POST",
+        path="/pay/{token}/debit/cancel",
+        function="api",
+        audience=OwnerLink(),
+        summary="Cancel bank direct debit",
+        description="From the next deduction file on, the unit's bills are not collected by debit.",
+        tag="Owner pages",
+        responses=MappingProxyType({303: "Back to the account page"}),
     ),
     Route(
         key="owner_receipt",
@@ -428,6 +456,46 @@ ROUTES: tuple[Route, ...] = (
                 404: "No such statement",
                 409: "A transfer with this reference is recorded already, for another unit or amount",
             }
+        ),
+    ),
+    Route(
+        key="debit_batch",
+        method="POST",
+        path="/staff/direct-debit/{period}/batch",
+        function="api",
+        audience=Staff((ROLE_ADMIN,)),
+        summary="Make the period's direct-debit deduction file",
+        description="Every unit with a mandate in force and an amount owed for the period (or before) is "
+        "a line: its reference, the holder's name and account number (in the file only), the amount. "
+        "Made once per period: asking again answers the same batch (200). The file, for the bank, is "
+        "behind a link valid five minutes; the answer shows accounts masked.",
+        tag="Front desk",
+        max_body_bytes=0,
+        responses=MappingProxyType(
+            {200: "The period's batch was made before: the same one", 409: "Direct debit is not offered"}
+        ),
+    ),
+    Route(
+        key="debit_results",
+        method="POST",
+        path="/staff/direct-debit/results",
+        function="api",
+        audience=Staff((ROLE_ADMIN, ROLE_CASHIER)),
+        summary="Import the bank's direct-debit result file",
+        description="CSV with each line's reference (DDyyyymm-nnnn), amount and result (成功/失败, with "
+        "the bank's reason). Successes land like any payment, once; failures leave the bills open for "
+        "the reminders and the owner is told. A line that does not match its batch refuses the whole "
+        "file, named; the same file again changes nothing.",
+        tag="Front desk",
+        max_body_bytes=2 * KIB * KIB,
+        body=RequestBody(
+            media_type="text/csv",
+            also_accepts=("text/plain", "application/csv"),
+            description="UTF-8 CSV: reference,amount,result[,reason] (the usual Chinese names are read too)",
+            example=_DEBIT_RESULTS_EXAMPLE,
+        ),
+        responses=MappingProxyType(
+            {400: "The file is empty, not UTF-8, or has invalid lines", 415: "Not CSV"}
         ),
     ),
     Route(

@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     visits_table: str | None = None
     orders_table: str | None = None
     statements_table: str | None = None
+    mandates_table: str | None = None
     idempotency_table: str | None = None
     # Queues (naming.queue_env).
     notices_queue_url: str | None = None
@@ -86,6 +87,7 @@ class Settings(BaseSettings):
     # SSM parameter holding the public base URL of the API (owners' links point there).
     public_url_parameter: str | None = None
     documents_bucket: str | None = None
+    mandates_key: str | None = None  # the KMS key (alias) of direct-debit mandates
     # Only set by the local runtime: where the Stripe SDK sends its API calls.
     stripe_api_base: str | None = None
     # Only set by the local runtime: the WeChat Pay and Alipay stand-ins' gateways.

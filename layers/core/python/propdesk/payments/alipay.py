@@ -190,7 +190,11 @@ class AlipayRail:
             "time_expire": _stamp(request.expires_at),
         }
         if request.device == "phone":
-            signed = self._alipay.api_alipay_trade_wap_pay(quit_url=request.return_url, **common)
+            # Alipay's product code for WAP pay is QUICK_WAP_WAY (the SDK's default, QUICK_WAP_PAY,
+            # is refused by the gateway).
+            signed = self._alipay.api_alipay_trade_wap_pay(
+                quit_url=request.return_url, product_code="QUICK_WAP_WAY", **common
+            )
         else:
             signed = self._alipay.api_alipay_trade_page_pay(**common)
         return PaymentStart(

@@ -27,14 +27,17 @@ from pynamodb.transactions import TransactWrite
 from propdesk.domain.billing import Bill
 from propdesk.domain.units import Owner
 from propdesk.store import bills as bill_store
+from propdesk.store import mandates as mandate_store
 from propdesk.store import owners as owner_store
 from propdesk.store import payments as payment_store
 from propdesk.store import refunds as refund_store
+from propdesk.store.mandates import DEBIT, Mandate
 from propdesk.store.models import (
     AccountItem,
     BillItem,
     CounterItem,
     LedgerItem,
+    MandateItem,
     OwnerItem,
     PaymentItem,
     VisitItem,
@@ -116,6 +119,7 @@ class Snapshot:
     payments: dict[str, PaymentRecord] = field(default_factory=dict)  # every payment read
     owner: Owner | None = None
     visits: tuple[VisitItem, ...] = ()  # home visits asked for by id, as stored
+    mandate: Mandate | None = None  # the unit's direct-debit mandate, when asked for
 
 
 def _utc(value: datetime) -> datetime:
@@ -181,6 +185,7 @@ class AccountStore:
         payment_ids: Iterable[str] = (),
         owner_id: str | None = None,
         visit_ids: Iterable[str] = (),
+        mandate_of: str | None = None,
     ) -> Snapshot:
         """Payment, account, bills and the receipt counter: one strongly consistent BatchGetItem."""
         wanted: dict[type[Model], list[dict[str, Any]]] = {}
@@ -199,6 +204,8 @@ class AccountStore:
         visits = list(dict.fromkeys(visit_ids))
         if visits:
             wanted[VisitItem] = [{"visit_id": {"S": v}} for v in visits]
+        if mandate_of:
+            wanted[MandateItem] = [{"unit_id": {"S": mandate_of}, "kind": {"S": DEBIT}}]
         found = self._batch_get(wanted)
         payments = {p.payment_id: payment_store.from_item(p) for p in found.get(PaymentItem, [])}
         accounts = [from_item(a) for a in found.get(AccountItem, [])]
@@ -211,6 +218,7 @@ class AccountStore:
             payments=payments,
             owner=next((owner_store.from_item(o) for o in found.get(OwnerItem, [])), None),
             visits=tuple(found.get(VisitItem, [])),  # type: ignore[arg-type]
+            mandate=next((mandate_store.from_item(m) for m in found.get(MandateItem, [])), None),  # type: ignore[arg-type]
         )
 
     def payments(self, payment_ids: Iterable[str]) -> dict[str, PaymentRecord]:

@@ -495,6 +495,42 @@ class StatementItem(_Table):
     open_index = StatementOpenIndex()
 
 
+class MandateActiveIndex(GlobalSecondaryIndex):
+    """Mandates in force, by kind (``debit``), by unit: the units whose bills the next deduction
+    file collects. Sparse: ``active_kind`` is removed when the owner cancels."""
+
+    class Meta:
+        index_name = "active-index"
+        projection = AllProjection()
+
+    active_kind = UnicodeAttribute(hash_key=True)
+    unit_id = UnicodeAttribute(range_key=True)
+
+
+class MandateItem(_Table):
+    """An owner's standing authority to collect a unit's bills: bank direct debit (银行代扣), with
+    the account number encrypted under the mandates key (bound to the unit) and only its masked
+    form in the clear."""
+
+    class Meta(_Meta):
+        table_key = "mandates"
+
+    unit_id = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute(range_key=True)  # debit
+    state = UnicodeAttribute()  # active | cancelled
+    owner_id = UnicodeAttribute(null=True)
+    bank = UnicodeAttribute()
+    holder_masked = UnicodeAttribute()  # 张*伟
+    account_masked = UnicodeAttribute()  # 6222 **** **** 1234
+    ciphertext = UnicodeAttribute()  # base64 of KMS Encrypt({"holder", "account"}), context unit_id
+    created_at = UTCDateTimeAttribute()
+    cancelled_at = UTCDateTimeAttribute(null=True)
+    active_kind = UnicodeAttribute(null=True)  # = kind while active (active-index)
+    version = VersionAttribute()
+
+    active_index = MandateActiveIndex()
+
+
 class IdempotencyItem(_Table):
     """The Powertools idempotency table (webhook event ids), expired by TTL."""
 
@@ -533,6 +569,7 @@ TABLES: tuple[TableDef, ...] = (
     TableDef("visits", VisitItem),
     TableDef("orders", OrderItem),
     TableDef("statements", StatementItem),
+    TableDef("mandates", MandateItem),
 )
 
 

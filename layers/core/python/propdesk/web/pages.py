@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from propdesk.config import LOCALES, PropertyConfig
+from propdesk.domain.banks import CN_BANKS
 from propdesk.formatting import format_date, format_period
 from propdesk.payments.links import pay_path
 from propdesk.rendering import catalog, render_template
@@ -108,6 +109,8 @@ def render_account_page(
         visits_url=pay_path(token, "/visits"),
         invoice_url=invoice_url,
         visit_days=visit_days,
+        debit_url=pay_path(token, "/debit"),
+        banks=CN_BANKS,
     )
 
 

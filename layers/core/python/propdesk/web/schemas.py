@@ -763,3 +763,37 @@ class ResolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     note: str = Field(min_length=3, max_length=500, description="What it was, and what was done")
+
+
+class DebitLineOut(_Out):
+    reference: str = Field(description="The line's reference in the bank's file: DDyyyymm-nnnn")
+    state: Literal["sent", "paid", "failed"]
+    unit_id: str
+    bank: str
+    account: str = Field(description="Masked: 6222 **** **** 1234")
+    amount_minor: int
+    bill_ids: list[str]
+    payment_id: str | None
+    reason: str | None = None
+
+
+class DebitBatchOut(_Out):
+    batch_id: str
+    period: str
+    created: bool = Field(description="False: the period's batch was made before; this is it")
+    amount_minor: int
+    lines: list[DebitLineOut]
+    file_url: str = Field(description="The bank's file (full account numbers): a link valid 5 minutes")
+
+
+class DebitAppliedOut(_Out):
+    reference: str
+    unit_id: str
+    state: Literal["paid", "failed"]
+    changed: bool = Field(description="False: this line had its result already")
+    payment_id: str | None
+    receipt_no: str | None
+
+
+class DebitResultsOut(_Out):
+    results: list[DebitAppliedOut]

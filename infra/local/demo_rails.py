@@ -1,0 +1,267 @@
+"""The demo's third act: the Shanghai property's own rails, driven without a browser.
+
+Four owners who still owe pay through the account page: WeChat Pay on a computer (the order
+page's QR code, scanned by the stand-in's scan endpoint as the WeChat app would), WeChat Pay on a
+phone (the H5 page's Pay button), Alipay on a computer (the cashier page's Pay button) and Alipay
+on a phone (WAP). Each bill is paid once and the owner comes back to the account page.
+
+The clock then moves to the next morning: the reconciliation compares each rail's statement with
+our payments and finds nothing. A second, scripted day injects two faults - a WeChat Pay
+notification that never comes while the orders sweep is out, and an Alipay payment of an order
+that is not ours - and the next morning's reconciliation finds both; once the sweep is back the
+lost payment lands, once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from html import unescape
+from typing import Any
+from urllib.parse import urljoin
+from zoneinfo import ZoneInfo
+
+import requests
+
+from infra.local.demo import Checks, DeskTeam, drain_queues, expect, links_by_unit, move_clock, read_outbox
+
+DESKTOP = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
+PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
+WAYS = (("wechat_pay", DESKTOP), ("wechat_pay", PHONE), ("alipay", DESKTOP), ("alipay", PHONE))
+SWEEP = "orders-sweep"
+
+
+@dataclass
+class RailPayment:
+    unit_id: str
+    rail: str
+    device: str
+    owed_minor: int
+    steps: list[str] = field(default_factory=list)
+    order_id: str | None = None
+    came_back: bool = False
+    problem: str | None = None
+
+
+@dataclass
+class RailsAct:
+    payments: list[RailPayment] = field(default_factory=list)
+    first_morning: list[dict[str, Any]] = field(default_factory=list)  # items after a normal day
+    second_morning: list[dict[str, Any]] = field(default_factory=list)  # items after the faults
+    lost_order: str | None = None
+    foreign_order: str = "OTHERSYSTEM20270001"
+    lost_landed: int = 0  # payments of the lost order once the sweep is back
+    records: dict[str, Any] = field(default_factory=dict)
+
+
+def _form(page: str) -> tuple[str, dict[str, str]]:
+    """The page's first form: its action and its hidden fields."""
+    action = re.search(r'<form method="post" action="([^"]+)"', page)
+    if action is None:
+        raise RuntimeError("no form on the page")
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+    return unescape(action.group(1)), {k: unescape(v) for k, v in fields.items()}
+
+
+def pay_through(
+    base: str, token: str, payment: RailPayment, runtime: Any, *, look_again: bool = True
+) -> None:
+    """An owner on the account page chooses a rail and pays there, as a browser would (and, with
+    ``look_again``, presses "I have paid" on the order page afterwards)."""
+    browser = requests.Session()
+    browser.headers["User-Agent"] = payment.device
+    page = browser.get(f"{base}/pay/{token}", timeout=60)
+    payment.steps.append(f"account page {page.status_code}")
+    started = browser.post(
+        f"{base}/pay/{token}/orders",
+        data={"rail": payment.rail, "bill": "all", "lang": "zh-CN"},
+        allow_redirects=False,
+        timeout=60,
+    )
+    payment.steps.append(f"start {started.status_code}")
+    where = started.headers.get("Location", "")
+    if started.status_code != 303 or not where:
+        raise RuntimeError(f"starting the order answered {started.status_code}")
+    if payment.rail == "wechat_pay" and payment.device == DESKTOP:
+        order_page = browser.get(urljoin(base, where), timeout=60).text
+        payment.order_id = where.split("/orders/", 1)[1].split("?", 1)[0]
+        code = re.search(r'data-code-url="([^"]+)"', order_page)
+        if code is None:
+            raise RuntimeError("no QR code on the order page")
+        scanned = requests.post(
+            f"{runtime.wechatpay.base_url}/_standin/scan",
+            json={"code_url": unescape(code.group(1))},
+            timeout=60,
+        )
+        payment.steps.append(f"scanned {scanned.status_code}")
+        expect(scanned, 200)
+        if not look_again:
+            return  # the owner closes the browser
+        done = browser.get(urljoin(base, where), timeout=60)  # "I have paid": the order page again
+        payment.came_back = done.status_code == 200 and "data-code-url" not in done.text
+        return
+    # The provider's page (WeChat Pay H5, Alipay's cashier): its Pay button, then back to us.
+    provider_page = browser.get(where, timeout=60)
+    payment.steps.append(f"provider page {provider_page.status_code}")
+    action, fields = _form(provider_page.text)
+    paid = browser.post(urljoin(provider_page.url, action), data=fields, allow_redirects=False, timeout=60)
+    payment.steps.append(f"paid {paid.status_code}")
+    back = paid.headers.get("Location", "")
+    if payment.rail == "alipay":
+        payment.order_id = _alipay_order(back)
+    landed = browser.get(back, timeout=60) if back else None
+    payment.came_back = landed is not None and landed.status_code == 200 and landed.url.startswith(base)
+
+
+def _alipay_order(return_url: str) -> str | None:
+    found = re.search(r"out_trade_no=([A-Za-z0-9]+)", return_url)
+    return found.group(1) if found else None
+
+
+def next_morning(now: datetime, tz: ZoneInfo) -> datetime:
+    day = now.astimezone(tz).date() + timedelta(days=1)
+    return datetime(day.year, day.month, day.day, 10, 45, tzinfo=tz)
+
+
+def third_act(
+    config: Any,
+    *,
+    runtime: Any,
+    http: requests.Session,
+    owners: list[Any],
+    skip: set[str],
+    say: Callable[[str], None],
+) -> RailsAct:
+    from propdesk.services.accounts import account_view
+    from propdesk.store.payments import PaymentRepository
+
+    base = runtime.base_url
+    act = RailsAct()
+    tokens = links_by_unit(read_outbox(http, base), owners)
+    chosen: list[tuple[str, str, int]] = []
+    for unit_id in sorted(tokens):
+        if unit_id in skip:
+            continue
+        view = account_view(unit_id)
+        if view is not None and view.owed_minor > 0:
+            chosen.append((unit_id, sorted(tokens[unit_id])[-1], view.owed_minor))
+        if len(chosen) == len(WAYS) + 1:
+            break
+    if len(chosen) < len(WAYS) + 1:
+        raise RuntimeError(f"the third act needs {len(WAYS) + 1} owing units with pay links")
+    say("third act: " + ", ".join(f"{u} pays by {r} on a {'phone' if d == PHONE else 'computer'}"
+                                  for (u, _, _), (r, d) in zip(chosen, WAYS, strict=False)))  # fmt: skip
+    for (unit_id, token, owed), (rail, device) in zip(chosen, WAYS, strict=False):
+        payment = RailPayment(unit_id, rail, device, owed)
+        try:
+            pay_through(base, token, payment, runtime)
+        except (RuntimeError, requests.RequestException) as exc:
+            payment.problem = str(exc)
+        act.payments.append(payment)
+    drain_queues(http, base)
+
+    # The next morning: the reconciliation runs at 10:30 and finds nothing.
+    tz = config.tz
+    move_clock(http, base, next_morning(runtime.clock.now(), tz))
+    drain_queues(http, base)
+    team = DeskTeam.sign_in(base)
+    act.first_morning = expect(team.cashier.get("/staff/reconciliation"), 200)["items"]
+    say(f"next morning's reconciliation: {len(act.first_morning)} differences")
+
+    # The scripted day: the sweep is out, a WeChat Pay notification is lost; an Alipay payment of
+    # an order that is not ours (another system of the same merchant).
+    unit_id, token, owed = chosen[len(WAYS)]
+    runtime.scheduler.paused.add(SWEEP)
+    runtime.wechatpay.lose_next_notification()
+    lost = RailPayment(unit_id, "wechat_pay", DESKTOP, owed)
+    try:
+        pay_through(base, token, lost, runtime, look_again=False)
+    except (RuntimeError, requests.RequestException) as exc:
+        lost.problem = str(exc)
+    act.lost_order = lost.order_id
+    foreign = _foreign_alipay_payment(runtime, act.foreign_order)
+    say(f"faults injected: WeChat Pay order {lost.order_id} paid, its notification lost, the sweep out; "
+        f"Alipay order {act.foreign_order} ({foreign}) paid, not ours")  # fmt: skip
+    move_clock(http, base, next_morning(runtime.clock.now(), tz))
+    team = DeskTeam.sign_in(base)  # a day on: yesterday's staff tokens (an hour) have expired
+    act.second_morning = expect(team.cashier.get("/staff/reconciliation"), 200)["items"]
+    say(f"the morning after: {len(act.second_morning)} differences for staff")
+    runtime.scheduler.paused.discard(SWEEP)
+    move_clock(http, base, runtime.clock.now().astimezone(tz) + timedelta(minutes=6))
+    drain_queues(http, base)
+    act.lost_landed = len(
+        [p for p in PaymentRepository().of_unit(unit_id) if p.payment_id == f"wechat_pay:{lost.order_id}"]
+    )
+    act.records = {
+        p.unit_id: {
+            "owed_after": (account_view(p.unit_id).owed_minor if account_view(p.unit_id) else None),
+            "payments": [
+                r.payment_id for r in PaymentRepository().of_unit(p.unit_id) if r.provider == p.rail
+            ],
+        }
+        for p in act.payments
+    }
+    return act
+
+
+def _foreign_alipay_payment(runtime: Any, out_trade_no: str) -> str:
+    """A page pay of the same Alipay app for an order PropDesk never made, paid at the cashier."""
+    from alipay import AliPay
+
+    secret = runtime._alipay_secret()
+    client = AliPay(
+        appid=secret["app_id"],
+        app_private_key_string=secret["app_private_key"],
+        alipay_public_key_string=secret["alipay_public_key"],
+        sign_type="RSA2",
+    )
+    client._gateway = runtime.alipay.gateway_url
+    signed = client.api_alipay_trade_page_pay(
+        subject="停车费 parking", out_trade_no=out_trade_no, total_amount="50.00"
+    )
+    result = runtime.alipay.pay_url(f"{client._gateway}?{signed}")
+    return str(result.trade["trade_no"])
+
+
+def verify_rails(act: RailsAct) -> Checks:
+    checks = Checks()
+    for payment in act.payments:
+        way = f"{payment.unit_id} by {payment.rail} on a {'phone' if payment.device == PHONE else 'computer'}"
+        record = act.records.get(payment.unit_id, {})
+        checks.check(
+            payment.problem is None and payment.came_back,
+            f"{way}: paid at the provider and back on our page"
+            + (f" ({payment.problem})" if payment.problem else ""),
+        )
+        checks.check(
+            record.get("owed_after") == 0 and len(record.get("payments", [])) == 1,
+            f"{way}: {payment.owed_minor / 100:.2f} landed once, nothing owed",
+        )
+    checks.check(act.first_morning == [], "a normal day's reconciliation finds nothing")
+    found = {(item["type"], item["order_id"]) for item in act.second_morning}
+    checks.check(
+        found == {("provider_only", act.lost_order), ("provider_only", act.foreign_order)},
+        f"the morning after the faults, reconciliation finds the lost notification and the payment not "
+        f"ours ({sorted(found)})",
+    )
+    checks.check(act.lost_landed == 1, "once the sweep is back, the lost payment lands, once")
+    return checks
+
+
+def rails_summary_lines(act: RailsAct) -> list[str]:
+    lines = [
+        f"{p.unit_id}: {p.rail} ({'phone' if p.device == PHONE else 'computer'}) ¥{p.owed_minor / 100:.2f}, "
+        f"order {p.order_id}: {' -> '.join(p.steps)}"
+        for p in act.payments
+    ]
+    lines.append(f"reconciliation, normal day: {len(act.first_morning)} differences")
+    lines.append(
+        "reconciliation after the faults: "
+        + "; ".join(
+            f"{i['type']} {i['rail']} {i['order_id']} ¥{(i['provider_minor'] or 0) / 100:.2f}"
+            for i in act.second_morning
+        )
+    )
+    return lines
