@@ -179,6 +179,58 @@ def signed_webhook(bill: dict, *, property_id: str, now: int) -> dict:
     )
 
 
+class PlayedBackRail:
+    """WeChat Pay's side, played back in process: the bench counts our AWS calls, not the provider's."""
+
+    rail = "wechat_pay"
+
+    def start(self, request):
+        from propdesk.payments.port import PaymentStart
+
+        return PaymentStart(
+            order_id=request.order_id, kind="qr", qr_text=f"weixin://wxpay/bizpayurl?pr={request.order_id}"
+        )
+
+
+def start_rail_order(bill, config):
+    from datetime import UTC, datetime
+
+    from propdesk.services import rails
+
+    return rails.start_order(
+        [bill],
+        provider=PlayedBackRail(),
+        owner_id=bill.owner_id,
+        device="desktop",
+        client_ip="203.0.113.9",
+        notify_url="https://pay.bench.example.com/webhooks/wechatpay",
+        return_url="https://pay.bench.example.com/pay/x",
+        config=config,
+        now=datetime.now(UTC),
+    ).order
+
+
+def land_rail_order(order, config):
+    from datetime import UTC, datetime
+
+    from propdesk.payments.port import ProviderPayment
+    from propdesk.services import rails
+
+    report = ProviderPayment(
+        rail="wechat_pay",
+        order_id=order.order_id,
+        state="paid",
+        amount_minor=order.amount_minor,
+        currency=order.currency,
+        provider_payment_id="42000" + order.order_id,
+        paid_at=datetime.now(UTC),
+        method="wechat_pay",
+    )
+    landed = rails.land(report, config=config, now=datetime.now(UTC))
+    if landed.outcome != "credited":
+        raise SystemExit(f"bench: a WeChat Pay order landed as {landed.outcome}")
+
+
 @contextmanager
 def phase(counter: CallCounter, phases: list[Phase], name: str):
     current = Phase(name)
@@ -251,6 +303,14 @@ def run(units: int, pay_share: float, property_id: str) -> int:
                         raise SystemExit(f"bench: webhook answered {response['statusCode']}")
             with phase(counter, phases, "send receipts"):
                 drain(env["MESSAGES_QUEUE_URL"], messenger_handler, batch_size=10)
+            # The owners who did not pay by card pay through WeChat Pay: the order written before
+            # they leave, then the notification landing it (the provider's side played back).
+            rail_payers = bills[len(payers) :]
+            with phase(counter, phases, "wechat orders"):
+                started = [start_rail_order(bill, config) for bill in rail_payers]
+            with phase(counter, phases, "wechat payments"):
+                for order in started:
+                    land_rail_order(order, config)
             # Owners open their account pages (the first page view warms the function: the link
             # key and the settings are read once per instance, as in Lambda).
             viewers = bills[: min(len(bills), ACCOUNT_PAGE_VIEWS)]
@@ -263,14 +323,16 @@ def run(units: int, pay_share: float, property_id: str) -> int:
         finally:
             counter.uninstall()
         paid = sum(1 for b in BillRepository().list_period(period) if b.status == "paid")
-        if len(bills) != units or paid != len(payers):
+        if len(bills) != units or paid != len(payers) + len(rail_payers):
             raise SystemExit(
-                f"bench: expected {units} bills and {len(payers)} paid, got {len(bills)} and {paid}"
+                f"bench: expected {units} bills and {len(payers) + len(rail_payers)} paid, got {len(bills)} and {paid}"
             )
 
     def per_item(name: str) -> int:
         if "account" in name:
             return len(viewers)
+        if "wechat" in name:
+            return max(1, len(rail_payers))
         return len(payers) if "payment" in name or "receipt" in name else units
 
     print(f"PropDesk cycle benchmark: {units} units, {len(payers)} paid online, moto in process")

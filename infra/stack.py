@@ -163,10 +163,10 @@ class PropertyStack(Stack):
         if spec.documents:
             self._grant_documents(spec, fn)
 
-        if spec.mandates_key == "encrypt":
-            self.mandates_key.grant_encrypt(fn)
-        elif spec.mandates_key == "encrypt_decrypt":
-            self.mandates_key.grant_encrypt_decrypt(fn)
+        if spec.mandates_key:
+            # Exactly the calls the code makes (no GenerateDataKey*, no ReEncrypt*), on this key only.
+            actions = ["kms:Encrypt"] + (["kms:Decrypt"] if spec.mandates_key == "encrypt_decrypt" else [])
+            fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=[self.mandates_key.key_arn]))
 
         if spec.sends_email:
             self.messaging.grant_send_email(fn)

@@ -49,7 +49,7 @@ router = Router()
 PaymentId = Annotated[
     str,
     Path(
-        pattern=r"^[a-z]+:[A-Za-z0-9_-]{1,80}$",
+        pattern=r"^[a-z][a-z_]*:[A-Za-z0-9_-]{1,80}$",
         description="<provider>:<the provider's id>",
         examples=["desk:9b2f0c1e-desk-0001"],
     ),

@@ -45,9 +45,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from propdesk.payments import rails as offered
 from propdesk.payments.links import pay_links
-from propdesk.payments.port import NotificationRejected, PaymentProvider, ProviderPayment
+from propdesk.payments.port import NotificationRejected, PaymentProvider, ProviderPayment, ProviderRefund
 from propdesk.payments.stripe_provider import InvalidWebhook, StripeCheckout, stripe_keys, verify_webhook
 from propdesk.services import rails, reconcile
+from propdesk.services import refunds as refund_service
 from propdesk.services.payments import process_stripe_event
 from propdesk.services.refunds import NotRecordedYet
 from propdesk.settings import ConfigurationMissing, Settings, get_settings, load_at_cold_start
@@ -103,10 +104,10 @@ def verify_stripe(body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
         raise (InvalidPayload if invalid.reason == "body" else InvalidSignature) from None
 
 
-def _verifier(rail: str) -> Callable[[bytes, Mapping[str, str]], ProviderPayment]:
+def _verifier(rail: str) -> Callable[[bytes, Mapping[str, str]], ProviderPayment | ProviderRefund]:
     """The authorization step's verifier for one order rail."""
 
-    def verify(body: bytes, headers: Mapping[str, str]) -> ProviderPayment:
+    def verify(body: bytes, headers: Mapping[str, str]) -> ProviderPayment | ProviderRefund:
         try:
             provider = offered.provider(rail, get_settings())
         except offered.RailNotOffered:
@@ -154,8 +155,14 @@ def _land(rail: str) -> bool:
     """Land the verified notification; False if it failed (the provider will deliver it again)."""
     caller = caller_of(router.context)
     assert isinstance(caller, Provider)
-    reported: ProviderPayment = caller.payload
+    reported: ProviderPayment | ProviderRefund = caller.payload
     try:
+        if isinstance(reported, ProviderRefund):
+            outcome = refund_service.record_rail_refund(
+                reported, config=get_settings().property_config, now=datetime.now(UTC)
+            )
+            metrics.add_metric(name=f"{RAIL_METRIC[rail]}_refund_{outcome}", unit=MetricUnit.Count, value=1)
+            return True
         landed = rails.land(
             reported, config=get_settings().property_config, now=datetime.now(UTC), receipt_url=_receipt_url
         )

@@ -76,7 +76,7 @@ SAMPLES: dict[str, dict] = {
     "owner_debit_cancel": {"body": b"lang=en", "content_type": "application/x-www-form-urlencoded"},
     "debit_batch": {"params": {"period": "2027-01"}},
     "debit_results": {
-        "body": "reference,amount,result\nDD202701-0001,1.00,success\n".encode(),
+        "body": b"reference,amount,result\nDD202701-0001,1.00,success\n",
         "content_type": "text/csv",
     },
     "owner_book_visit": {

@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlencode, urlparse
 import pytest
 import time_machine
 
+from api.handler import lambda_handler as api_handler
 from infra.local.alipay import AlipayStandIn
 from payment_webhook.handler import lambda_handler as webhook_handler
 from propdesk.payments.alipay import BEIJING, AlipayRail, alipay_keys
@@ -21,7 +22,7 @@ from propdesk.store.payments import PaymentRepository
 from tests.alipay_rail_tools import PHONE, PUBLIC_URL, alipay, notify, owner_call, started_order
 from tests.alipay_tools import APP_ID, other_app_keys
 from tests.paytools import make_bill, pay_token, store_bill
-from tests.route_events import LambdaContext
+from tests.route_events import LambdaContext, route_event
 
 __all__ = ["alipay"]  # the fixture
 
@@ -197,3 +198,36 @@ def test_the_rail_refunds_and_reads_the_day_s_statement_through_the_sdk(alipay):
     # an order Alipay never saw: query says nothing, close is fine
     assert rail.query("PDNEVERSEEN0001") is None
     rail.close("PDNEVERSEEN0001")
+
+
+def test_a_cashier_refunds_an_alipay_payment_through_alipay_and_it_is_posted_at_once(alipay):
+    from infra.local.events import staff_claims
+
+    bill = store_bill(make_bill("A-101", "2026-12", owner_id="O0001"))
+    order_id, url = started_order(pay_token(bill))
+    trade = alipay.pay_url(url).trade
+    # WHEN a cashier refunds part of it (under the approval amount)
+    body = {"request_id": "alipay-refund-0001", "amount_minor": 2000, "reason": "多收了"}
+    event = route_event(
+        "start_refund",
+        params={"payment_id": f"alipay:{order_id}"},
+        body=body,
+        claims=staff_claims("cashier", sub="cashier-li"),
+    )
+    answer = api_handler(event, LambdaContext())
+    refund = json.loads(answer["body"])
+    # THEN Alipay refunds it at once, and it is posted: the bill owes that much again
+    assert answer["statusCode"] == 201 and refund["status"] == "succeeded", refund
+    assert alipay.trades.find(APP_ID, {"out_trade_no": order_id}).refunded == 2000
+    [payment] = PaymentRepository().of_unit("A-101")
+    assert payment.refunded_minor == 2000 and payment.pending_refunds == ()
+    assert BillRepository().get(bill.bill_id).paid_minor == bill.total_minor - 2000
+    # AND Alipay's notification of the partial refund (TRADE_SUCCESS again) changes nothing
+    assert [d.trade_status for d in alipay.deliveries][-1] == "TRADE_SUCCESS"
+    assert PaymentRepository().of_unit("A-101")[0].refunded_minor == 2000
+    # AND the same request again is the same refund
+    again = api_handler(event, LambdaContext())
+    assert (
+        again["statusCode"] == 200 and alipay.trades.find(APP_ID, {"out_trade_no": order_id}).refunded == 2000
+    )
+    assert trade["trade_no"]

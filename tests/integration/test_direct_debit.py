@@ -192,3 +192,15 @@ def test_masks():
     assert debit.mask_name("Anna Liu") == "A*** L***"
     with pytest.raises(ValueError):
         debit.normalise_account("6222 abc")
+
+
+def test_a_result_for_a_batch_with_no_such_line_is_refused_not_a_failure(aws, demo_config):
+    import_demo_units(demo_config, 1)
+    status, batch = call("debit_batch", params={"period": "2026-12"})  # nobody enrolled: no lines
+    assert status == 201 and batch["lines"] == []
+    text = "reference,amount,result\nDD202612-0001,1.00,success\nDD209901-0001,1.00,success\n"
+    status, body = call("debit_results", body=text.encode(), headers={"content-type": "text/csv"})
+    assert status == 400 and [(e["line"], e["message"]) for e in body["errors"]] == [
+        (2, "no line 1 in batch DD202612"),
+        (3, "no deduction batch DD209901"),
+    ]

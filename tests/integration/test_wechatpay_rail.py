@@ -163,6 +163,9 @@ def test_an_owner_scans_the_code_and_the_bill_is_paid_once_whatever_the_deliveri
     # AND the order page now shows the receipt
     done = owner_call("order_page", token, params={"order_id": order_id})["body"]
     assert payments[0].receipt_no in done and "<svg" not in done
+    # AND the account page's receipt link for it works (its id has the rail's underscore)
+    receipt = owner_call("owner_receipt", token, params={"payment_id": payments[0].payment_id})
+    assert receipt["statusCode"] == 303 and ".pdf" in receipt["headers"]["Location"]
 
 
 def test_on_a_phone_the_owner_goes_to_wechat_pay_s_page_and_comes_back_to_the_account(wechat):
@@ -253,3 +256,42 @@ def test_an_order_of_another_unit_is_the_not_found_page(wechat):
     order_id = order_of(start(pay_token(theirs)))
     page = owner_call("order_page", pay_token(mine), params={"order_id": order_id})
     assert page["statusCode"] == 404 and order_id not in page["body"]
+
+
+def test_a_wechat_pay_refund_is_posted_when_wechat_pay_says_it_is_done_and_once(wechat):
+    import time
+
+    from infra.local.events import staff_claims
+
+    standin, receiver = wechat
+    bill = store_bill(make_bill("A-101", "2026-12", owner_id="O0001"))
+    order_id = order_of(start(pay_token(bill)))
+    standin.scan(OrderRepository().get(order_id).start_url)[1].wait()
+    standin.refund_delay_s = None  # WeChat Pay is still processing it
+    # WHEN a cashier refunds part of it
+    body = {"request_id": "wechat-refund-0001", "amount_minor": 3000, "reason": "多收了"}
+    event = route_event(
+        "start_refund",
+        params={"payment_id": f"wechat_pay:{order_id}"},
+        body=body,
+        claims=staff_claims("cashier", sub="cashier-li"),
+    )
+    answer = api_handler(event, LambdaContext())
+    refund = json.loads(answer["body"])
+    # THEN it is sent, held on the payment, and nothing is posted yet
+    assert answer["statusCode"] == 201 and refund["status"] == "sent", refund
+    [payment] = PaymentRepository().of_unit("A-101")
+    assert payment.refunded_minor == 0 and payment.refund_pending_minor == 3000
+    # WHEN WeChat Pay finishes it and says so (REFUND.SUCCESS, signed and encrypted), twice
+    delivery = standin.settle_refund(refund["refund_id"])
+    assert delivery is not None
+    delivery.wait()
+    standin.redeliver(delivery)
+    # THEN it is posted once: the bill owes that much again, the hold is gone
+    deadline = time.monotonic() + 5
+    while PaymentRepository().of_unit("A-101")[0].refunded_minor == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [payment] = PaymentRepository().of_unit("A-101")
+    assert payment.refunded_minor == 3000 and payment.refund_pending_minor == 0
+    assert BillRepository().get(bill.bill_id).paid_minor == bill.total_minor - 3000
+    assert 204 in receiver.answers

@@ -120,8 +120,10 @@ def test_a_settled_account_says_so_and_offers_no_way_to_pay(demo_config):
     html = page(view(payments=[payment()]), demo_config)
     assert "Nothing to pay: your account is settled" in html
     assert 'name="bill"' not in html and "Other ways to pay" not in html and "Bank transfer" not in html
-    # (the only form left asks for a tax invoice for the payment)
-    assert html.count("<form") == 1 and 'action="/pay/tok.en/payments/stripe%3Api_1/invoice"' in html
+    # (the forms left ask for a tax invoice for the payment, and enrol in direct debit for the
+    # bills to come)
+    assert html.count("<form") == 2 and 'action="/pay/tok.en/payments/stripe%3Api_1/invoice"' in html
+    assert 'action="/pay/tok.en/debit"' in html
     assert "DEMO-2026-000007" in html and "WeChat Pay" in html and "3 March 2026" in html
     assert "/pay/tok.en/payments/stripe%3Api_1/receipt?lang=en" in html
 

@@ -6,8 +6,8 @@ provider's real SDK. The product asks it to:
 - ``start``: start a payment of an amount for a set of bills; it answers where the owner goes
   next (a redirect to a hosted page, or a QR code to scan);
 - ``parse_notification``: verify and parse a notification (the provider's signature over the raw
-  body, the resource decrypted where the provider encrypts it) into a ``ProviderPayment``, or
-  raise ``NotificationRejected``; ``answer``: the acknowledgement in the provider's format;
+  body, the resource decrypted where the provider encrypts it) into a ``ProviderPayment`` (or a
+  ``ProviderRefund``, for a refund the provider finished), or raise ``NotificationRejected``; ``answer``: the acknowledgement in the provider's format;
 - ``query``: what the provider knows of an order (when a notification is late or lost);
 - ``close``: close an unpaid order, so it can no longer be paid;
 - ``refund``: refund part of a paid order, idempotently by our refund id;
@@ -122,6 +122,18 @@ class ProviderPayment:
 
 
 @dataclass(frozen=True)
+class ProviderRefund:
+    """A refund as the provider reports it in a notification (WeChat Pay's REFUND.*)."""
+
+    rail: RailName
+    order_id: str
+    refund_id: str  # ours: out_refund_no
+    amount_minor: int
+    state: Literal["succeeded", "failed"]
+    provider_refund_id: str | None = None
+
+
+@dataclass(frozen=True)
 class RefundResult:
     refund_id: str  # ours, sent as the provider's idempotency key (out_refund_no / out_request_no)
     provider_refund_id: str | None
@@ -161,7 +173,9 @@ class PaymentProvider(Protocol):
 
     def start(self, request: PaymentRequest) -> PaymentStart: ...
 
-    def parse_notification(self, headers: Mapping[str, str], body: bytes) -> ProviderPayment: ...
+    def parse_notification(
+        self, headers: Mapping[str, str], body: bytes
+    ) -> ProviderPayment | ProviderRefund: ...
 
     def answer(self, *, ok: bool, message: str = "") -> Answer: ...
 

@@ -22,7 +22,7 @@ import gzip
 import io
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
@@ -41,6 +41,7 @@ from propdesk.payments.port import (
     PaymentRequest,
     PaymentStart,
     ProviderPayment,
+    ProviderRefund,
     ProviderRefused,
     ProviderUnavailable,
     RefundResult,
@@ -138,13 +139,21 @@ class WeChatPayRail:
 
     rail = RAIL
 
-    def __init__(self, keys: WeChatPayKeys, *, api_base: str | None = None) -> None:
+    def __init__(
+        self, keys: WeChatPayKeys, *, api_base: str | None = None, notify_url: Callable[[], str] | None = None
+    ) -> None:
         self.keys = keys
         self._wxpay = _client(keys, api_base)
+        self._notify_url = notify_url  # where REFUND.* notifications go (our webhook)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WeChatPayRail:
-        return cls(wechatpay_keys(), api_base=settings.wechatpay_api_base)
+        def notify_url() -> str:
+            from propdesk import routes
+
+            return aws.public_base_url() + routes.route("wechatpay_notify").path
+
+        return cls(wechatpay_keys(), api_base=settings.wechatpay_api_base, notify_url=notify_url)
 
     # --- calls -----------------------------------------------------------------------------------
 
@@ -199,7 +208,7 @@ class WeChatPayRail:
             return PaymentStart(order_id=request.order_id, kind="redirect", redirect_url=back)
         return PaymentStart(order_id=request.order_id, kind="qr", qr_text=str(answer["code_url"]))
 
-    def parse_notification(self, headers: Mapping[str, str], body: bytes) -> ProviderPayment:
+    def parse_notification(self, headers: Mapping[str, str], body: bytes) -> ProviderPayment | ProviderRefund:
         lowered = {key.lower(): value for key, value in headers.items()}
         if not lowered.get("wechatpay-signature"):
             raise NotificationRejected("signature")
@@ -223,9 +232,12 @@ class WeChatPayRail:
         resource = result.get("resource")
         if not isinstance(resource, dict):
             raise NotificationRejected("resource")
-        if result.get("event_type") != "TRANSACTION.SUCCESS":
-            # Refund notifications and the like: acknowledged, nothing to credit (refunds are
-            # confirmed by their own query); reported as the order's state.
+        event = str(result.get("event_type") or "")
+        if event.startswith("REFUND."):
+            # A refund finished: REFUND.SUCCESS, or REFUND.ABNORMAL / REFUND.CLOSED (it failed).
+            return self._refund(resource, succeeded=event == "REFUND.SUCCESS")
+        if event != "TRANSACTION.SUCCESS":
+            # Anything else: acknowledged, nothing to credit; reported as the order's state.
             return self._payment(resource, notification_id=str(result.get("id") or ""), ignore=True)
         if resource.get("mchid") not in (None, self.keys.mchid) or resource.get("appid") not in (
             None,
@@ -233,6 +245,21 @@ class WeChatPayRail:
         ):
             raise NotificationRejected("merchant")
         return self._payment(resource, notification_id=str(result.get("id") or ""))
+
+    def _refund(self, resource: Mapping[str, Any], *, succeeded: bool) -> ProviderRefund:
+        if resource.get("mchid") not in (None, self.keys.mchid):
+            raise NotificationRejected("merchant")
+        amount = (resource.get("amount") or {}).get("refund")
+        if isinstance(amount, bool) or not isinstance(amount, int) or not resource.get("out_refund_no"):
+            raise NotificationRejected("refund")
+        return ProviderRefund(
+            rail=RAIL,
+            order_id=str(resource.get("out_trade_no") or ""),
+            refund_id=str(resource["out_refund_no"]),
+            amount_minor=amount,
+            state="succeeded" if succeeded else "failed",
+            provider_refund_id=resource.get("refund_id"),
+        )
 
     def _payment(
         self, resource: Mapping[str, Any], *, notification_id: str | None = None, ignore: bool = False
@@ -285,6 +312,7 @@ class WeChatPayRail:
             amount={"refund": amount_minor, "total": total_minor, "currency": "CNY"},
             out_trade_no=order_id,
             reason=reason[:80],
+            notify_url=self._notify_url() if self._notify_url else None,
         )
         if code != 200:
             raise self._refused(code, message)

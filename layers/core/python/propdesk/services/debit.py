@@ -381,20 +381,20 @@ def import_results(
     """Apply the bank's results: successes land once, failures are told to the owner once."""
     repo = repo or StatementRepository()
     results = parse_results(text)
-    batches: dict[str, dict[int, StatementLine]] = {}
+    batches: dict[str, dict[int, StatementLine] | None] = {}
     problems: list[tuple[int, str]] = []
     for result in results:
         if result.batch_id not in batches:
             lines = repo.lines(result.batch_id)
-            if not lines or lines[0].kind != KIND:
-                problems.append((result.line, f"no deduction batch {result.batch_id}"))
-                batches[result.batch_id] = {}
-                continue
-            batches[result.batch_id] = {line.line: line for line in lines[1:]}
-        line = batches[result.batch_id].get(result.batch_line)
+            found = lines and lines[0].kind == KIND
+            batches[result.batch_id] = {line.line: line for line in lines[1:]} if found else None
+        batch = batches[result.batch_id]
+        if batch is None:
+            problems.append((result.line, f"no deduction batch {result.batch_id}"))
+            continue
+        line = batch.get(result.batch_line)
         if line is None:
-            if batches[result.batch_id]:
-                problems.append((result.line, f"no line {result.batch_line} in batch {result.batch_id}"))
+            problems.append((result.line, f"no line {result.batch_line} in batch {result.batch_id}"))
             continue
         if int(line.data["amount_minor"]) != result.amount_minor:
             problems.append((result.line, "the amount is not the batch line's"))
@@ -402,7 +402,7 @@ def import_results(
         raise ResultsRejected(sorted(set(problems)))
     applied: list[Applied] = []
     for result in results:
-        line = batches[result.batch_id][result.batch_line]
+        line = batches[result.batch_id][result.batch_line]  # type: ignore[index] - checked above
         applied.append(
             _apply(line, result, config=config, staff_id=staff_id, now=now, repo=repo, record=record,
                    notify=notify, pay_url=pay_url, receipt_url=receipt_url)

@@ -39,6 +39,7 @@ from propdesk.config import PropertyConfig
 from propdesk.domain.accounts import Allocation, AllocationOrder
 from propdesk.domain.billing import STATUS_OPEN, Bill
 from propdesk.messaging.requests import MESSAGES_QUEUE, MessageRequest
+from propdesk.payments import port
 from propdesk.payments.events import PROVIDER as STRIPE
 from propdesk.payments.events import ChargeRefunded, CheckoutFailed, DisputeOpened
 from propdesk.payments.links import pay_links
@@ -72,7 +73,9 @@ from propdesk.store.refunds import (
 logger = Logger(child=True)
 
 DESK = "desk"  # the provider of payments taken at the desk (services.desk.DESK_PROVIDER)
-REFUNDABLE_PROVIDERS = (STRIPE, DESK)
+ORDER_RAILS = ("wechat_pay", "alipay")  # refunded through their own APIs (payments.rails)
+REFUNDABLE_PROVIDERS = (STRIPE, DESK, *ORDER_RAILS)
+PROVIDER_NAMES = {STRIPE: "Stripe", "wechat_pay": "WeChat Pay", "alipay": "Alipay"}
 SURPLUS = "system:surplus"  # who asks for the automatic refund of money for settled bills
 MAX_ATTEMPTS = 8
 
@@ -582,10 +585,27 @@ def stripe_refund(refund: RefundRecord, payment: PaymentRecord, config: Property
     )
 
 
+def rail_refund(refund: RefundRecord, payment: PaymentRecord, config: PropertyConfig) -> port.RefundResult:
+    """Send ``refund`` through the payment's own rail (WeChat Pay, Alipay), keyed on the refund
+    id (the provider's out_refund_no / out_request_no: a retry is one refund)."""
+    from propdesk.payments import rails as offered
+
+    provider = offered.provider(payment.provider, get_settings())
+    return provider.refund(
+        payment.payment_id.split(":", 1)[1],
+        refund_id=refund.refund_id,
+        amount_minor=refund.amount_minor,
+        total_minor=payment.amount_minor,
+        reason=refund.reason or "物业费退款",
+    )
+
+
 def _execute(
     refund: RefundRecord, *, config: PropertyConfig, now: datetime, stores: Stores, provider: Provider
 ) -> RefundRecord:
-    """Send an approved refund: through Stripe (posted when Stripe confirms), or at the desk (posted now)."""
+    """Send an approved refund: through Stripe (posted when Stripe confirms), through WeChat Pay or
+    Alipay (posted at once when the rail says it is done, else when it confirms), or at the desk
+    (posted now)."""
     if refund.status != APPROVED:
         return refund
     payment = stores.accounts.snapshot(payment_id=refund.payment_id).payment
@@ -593,19 +613,94 @@ def _execute(
         raise DeskError(404, "not_found", "No payment with this id.")
     if payment.provider == DESK:
         return _pay_out_at_desk(refund, config=config, now=now, stores=stores)
+    name = PROVIDER_NAMES.get(payment.provider, payment.provider)
     try:
-        provider_refund_id = provider(refund, payment, config)
-    except RefundRefused as refused:
+        if payment.provider in ORDER_RAILS:
+            result = rail_refund(refund, payment, config)
+            if result.state == "succeeded":
+                logger.info(
+                    "refund done by the rail", refund_id=refund.refund_id, payment_id=refund.payment_id
+                )
+                return settle_now(
+                    refund.refund_id, result.provider_refund_id, config=config, now=now, stores=stores
+                )
+            provider_refund_id = result.provider_refund_id or refund.refund_id
+        else:
+            provider_refund_id = provider(refund, payment, config)
+    except (RefundRefused, port.ProviderRefused) as refused:
         _fail(refund.refund_id, code=refused.code, now=now, stores=stores)
-        raise DeskError(409, "provider_refused", f"Stripe refused the refund: {refused.message}") from None
-    except ProviderUnavailable:
+        raise DeskError(409, "provider_refused", f"{name} refused the refund: {refused.message}") from None
+    except (ProviderUnavailable, port.ProviderUnavailable):
         raise DeskError(
             503,
             "provider_unavailable",
-            "Stripe could not be reached. The refund is approved; send the same request again to send it.",
+            f"{name} could not be reached. The refund is approved; send the same request again to send it.",
         ) from None
     logger.info("refund sent", refund_id=refund.refund_id, payment_id=refund.payment_id)
     return _mark_sent(refund.refund_id, provider_refund_id, now=now, stores=stores)
+
+
+def settle_now(
+    refund_id: str, provider_refund_id: str | None, *, config: PropertyConfig, now: datetime, stores: Stores
+) -> RefundRecord:
+    """The provider says the refund is done: post it (the payment's bills and credit reversed,
+    the owner told), settling exactly this refund. Again: nothing more."""
+
+    def current() -> RefundRecord | None:
+        found = stores.refunds.get(refund_id)
+        return found if found is not None and found.status in IN_FLIGHT else None
+
+    def settles(record: PaymentRecord, _: int) -> Sequence[RefundRecord]:
+        found = current()
+        if found is None:
+            return []
+        return [replace(found, provider_refund_id=provider_refund_id or found.provider_refund_id)]
+
+    def amount(record: PaymentRecord) -> int:
+        found = current()
+        return found.amount_minor if found is not None else 0
+
+    first = stores.refunds.get(refund_id)
+    if first is None:
+        raise DeskError(404, "not_found", "No refund with this id.")
+    _post_reversal(
+        first.payment_id,
+        amount=amount,
+        key=refund_id,
+        kind="refund",
+        settles=settles,
+        config=config,
+        now=now,
+        stores=stores,
+    )
+    settled = stores.refunds.get(refund_id)
+    assert settled is not None
+    return settled
+
+
+def record_rail_refund(
+    reported: port.ProviderRefund,
+    *,
+    config: PropertyConfig,
+    now: datetime,
+    store: AccountStore | None = None,
+    refunds: RefundRepository | None = None,
+    notify: Notify | None = None,
+) -> Outcome:
+    """A rail's notification that one of our refunds finished: posted once if it succeeded (its
+    hold released if it failed). A refund we never asked for is left to staff (logged)."""
+    stores = _stores(store, refunds, notify, None)
+    refund = stores.refunds.get(reported.refund_id)
+    if refund is None or refund.payment_id != f"{reported.rail}:{reported.order_id}":
+        logger.warning("refund notification for a refund we did not ask", rail=reported.rail)
+        return "ignored"
+    if refund.status not in IN_FLIGHT:
+        return "already_recorded"
+    if reported.state == "failed":
+        _fail(refund.refund_id, code="refund_failed", now=now, stores=stores)
+        return "ignored"
+    settle_now(refund.refund_id, reported.provider_refund_id, config=config, now=now, stores=stores)
+    return "refunded"
 
 
 def _mark_sent(refund_id: str, provider_refund_id: str, *, now: datetime, stores: Stores) -> RefundRecord:
@@ -627,7 +722,7 @@ def _fail(refund_id: str, *, code: str, now: datetime, stores: Stores) -> None:
     for _ in range(MAX_ATTEMPTS):
         current = stores.refunds.get(refund_id)
         record = stores.accounts.snapshot(payment_id=current.payment_id).payment if current else None
-        if current is None or record is None or current.status != APPROVED:
+        if current is None or record is None or current.status not in IN_FLIGHT:
             return
         released = replace(
             record, pending_refunds=tuple(p for p in record.pending_refunds if p[0] != refund_id)
