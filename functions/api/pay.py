@@ -43,7 +43,8 @@ Token = Annotated[
     ),
 ]
 PaymentIdPath = Annotated[
-    str, Path(pattern=r"^[a-z][a-z_]*:[A-Za-z0-9_-]{1,80}$", description="The payment", examples=["stripe:pi_1"])
+    str,
+    Path(pattern=r"^[a-z][a-z_]*:[A-Za-z0-9_-]{1,80}$", description="The payment", examples=["stripe:pi_1"]),
 ]
 Lang = Annotated[str | None, Query(max_length=16, description="Page language: zh-CN or en", examples=["en"])]
 FormLang = Annotated[
