@@ -227,6 +227,9 @@ def test_environment_names_exactly_what_the_spec_uses(resources, spec):
         assert env[naming.PUBLIC_URL_PARAMETER_ENV] == naming.public_url_parameter_name("demo")
     if spec.documents:
         expected.add(naming.DOCUMENTS_BUCKET_ENV)
+    if spec.mandates_key:
+        expected.add(naming.MANDATES_KEY_ENV)
+        assert env[naming.MANDATES_KEY_ENV] == naming.mandates_key_alias("demo")
     assert wiring == expected
     for key in spec.secrets:
         assert env[naming.secret_env(key)] == naming.secret_name("demo", key)
@@ -860,3 +863,31 @@ def test_acknowledging_without_a_real_reason_is_refused():
 
     with pytest.raises(ValueError, match="specific reason"):
         acknowledge(Stack(App(), "S"), "AwsSolutions-SQS3", "not needed")
+
+
+def test_only_the_api_may_use_the_mandates_key_and_only_to_encrypt_and_decrypt(resources):
+    (alias,) = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::KMS::Alias"
+        and r["Properties"]["AliasName"] == naming.mandates_key_alias("demo")
+    ]
+    key_id = alias["TargetKeyId"]["Fn::GetAtt"][0]
+    assert resources[key_id]["Properties"]["EnableKeyRotation"] is True
+    users = {}
+    # (a role's statements past the inline policy's size go to "overflow" managed policies)
+    policies = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+    for policy in (r for r in resources.values() if r["Type"] in policies):
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            targets = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+            if {"Fn::GetAtt": [key_id, "Arn"]} in targets:
+                actions = (
+                    statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                )
+                for role in policy["Properties"]["Roles"]:
+                    users.setdefault(role["Ref"], set()).update(actions)
+    assert len(users) == 1 and next(iter(users.values())) == {"kms:Encrypt", "kms:Decrypt"}
+    (role,) = users
+    assert "api" in role.lower()
