@@ -38,7 +38,7 @@ def test_its_units_file_imports_clean(harbour):
 def test_wechat_pay_cannot_be_offered_in_sgd(harbour):
     data = harbour.model_dump(by_alias=True, mode="json")
     data["payment"]["rails"] = ["stripe", "wechat_pay"]
-    with pytest.raises(ValueError, match="wechat_pay.*SGD"):
+    with pytest.raises(ValueError, match=r"wechat_pay.*SGD"):
         PropertyConfig.model_validate(data)
 
 
