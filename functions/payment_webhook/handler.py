@@ -46,7 +46,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from propdesk.payments import rails as offered
 from propdesk.payments.links import pay_links
 from propdesk.payments.port import NotificationRejected, PaymentProvider, ProviderPayment, ProviderRefund
-from propdesk.payments.stripe_provider import InvalidWebhook, StripeCheckout, stripe_keys, verify_webhook
+from propdesk.payments.stripe_provider import (
+    InvalidWebhook,
+    StripeCheckout,
+    StripeStatements,
+    stripe_keys,
+    verify_webhook,
+)
 from propdesk.services import rails, reconcile
 from propdesk.services import refunds as refund_service
 from propdesk.services.payments import process_stripe_event
@@ -209,17 +215,21 @@ def sweep_orders() -> dict[str, Any]:
 
 
 def reconcile_rails() -> dict[str, Any]:
-    """Each order rail's statements of the last days not reconciled yet, against our payments.
+    """Each rail's statements of the last days not reconciled yet, against our payments.
     Every difference is an item for staff, counted for the alarm; a statement that could not be
     fetched is counted too (the next run tries that day again)."""
     config = get_settings().property_config
     now = datetime.now(UTC)
     results: dict[str, Any] = {}
-    for rail in offered.order_rails(config):
+    for rail in offered.reconciled_rails(config):
         try:
-            provider: PaymentProvider = offered.provider(rail, get_settings())
+            provider: Any = (
+                StripeStatements.from_settings(get_settings())
+                if rail == "stripe"
+                else offered.provider(rail, get_settings())
+            )
         except ConfigurationMissing as missing:
-            logger.error("order rail not configured", rail=rail, problem=str(missing))
+            logger.error("rail not configured", rail=rail, problem=str(missing))
             metrics.add_metric(name="Reconciliation_failed", unit=MetricUnit.Count, value=1)
             results[rail] = {"error": "not configured"}
             continue

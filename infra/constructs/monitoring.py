@@ -166,7 +166,8 @@ def order_rail_alarms(property_id: str) -> tuple[MetricAlarm, ...]:
         MetricAlarm(
             "Reconciliation_failed",
             1,
-            "A provider's daily statement could not be fetched (provider unreachable, keys refused, or "
+            "A provider's daily statement (WeChat Pay, Alipay or Stripe) could not be fetched (provider "
+            "unreachable, keys refused, or "
             "the rail not configured). The next run tries the missing days again (3 days back); if it "
             f"persists, read the {PAYMENT_WEBHOOK} function's log ('statement not fetched').",
         ),

@@ -161,3 +161,45 @@ def test_an_amount_that_differs_is_a_difference_and_partial_lines_of_one_order_a
         1000,
         999,
     )
+
+
+def test_stripe_s_charges_of_the_day_are_reconciled_too(aws, demo_config, monkeypatch):
+    """Stripe's statement is the day's charges (UTC), keyed by payment intent like our payments."""
+    from ops_support import import_demo_units
+
+    from propdesk.settings import get_settings
+    from tests.refundtools import StripeWorld
+    from tests.stripe_standin_tools import api_post, sdk_body
+    from tests.testkeys import TEST_STRIPE_KEY
+
+    import_demo_units(demo_config, 3)
+    world = StripeWorld()
+    monkeypatch.setenv("STRIPE_API_BASE", world.base_url)
+    get_settings.cache_clear()
+    try:
+        recorded = world.pay(store_bill(make_bill("A-101", "2026-12", owner_id="O0001")))
+        # a charge whose event never reached us: paid at Stripe, not recorded here
+        params = {
+            "mode": "payment",
+            "success_url": "https://pay.example.test/pay/tok/return",
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {"currency": "cny", "unit_amount": 5000, "product_data": {"name": "Fee"}},
+                }
+            ],
+        }
+        _, _, session = api_post(
+            world.standin, "/v1/checkout/sessions", sdk_body(params), key=TEST_STRIPE_KEY
+        )
+        lost = world.standin.checkout.pay(session["id"])[0]["payment_intent"]
+        tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+        with time_machine.travel(
+            datetime(tomorrow.year, tomorrow.month, tomorrow.day, 2, 30, tzinfo=UTC), tick=True
+        ):
+            result = webhook_handler({"action": "reconcile"}, LambdaContext())
+    finally:
+        world.close()
+    differences = [d for day in result["stripe"] for d in day["differences"]]
+    assert [(d["type"], d["payment_id"]) for d in differences] == [("provider_only", f"stripe:{lost}")]
+    assert recorded != lost

@@ -120,3 +120,21 @@ def test_a_delivered_webhook_verifies_with_the_sdk(standin, endpoint):
     with pytest.raises(stripe.SignatureVerificationError):
         stripe.WebhookSignature.verify_header(body.decode() + " ", signature, SECRET, 300)
     assert standin.deliveries[0].delivered
+
+
+def test_the_sdk_lists_a_day_s_charges_page_by_page(standin):
+    client = _client(standin)
+    intents = []
+    for _ in range(3):
+        session = client.v1.checkout.sessions.create(params=session_params())
+        completed, _ = standin.checkout.pay(session.id)
+        intents.append(completed["payment_intent"])
+    first = client.v1.charges.list(params={"limit": 2})
+    assert len(first.data) == 2 and first.has_more
+    every = [charge.payment_intent for charge in first.auto_paging_iter()]
+    assert sorted(every) == sorted(intents)  # the SDK fetched the next page with starting_after
+    created = first.data[0].created
+    later = client.v1.charges.list(params={"created": {"gt": created}})
+    assert later.data == []
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.charges.list(params={"limit": 101})

@@ -113,6 +113,8 @@ class Api:
                 return refund
             case "GET", ["refunds", refund_id]:
                 return self.resources.refund(refund_id)
+            case "GET", ["charges"]:
+                return self.resources.list_charges(decode_form(body))
             case "GET", ["charges", charge_id]:
                 return self.resources.charge(charge_id)
         raise StripeError(f"Unrecognized request URL ({method}: /v1/{'/'.join(parts)}).", status=404)

@@ -133,6 +133,34 @@ class Resources:
             )
         return dict(charge)
 
+    def list_charges(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``GET /v1/charges``: newest first, ``created[gte|gt|lte|lt]``, ``limit`` (1-100, default
+        10) and ``starting_after`` (a charge id), as Stripe pages lists."""
+        created = params.get("created") or {}
+        if not isinstance(created, dict):
+            created = {"eq": created}
+        bounds = {op: _int(value, f"created[{op}]") for op, value in created.items()}
+        limit = _int(params.get("limit", 10), "limit", minimum=1)
+        if limit > 100:
+            raise StripeError("limit must be at most 100.", param="limit")
+        with self._lock:
+            charges = sorted(self.charges.values(), key=lambda c: (c["created"], c["id"]), reverse=True)
+        tests = {
+            "gte": lambda c, v: c >= v, "gt": lambda c, v: c > v, "lte": lambda c, v: c <= v,
+            "lt": lambda c, v: c < v, "eq": lambda c, v: c == v,
+        }  # fmt: skip
+        found = [
+            c for c in charges if all(tests[op](c["created"], v) for op, v in bounds.items() if op in tests)
+        ]
+        after = params.get("starting_after")
+        if after:
+            ids = [c["id"] for c in found]
+            if after not in ids:
+                raise StripeError(f"No such charge: '{after}'", status=404, code="resource_missing")
+            found = found[ids.index(after) + 1 :]
+        page = [dict(c) for c in found[:limit]]
+        return {"object": "list", "data": page, "has_more": len(found) > limit, "url": "/v1/charges"}
+
     def refund(self, refund_id: str) -> dict[str, Any]:
         with self._lock:
             refund = self.refunds.get(refund_id)

@@ -56,7 +56,9 @@ class StripeStandIn:
         """Route one request; ``headers`` have lower-case names; returns status, headers and body."""
         parts = [p for p in urlsplit(path).path.split("/") if p]
         if parts[:1] == ["v1"]:
-            return self.api.handle(method, parts[1:], headers, body)
+            # A GET's parameters are its query string (the SDK encodes them like a POST's form).
+            given = urlsplit(path).query if method == "GET" else body
+            return self.api.handle(method, parts[1:], headers, given)
         if parts[:1] == ["checkout"] and (answer := self.checkout.handle(method, parts[1:])):
             return answer
         if method == "GET" and parts == ["_standin", "deliveries"]:

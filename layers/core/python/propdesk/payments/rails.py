@@ -36,5 +36,10 @@ def order_rails(config: PropertyConfig) -> tuple[str, ...]:
     return tuple(rail for rail in config.payment.rails if rail in ORDER_RAILS)
 
 
+def reconciled_rails(config: PropertyConfig) -> tuple[str, ...]:
+    """The rails whose daily statements the reconciliation reads: every rail offered."""
+    return tuple(config.payment.rails)
+
+
 def notify_path(rail: str) -> str:
     return routes.route(NOTIFY_ROUTES[rail]).path

@@ -1,7 +1,8 @@
 """Stripe, through the real ``stripe`` SDK: Checkout Sessions and refunds out, signed webhook
 events in.
 
-``StripeCheckout`` creates hosted Checkout Sessions; ``StripeRefunds`` refunds payments. In the
+``StripeCheckout`` creates hosted Checkout Sessions; ``StripeRefunds`` refunds payments;
+``StripeStatements`` gives a day's charges to the daily reconciliation. In the
 local runtime ``api_base`` points the SDK at the Stripe stand-in; deployed, it is Stripe itself.
 ``verify_webhook`` checks an event's ``Stripe-Signature`` header against the raw body with the SDK
 (tolerance 300 s; a timestamp that far ahead is refused too) and returns the event as a plain
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any, Literal
 
@@ -20,6 +22,8 @@ import stripe
 
 from propdesk import aws
 from propdesk.payments.events import StripeEventEnvelope
+from propdesk.payments.port import ProviderUnavailable as PortUnavailable
+from propdesk.payments.port import Statement, StatementLine
 from propdesk.settings import ConfigurationMissing, Settings
 
 
@@ -191,3 +195,47 @@ class StripeRefunds:
         if not refund.id:
             raise ProviderUnavailable("refund without id")
         return refund.id
+
+
+class StripeStatements:
+    """Stripe's side of the daily reconciliation: the charges made on a UTC day (``GET
+    /v1/charges`` by ``created``, every page), as statement lines keyed by payment intent - the
+    id our Stripe payments carry (``stripe:pi_...``). Checkout and webhooks keep their own path
+    (``services.checkout``, ``services.payments``); only the statement goes through the port."""
+
+    rail = "stripe"
+
+    def __init__(self, *, api_key: str, api_base: str | None = None) -> None:
+        self._client = _client(api_key, api_base)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StripeStatements:
+        return cls(api_key=stripe_keys().api_key, api_base=settings.stripe_api_base)
+
+    def statement(self, day: date) -> Statement:
+        start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+        params = {"created": {"gte": start, "lt": start + 86_400}, "limit": 100}
+        lines: list[StatementLine] = []
+        try:
+            page = self._client.v1.charges.list(params=params)  # type: ignore[arg-type]
+            for charge in page.auto_paging_iter():
+                if charge.status != "succeeded" or not charge.paid or not charge.payment_intent:
+                    continue
+                intent = (
+                    charge.payment_intent
+                    if isinstance(charge.payment_intent, str)
+                    else charge.payment_intent.id
+                )
+                lines.append(
+                    StatementLine(
+                        order_id=intent,
+                        provider_payment_id=charge.id,
+                        kind="payment",
+                        amount_minor=int(charge.amount),
+                        currency=str(charge.currency).upper(),
+                        at=datetime.fromtimestamp(charge.created, UTC),
+                    )
+                )
+        except stripe.StripeError as exc:
+            raise PortUnavailable(type(exc).__name__) from exc
+        return Statement(rail="stripe", day=day, lines=tuple(lines))

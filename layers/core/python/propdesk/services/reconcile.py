@@ -21,15 +21,26 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from typing import Protocol
 
 from aws_lambda_powertools import Logger
 
-from propdesk.payments.port import PaymentProvider, ProviderRefused, ProviderUnavailable, Statement
+from propdesk.payments.port import ProviderRefused, ProviderUnavailable, Statement
 from propdesk.services.errors import DeskError
 from propdesk.store.payments import STATEMENT_TZ, PaymentRecord, PaymentRepository
 from propdesk.store.statements import HEADER, READY, StatementLine, StatementRepository
 
 logger = Logger(child=True)
+
+
+class StatementSource(Protocol):
+    """What the reconciliation asks of a rail: its name and a day's statement (every order rail's
+    adapter, and Stripe's ``StripeStatements``)."""
+
+    rail: str
+
+    def statement(self, day: date) -> Statement: ...
+
 
 KIND = "recon"
 OPEN = "open"
@@ -103,7 +114,7 @@ def compare(
 
 
 def reconcile_day(
-    provider: PaymentProvider,
+    provider: StatementSource,
     day: date,
     *,
     now: datetime,
@@ -176,7 +187,7 @@ def reconcile_day(
 
 
 def reconcile(
-    provider: PaymentProvider,
+    provider: StatementSource,
     *,
     now: datetime,
     repo: StatementRepository | None = None,
