@@ -168,6 +168,13 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 expression=lambda config: "cron(30 10 * * ? *)",
                 payload={"action": "reconcile"},
             ),
+            Schedule(
+                name="autopay",
+                description="Daily: card autopay's notices before the due date, its charges on the due "
+                "date and its retries",
+                expression=lambda config: _daily_at(config, minutes_after=45),
+                payload={"action": "autopay"},
+            ),
         ),
         sends_to=("messages",),
         tables={
@@ -180,6 +187,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             "refunds": "read_write",  # refunds settled by charge.refunded; surplus refunds
             "orders": "read_write",  # WeChat Pay and Alipay orders: notifications and the sweep
             "statements": "read_write",  # the daily reconciliation's differences
+            "mandates": "read_write",  # card autopay: cards saved (setup sessions), the daily charges
+            "owners": "read",  # card autopay: the account read before charging names its owner
         },
         # link_key and the public URL: a failed delayed payment's message carries the pay link.
         secrets=("stripe", "link_key", "wechatpay", "alipay"),

@@ -22,7 +22,7 @@ from propdesk.payments.links import MAX_TOKEN_LENGTH, pay_links
 from propdesk.payments.port import PaymentProvider, ProviderRefused, device_of
 from propdesk.payments.port import ProviderUnavailable as RailUnavailable
 from propdesk.payments.stripe_provider import ProviderUnavailable
-from propdesk.services import checkout, debit, invoices, rails, receipts, renewal, visits
+from propdesk.services import autopay, checkout, debit, invoices, rails, receipts, renewal, visits
 from propdesk.services.errors import DeskError
 from propdesk.settings import get_settings
 from propdesk.store.orders import OrderRepository
@@ -69,6 +69,8 @@ Notice = Annotated[
         "debit_enrolled",
         "debit_invalid",
         "debit_cancelled",
+        "autopay_saved",
+        "autopay_cancelled",
     ]
     | None,
     Query(description="A message for the top of the page", examples=["nothing_owed"]),
@@ -312,7 +314,7 @@ def owner_debit_enrol(
     opened = checkout.open_account(holder_link.link, lang=lang, config=config)
     notice = "debit_enrolled"
     if not config.payment.direct_debit:
-        raise checkout.PayLinkRefused  # the property does not offer it
+        return redirect(f"{pay_links().page_url(holder_link.token)}?lang={opened.locale}")  # not offered here
     try:
         debit.enrol(
             holder_link.link.unit_id,
@@ -335,6 +337,39 @@ def owner_debit_cancel(token: Token, lang: FormLang = None) -> Response[str]:
     opened = checkout.open_account(holder_link.link, lang=lang, config=config)
     debit.cancel(holder_link.link.unit_id, now=datetime.now(UTC))
     return redirect(f"{pay_links().page_url(holder_link.token)}?lang={opened.locale}&notice=debit_cancelled")
+
+
+@endpoint(router, "owner_autopay_start", status_code=303, html=True)
+def owner_autopay_start(token: Token, lang: FormLang = None) -> Response[str]:
+    config = get_settings().property_config
+    holder_link = _holder()
+    opened = checkout.open_account(holder_link.link, lang=lang, config=config)
+    page_url = pay_links().page_url(holder_link.token)
+    if config.payment.card_autopay is None:
+        return redirect(f"{page_url}?lang={opened.locale}")  # not offered here: the page as it is
+    try:
+        url = autopay.start_enrolment(
+            holder_link.link.unit_id,
+            owner_id=opened.view.owner_id,
+            config=config,
+            success_url=f"{page_url}?lang={opened.locale}&notice=autopay_saved",
+            cancel_url=f"{page_url}?lang={opened.locale}",
+            locale=opened.locale,
+        )
+    except ProviderUnavailable:
+        return _account_page(holder_link, lang, "unavailable_body", status=503)
+    return redirect(url)
+
+
+@endpoint(router, "owner_autopay_cancel", status_code=303, html=True)
+def owner_autopay_cancel(token: Token, lang: FormLang = None) -> Response[str]:
+    config = get_settings().property_config
+    holder_link = _holder()
+    opened = checkout.open_account(holder_link.link, lang=lang, config=config)
+    autopay.cancel(holder_link.link.unit_id, now=datetime.now(UTC))
+    return redirect(
+        f"{pay_links().page_url(holder_link.token)}?lang={opened.locale}&notice=autopay_cancelled"
+    )
 
 
 @endpoint(router, "owner_invoice", status_code=303, html=True)

@@ -53,7 +53,7 @@ from propdesk.payments.stripe_provider import (
     stripe_keys,
     verify_webhook,
 )
-from propdesk.services import rails, reconcile
+from propdesk.services import autopay, rails, reconcile
 from propdesk.services import refunds as refund_service
 from propdesk.services.payments import process_stripe_event
 from propdesk.services.refunds import NotRecordedYet
@@ -92,6 +92,7 @@ class HandlerSettings(Settings):
     refunds_table: str
     orders_table: str
     statements_table: str
+    mandates_table: str
     messages_queue_url: str
     stripe_secret_name: str
     wechatpay_secret_name: str
@@ -251,6 +252,22 @@ def reconcile_rails() -> dict[str, Any]:
     return results
 
 
+def autopay_run() -> dict[str, Any]:
+    """Card autopay's day: notices, charges on the due date, retries (services.autopay)."""
+    config = get_settings().property_config
+    now = datetime.now(UTC)
+    result = autopay.run(
+        config=config,
+        now=now,
+        pay_url=lambda unit_id, owner_id: pay_links().account_url(unit_id, owner_id=owner_id, now=now),
+        receipt_url=_receipt_url,
+    )
+    for name in ("charged", "declined", "given_up", "unavailable"):
+        if getattr(result, name):
+            metrics.add_metric(name=f"Autopay_{name}", unit=MetricUnit.Count, value=getattr(result, name))
+    return {k: v for k, v in vars(result).items()}
+
+
 @endpoint(router, "stripe_webhook")
 def stripe_webhook() -> Response[WebhookAnswer]:
     caller = caller_of(router.context)
@@ -366,4 +383,6 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         return sweep_orders()
     if event.get("action") == "reconcile":
         return reconcile_rails()
+    if event.get("action") == "autopay":
+        return autopay_run()
     return serve(app, event, context, access=access, refusal=refusal, failed=failed)

@@ -74,6 +74,8 @@ SAMPLES: dict[str, dict] = {
         "content_type": "application/x-www-form-urlencoded",
     },
     "owner_debit_cancel": {"body": b"lang=en", "content_type": "application/x-www-form-urlencoded"},
+    "owner_autopay_start": {"body": b"lang=en", "content_type": "application/x-www-form-urlencoded"},
+    "owner_autopay_cancel": {"body": b"lang=en", "content_type": "application/x-www-form-urlencoded"},
     "debit_batch": {"params": {"period": "2027-01"}},
     "debit_results": {
         "body": b"reference,amount,result\nDD202701-0001,1.00,success\n",

@@ -138,3 +138,78 @@ def test_the_sdk_lists_a_day_s_charges_page_by_page(standin):
     assert later.data == []
     with pytest.raises(stripe.InvalidRequestError):
         client.v1.charges.list(params={"limit": 101})
+
+
+def _saved_card(standin: StripeStandIn, client: stripe.StripeClient, card: str) -> tuple[str, str]:
+    """A customer and the card saved for it through Checkout in setup mode: (customer, pm)."""
+    customer = client.v1.customers.create(params={"metadata": {"unit_id": "A-101"}})
+    session = client.v1.checkout.sessions.create(
+        params={
+            "mode": "setup",
+            "customer": customer.id,
+            "payment_method_types": ["card"],
+            "success_url": "http://127.0.0.1:8000/pay/tok?autopay=1",
+            "setup_intent_data": {"metadata": {"unit_id": "A-101"}},
+        }
+    )
+    page = requests.get(session.url, timeout=10)
+    assert page.status_code == 200 and "Save card" in page.text
+    saved = requests.post(f"{session.url}/pay", data={"card": card}, allow_redirects=False, timeout=10)
+    assert saved.status_code == 303 and saved.headers["Location"].endswith("autopay=1")
+    done = client.v1.checkout.sessions.retrieve(session.id)
+    assert (done.status, done.mode) == ("complete", "setup")
+    intent = client.v1.setup_intents.retrieve(done.setup_intent)
+    assert (intent.status, intent.customer, intent.metadata["unit_id"]) == ("succeeded", customer.id, "A-101")
+    return customer.id, intent.payment_method
+
+
+def test_a_card_saved_in_setup_mode_is_charged_off_session(standin, endpoint):
+    client = _client(standin)
+    customer, method = _saved_card(standin, client, "4242 4242 4242 4242")
+    card = client.v1.payment_methods.retrieve(method).card
+    assert (card.brand, card.last4) == ("visa", "4242")
+    intent = client.v1.payment_intents.create(
+        params={
+            "amount": 32727, "currency": "sgd", "customer": customer, "payment_method": method,
+            "off_session": True, "confirm": True, "metadata": {"unit_id": "A-101"},
+        },
+        options={"idempotency_key": "autopay-A-101-2027-01-1"},
+    )  # fmt: skip
+    assert (intent.status, intent.amount_received) == ("succeeded", 32727)
+    assert client.v1.charges.retrieve(intent.latest_charge).paid
+    # the same idempotency key again is the same intent, charged once
+    again = client.v1.payment_intents.create(
+        params={"amount": 32727, "currency": "sgd", "customer": customer, "payment_method": method,
+                "off_session": True, "confirm": True},
+        options={"idempotency_key": "autopay-A-101-2027-01-1"},
+    )  # fmt: skip
+    assert again.id == intent.id and len(standin.resources.charges) == 1
+
+
+@pytest.mark.parametrize(
+    ("card", "code", "decline"),
+    [("4000000000009995", "card_declined", "insufficient_funds"),
+     ("4000002760003184", "authentication_required", "authentication_required")],
+)  # fmt: skip
+def test_a_card_that_cannot_be_charged_off_session_raises_stripe_s_card_error(standin, card, code, decline):
+    client = _client(standin)
+    customer, method = _saved_card(standin, client, card)
+    with pytest.raises(stripe.CardError) as raised:
+        client.v1.payment_intents.create(
+            params={"amount": 1000, "currency": "sgd", "customer": customer, "payment_method": method,
+                    "off_session": True, "confirm": True},
+        )  # fmt: skip
+    assert raised.value.code == code and raised.value.error.decline_code == decline
+    assert raised.value.error.payment_intent.status == "requires_payment_method"
+    assert standin.resources.charges == {}
+
+
+def test_a_detached_card_cannot_be_charged(standin):
+    client = _client(standin)
+    customer, method = _saved_card(standin, client, "4242424242424242")
+    client.v1.payment_methods.detach(method)
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.payment_intents.create(
+            params={"amount": 1000, "currency": "sgd", "customer": customer, "payment_method": method,
+                    "off_session": True, "confirm": True},
+        )  # fmt: skip

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from infra.local.stripe.cards import CardError, Cards
 from infra.local.stripe.errors import StripeError
 from infra.local.stripe.forms import decode_form
 from infra.local.stripe.resources import Resources
@@ -52,8 +53,11 @@ Events = Callable[[list[dict[str, Any]]], None]
 
 
 class Api:
-    def __init__(self, resources: Resources, *, api_key: str, events: Events | None = None) -> None:
+    def __init__(
+        self, resources: Resources, *, api_key: str, events: Events | None = None, cards: Cards | None = None
+    ) -> None:
         self.resources = resources
+        self.cards = cards or Cards(resources)
         self.api_key = api_key
         self._events = events or (lambda _events: None)
         # Idempotency key -> the first answer to a POST that carried it, replayed on a repeat.
@@ -113,6 +117,24 @@ class Api:
                 return refund
             case "GET", ["refunds", refund_id]:
                 return self.resources.refund(refund_id)
+            case "POST", ["customers"]:
+                return self.cards.create_customer(decode_form(body))
+            case "GET", ["customers", customer_id]:
+                return self.cards.customer(customer_id)
+            case "GET", ["setup_intents", intent_id]:
+                return self.cards.setup_intent(intent_id)
+            case "GET", ["payment_methods", method_id]:
+                return self.cards.payment_method(method_id)
+            case "POST", ["payment_methods", method_id, "detach"]:
+                return self.cards.detach(method_id)
+            case "POST", ["payment_intents"]:
+                try:
+                    intent, _charge = self.cards.create_payment_intent(decode_form(body))
+                except CardError as declined:
+                    self._events([event("payment_intent.payment_failed", declined.intent)])
+                    raise
+                self._events([event("payment_intent.succeeded", intent)])
+                return intent
             case "GET", ["charges"]:
                 return self.resources.list_charges(decode_form(body))
             case "GET", ["charges", charge_id]:

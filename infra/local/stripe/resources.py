@@ -289,8 +289,10 @@ def _new_session(params: dict[str, Any], *, now: int, checkout_url: Callable[[st
     mode = params.get("mode")
     if not mode:
         raise StripeError("Missing required param: mode.", code="parameter_missing", param="mode")
+    if mode == "setup":
+        return _new_setup_session(params, now=now, checkout_url=checkout_url)
     if mode != "payment":
-        raise StripeError(f"The stand-in supports mode=payment only, not {mode!r}.", param="mode")
+        raise StripeError(f"The stand-in supports mode=payment and setup, not {mode!r}.", param="mode")
     success_url = params.get("success_url")
     if not success_url:
         raise StripeError(
@@ -354,6 +356,55 @@ def _new_session(params: dict[str, Any], *, now: int, checkout_url: Callable[[st
         data=data,
         line_items=items,
         payment_intent_metadata=_metadata(intent_data.get("metadata"), "payment_intent_data[metadata]"),
+    )
+
+
+def _new_setup_session(params: dict[str, Any], *, now: int, checkout_url: Callable[[str], str]) -> Session:
+    """A Checkout Session that saves a card for a customer (``mode=setup``): no line items."""
+    if not params.get("customer"):
+        raise StripeError("Missing required param: customer.", code="parameter_missing", param="customer")
+    if params.get("line_items"):
+        raise StripeError("line_items cannot be used in setup mode.", param="line_items")
+    success_url = params.get("success_url")
+    if not success_url:
+        raise StripeError(
+            "Missing required param: success_url.", code="parameter_missing", param="success_url"
+        )
+    for name in ("success_url", "cancel_url"):
+        value = params.get(name)
+        if value and urlsplit(value).scheme not in ("http", "https"):
+            raise StripeError("Not a valid URL", code="url_invalid", param=name)
+    setup_data = params.get("setup_intent_data") or {}
+    if not isinstance(setup_data, dict):
+        raise StripeError("Invalid object", param="setup_intent_data")
+    session_id = "cs_test_" + secrets.token_urlsafe(40).replace("-", "").replace("_", "")[:58]
+    data = {
+        "id": session_id,
+        "object": "checkout.session",
+        "amount_subtotal": None,
+        "amount_total": None,
+        "cancel_url": params.get("cancel_url"),
+        "client_reference_id": params.get("client_reference_id"),
+        "created": now,
+        "currency": (params.get("currency") or None),
+        "customer": params["customer"],
+        "expires_at": now + MAX_EXPIRY_S,
+        "livemode": False,
+        "locale": params.get("locale"),
+        "metadata": _metadata(params.get("metadata"), "metadata"),
+        "mode": "setup",
+        "payment_intent": None,
+        "payment_method_types": params.get("payment_method_types") or ["card"],
+        "payment_status": "no_payment_required",
+        "setup_intent": None,
+        "status": "open",
+        "success_url": success_url,
+        "url": checkout_url(session_id),
+    }
+    return Session(
+        data=data,
+        line_items=[],
+        payment_intent_metadata=_metadata(setup_data.get("metadata"), "setup_intent_data[metadata]"),
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from infra.local.stripe.api import Api, Response, json_response
+from infra.local.stripe.cards import Cards
 from infra.local.stripe.checkout import Checkout
 from infra.local.stripe.resources import Resources
 from infra.local.stripe.server import HttpServer
@@ -29,8 +30,9 @@ class StripeStandIn:
         self.webhooks = Webhooks(
             secret=webhook_secret, url=webhook_url, retry_delays_s=retry_delays_s, post=post or http_post
         )
-        self.api = Api(self.resources, api_key=api_key, events=self.webhooks.send_later)
-        self.checkout = Checkout(self.resources, self.webhooks)
+        self.cards = Cards(self.resources)
+        self.api = Api(self.resources, api_key=api_key, events=self.webhooks.send_later, cards=self.cards)
+        self.checkout = Checkout(self.resources, self.webhooks, self.cards)
         self._server: HttpServer | None = None
 
     @property
@@ -59,7 +61,7 @@ class StripeStandIn:
             # A GET's parameters are its query string (the SDK encodes them like a POST's form).
             given = urlsplit(path).query if method == "GET" else body
             return self.api.handle(method, parts[1:], headers, given)
-        if parts[:1] == ["checkout"] and (answer := self.checkout.handle(method, parts[1:])):
+        if parts[:1] == ["checkout"] and (answer := self.checkout.handle(method, parts[1:], body)):
             return answer
         if method == "GET" and parts == ["_standin", "deliveries"]:
             return json_response(200, {"deliveries": self.webhooks.summaries()})

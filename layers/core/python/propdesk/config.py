@@ -139,6 +139,22 @@ RAIL_CURRENCIES: dict[str, frozenset[str]] = {
 }
 
 
+class CardAutopay(_Strict):
+    """Card autopay through Stripe: the owner saves a card (Checkout in setup mode); each bill is
+    charged off-session on its due date after a notice, retried, then left to the reminders."""
+
+    notice_days_before: int = Field(default=3, ge=1, le=14)
+    # Days after the due date on which a declined charge is tried again.
+    retry_days: tuple[int, ...] = Field(default=(2, 5), max_length=5)
+
+    @field_validator("retry_days")
+    @classmethod
+    def _increasing(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(day < 1 for day in value) or list(value) != sorted(set(value)):
+            raise ValueError("retry_days are days after the due date, increasing, each at least 1")
+        return value
+
+
 class PaymentSettings(_Strict):
     provider: Literal["stripe"] = "stripe"
     # The online rails the account page offers, in the order it shows them.
@@ -161,6 +177,7 @@ class PaymentSettings(_Strict):
     # Bank direct debit (银行代扣) by file exchange: owners enrol from the account page; each
     # cycle's deduction file and the bank's result file go through the staff API.
     direct_debit: bool = False
+    card_autopay: CardAutopay | None = None
 
 
 class Department(_Strict):
@@ -214,6 +231,10 @@ class PropertyConfig(_Strict):
             if self.currency not in RAIL_CURRENCIES[rail]:
                 served = ", ".join(sorted(RAIL_CURRENCIES[rail]))
                 raise ValueError(f"payment rail {rail!r} cannot take {self.currency} (it takes {served})")
+        if self.payment.card_autopay is not None and "stripe" not in rails:
+            raise ValueError(
+                "payment.card_autopay charges saved cards through Stripe: add stripe to payment.rails"
+            )
         return self
 
     @model_validator(mode="after")

@@ -24,6 +24,7 @@ Template = Literal[
     "payment_refunded",
     "payment_failed",
     "pay_link",
+    "autopay_notice",
 ]
 Channel = Literal["email", "sms"]
 

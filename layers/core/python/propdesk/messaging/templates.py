@@ -26,6 +26,7 @@ TEMPLATE_NAMES = (
     "payment_refunded",
     "payment_failed",
     "pay_link",
+    "autopay_notice",
 )
 
 

@@ -8,6 +8,7 @@ an ``Ignored`` with a short reason for the log.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -19,6 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 COMPLETED = "checkout.session.completed"
 ASYNC_SUCCEEDED = "checkout.session.async_payment_succeeded"
 CREDITING_TYPES = frozenset({COMPLETED, ASYNC_SUCCEEDED})
+# Card autopay: a charge of a saved card (landed when made; its event lands the same payment).
+INTENT_SUCCEEDED = "payment_intent.succeeded"
+AUTOPAY = "autopay"
 
 PROVIDER = "stripe"
 
@@ -63,6 +67,17 @@ class OnlinePayment:
 
 
 @dataclass(frozen=True)
+class CardSetup:
+    """A Checkout Session in setup mode completed: the owner saved a card for autopay."""
+
+    event_id: str
+    event_type: str
+    unit_id: str
+    owner_id: str | None
+    setup_intent: str
+
+
+@dataclass(frozen=True)
 class Ignored:
     event_id: str
     event_type: str
@@ -84,6 +99,8 @@ def interpret_event(event: dict[str, Any], *, property_id: str, livemode: bool) 
         return ignored("livemode differs from this deployment's keys")
     if event_type in REVERSAL_TYPES:
         return interpret_reversal(event, property_id=property_id)
+    if event_type == INTENT_SUCCEEDED:
+        return _autopay_charge(event, property_id=property_id, ignored=ignored)
     if event_type not in CREDITING_TYPES:
         return ignored("event type not handled")
     data = event.get("data")
@@ -94,6 +111,12 @@ def interpret_event(event: dict[str, Any], *, property_id: str, livemode: bool) 
     metadata = metadata if isinstance(metadata, dict) else {}
     if metadata.get("property_id") != property_id:
         return ignored("session of another property")
+    if session.get("mode") == "setup":
+        unit_id, setup_intent = metadata.get("unit_id"), session.get("setup_intent")
+        if event_type != COMPLETED or not isinstance(unit_id, str) or not isinstance(setup_intent, str):
+            return ignored("setup session without its unit or setup intent")
+        owner_id = metadata.get("owner_id") if isinstance(metadata.get("owner_id"), str) else None
+        return CardSetup(event_id, event_type, unit_id, owner_id or None, setup_intent)
     if session.get("payment_status") != "paid":
         # A delayed method (e.g. bank transfer): async_payment_succeeded follows when it clears.
         return ignored("payment not completed yet")
@@ -136,6 +159,41 @@ def interpret_event(event: dict[str, Any], *, property_id: str, livemode: bool) 
         unit_id=unit_id,
         method=method,
         session_id=session.get("id") if isinstance(session.get("id"), str) else None,
+    )
+
+
+def _autopay_charge(
+    event: dict[str, Any], *, property_id: str, ignored: Callable[[str], Ignored]
+) -> StripeEvent:
+    """``payment_intent.succeeded`` of a card autopay charge: the same payment the run landed."""
+    data = event.get("data")
+    intent = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(intent, dict):
+        return ignored("event without a payment intent")
+    metadata = intent.get("metadata") if isinstance(intent.get("metadata"), dict) else {}
+    if metadata.get("property_id") != property_id or metadata.get("purpose") != AUTOPAY:
+        return ignored("not a card autopay charge of this property")  # checkouts land by their session
+    bill_ids = tuple(b for b in str(metadata.get("bill_ids") or "").split(",") if b)
+    amount, currency, created = intent.get("amount_received"), intent.get("currency"), event.get("created")
+    if (
+        not bill_ids
+        or not isinstance(amount, int)
+        or isinstance(amount, bool)
+        or not isinstance(currency, str)
+        or not isinstance(intent.get("id"), str)
+        or not isinstance(created, int)
+    ):
+        return ignored("autopay charge without bills, amount or currency")
+    unit_id = metadata.get("unit_id")
+    return OnlinePayment(
+        event_id=str(event.get("id") or ""),
+        event_type=INTENT_SUCCEEDED,
+        payment_id=payment_id_for(intent["id"]),
+        bill_ids=bill_ids,
+        amount_minor=amount,
+        currency=currency.upper(),
+        paid_at=datetime.fromtimestamp(created, tz=UTC),
+        unit_id=unit_id if isinstance(unit_id, str) else None,
     )
 
 
@@ -185,7 +243,7 @@ class CheckoutFailed:
     currency: str
 
 
-StripeEvent = OnlinePayment | ChargeRefunded | DisputeOpened | CheckoutFailed | Ignored
+StripeEvent = OnlinePayment | ChargeRefunded | DisputeOpened | CheckoutFailed | CardSetup | Ignored
 
 
 def _id_of(value: Any) -> str | None:

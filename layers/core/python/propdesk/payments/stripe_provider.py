@@ -239,3 +239,120 @@ class StripeStatements:
         except stripe.StripeError as exc:
             raise PortUnavailable(type(exc).__name__) from exc
         return Statement(rail="stripe", day=day, lines=tuple(lines))
+
+
+@dataclass(frozen=True)
+class SavedCard:
+    customer_id: str
+    payment_method_id: str
+    brand: str
+    last4: str
+
+
+@dataclass(frozen=True)
+class OffSessionCharge:
+    """What an off-session charge did: ``succeeded``, ``declined`` (the bank said no: try again
+    later) or ``needs_owner`` (the card wants its holder: no retry can pass)."""
+
+    state: Literal["succeeded", "declined", "needs_owner"]
+    intent_id: str | None
+    amount_minor: int
+    code: str = ""
+
+
+class StripeCards:
+    """Card autopay through Stripe: a customer per enrolment, Checkout in setup mode to save the
+    card, the saved card read back, off-session PaymentIntents, and detaching on cancel."""
+
+    def __init__(self, *, api_key: str, api_base: str | None = None) -> None:
+        self._client = _client(api_key, api_base)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StripeCards:
+        return cls(api_key=stripe_keys().api_key, api_base=settings.stripe_api_base)
+
+    def setup_session(
+        self, *, metadata: dict[str, str], success_url: str, cancel_url: str, locale: str | None = None
+    ) -> CheckoutSession:
+        try:
+            customer = self._client.v1.customers.create(params={"metadata": metadata})
+            session = self._client.v1.checkout.sessions.create(
+                params={  # type: ignore[typeddict-item]
+                    "mode": "setup",
+                    "customer": customer.id,
+                    "payment_method_types": ["card"],
+                    "success_url": success_url,
+                    "cancel_url": cancel_url,
+                    "metadata": metadata,
+                    "setup_intent_data": {"metadata": metadata},
+                    **({"locale": locale} if locale else {}),
+                }
+            )
+        except stripe.StripeError as exc:
+            raise ProviderUnavailable(type(exc).__name__) from exc
+        if not session.id or not session.url:
+            raise ProviderUnavailable("setup session without id or url")
+        return CheckoutSession(session_id=session.id, url=session.url)
+
+    def saved_card(self, setup_intent_id: str) -> SavedCard:
+        try:
+            intent = self._client.v1.setup_intents.retrieve(setup_intent_id)
+            method_id = (
+                intent.payment_method if isinstance(intent.payment_method, str) else intent.payment_method.id
+            )  # type: ignore[union-attr]
+            method = self._client.v1.payment_methods.retrieve(method_id)
+        except stripe.StripeError as exc:
+            raise ProviderUnavailable(type(exc).__name__) from exc
+        customer = intent.customer if isinstance(intent.customer, str) else intent.customer.id  # type: ignore[union-attr]
+        card = method.card
+        return SavedCard(
+            customer, method.id, str(card.brand if card else "card"), str(card.last4 if card else "????")
+        )
+
+    def charge(
+        self,
+        *,
+        customer_id: str,
+        payment_method_id: str,
+        amount_minor: int,
+        currency: str,
+        metadata: dict[str, str],
+        idempotency_key: str,
+    ) -> OffSessionCharge:
+        try:
+            intent = self._client.v1.payment_intents.create(
+                params={
+                    "amount": amount_minor,
+                    "currency": currency.lower(),
+                    "customer": customer_id,
+                    "payment_method": payment_method_id,
+                    "off_session": True,
+                    "confirm": True,
+                    "metadata": metadata,
+                },
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe.CardError as declined:
+            failed = declined.error.payment_intent if declined.error else None
+            intent_id = getattr(failed, "id", None)
+            state = "needs_owner" if declined.code == "authentication_required" else "declined"
+            code = (
+                (declined.error.decline_code if declined.error else None) or declined.code or "card_declined"
+            )
+            return OffSessionCharge(state, intent_id, amount_minor, str(code))  # type: ignore[arg-type]
+        except stripe.InvalidRequestError as exc:
+            # The card is gone (detached at Stripe): like a card that wants its owner.
+            return OffSessionCharge("needs_owner", None, amount_minor, exc.code or "invalid_request")
+        except stripe.StripeError as exc:
+            raise ProviderUnavailable(type(exc).__name__) from exc
+        if intent.status != "succeeded":
+            return OffSessionCharge("declined", intent.id, amount_minor, str(intent.status))
+        return OffSessionCharge("succeeded", intent.id, int(intent.amount_received or amount_minor))
+
+    def detach(self, payment_method_id: str) -> None:
+        try:
+            self._client.v1.payment_methods.detach(payment_method_id)
+        except stripe.InvalidRequestError:
+            return  # detached already
+        except stripe.StripeError as exc:
+            raise ProviderUnavailable(type(exc).__name__) from exc

@@ -21,7 +21,7 @@ from propdesk.domain.units import Owner, Unit
 from propdesk.services import visits
 from propdesk.services.visits import Visit
 from propdesk.store.accounts import Account, AccountStore
-from propdesk.store.mandates import Mandate
+from propdesk.store.mandates import CARD, DEBIT, Mandate
 from propdesk.store.models import OwnerItem, UnitItem
 from propdesk.store.owners import OwnerRepository
 from propdesk.store.owners import from_item as owner_from_item
@@ -44,6 +44,7 @@ class AccountView:
     account: Account | None = None  # as read (its open checkout sessions, its version)
     visit: Visit | None = None  # the next home visit booked
     debit: Mandate | None = None  # the direct-debit mandate (read when the property offers it)
+    autopay: Mandate | None = None  # the card autopay mandate (likewise)
 
     @property
     def owed_minor(self) -> int:
@@ -98,12 +99,14 @@ def account_view(
         payment_ids=account.payment_ids,
         owner_id=account.owner_id,
         visit_ids=candidates,
-        mandate_of=unit_id if config is not None and config.payment.direct_debit else None,
+        mandate_of=unit_id
+        if config is not None and (config.payment.direct_debit or config.payment.card_autopay)
+        else None,
     )
     view = view_of(account, snapshot.bills, snapshot.payments, snapshot.owner)
     booked = visits.first_booked(snapshot.visits, order=candidates)
     view = replace(view, visit=booked) if booked else view
-    return replace(view, debit=snapshot.mandate) if snapshot.mandate else view
+    return replace(view, debit=snapshot.mandates.get(DEBIT), autopay=snapshot.mandates.get(CARD))
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from propdesk.domain.accounts import MAX_BILLS_PER_POSTING, Allocation, OpenBill
 from propdesk.domain.billing import STATUS_OPEN, STATUS_PAID, Bill
 from propdesk.domain.receipts import format_receipt_number, receipt_counter_name, receipt_year
 from propdesk.messaging.requests import MESSAGES_QUEUE, MessageRequest
-from propdesk.payments.events import Ignored, OnlinePayment, interpret_event
+from propdesk.payments.events import CardSetup, Ignored, OnlinePayment, interpret_event
 from propdesk.queues import QueueProducer
 from propdesk.services import refunds
 from propdesk.services.errors import DeskError
@@ -586,6 +586,14 @@ def process_stripe_event(
             reason=interpreted.reason,
         )
         return {"received": True, "outcome": "ignored"}
+    if isinstance(interpreted, CardSetup):
+        # The owner saved a card for autopay (services.autopay).
+        from propdesk.services import autopay
+
+        saved = autopay.CardSaved(
+            interpreted.event_id, interpreted.unit_id, interpreted.owner_id, interpreted.setup_intent
+        )
+        return {"received": True, "outcome": autopay.card_saved(saved, now=now)}
     if not isinstance(interpreted, OnlinePayment):
         # A refund, a dispute, a delayed payment that failed (services.refunds).
         return refunds.process_reversal_event(interpreted, config=config, now=now)

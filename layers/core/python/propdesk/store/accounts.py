@@ -31,7 +31,7 @@ from propdesk.store import mandates as mandate_store
 from propdesk.store import owners as owner_store
 from propdesk.store import payments as payment_store
 from propdesk.store import refunds as refund_store
-from propdesk.store.mandates import DEBIT, Mandate
+from propdesk.store.mandates import CARD, DEBIT, Mandate
 from propdesk.store.models import (
     AccountItem,
     BillItem,
@@ -119,7 +119,7 @@ class Snapshot:
     payments: dict[str, PaymentRecord] = field(default_factory=dict)  # every payment read
     owner: Owner | None = None
     visits: tuple[VisitItem, ...] = ()  # home visits asked for by id, as stored
-    mandate: Mandate | None = None  # the unit's direct-debit mandate, when asked for
+    mandates: dict[str, Mandate] = field(default_factory=dict)  # the unit's mandates by kind, when asked for
 
 
 def _utc(value: datetime) -> datetime:
@@ -205,7 +205,9 @@ class AccountStore:
         if visits:
             wanted[VisitItem] = [{"visit_id": {"S": v}} for v in visits]
         if mandate_of:
-            wanted[MandateItem] = [{"unit_id": {"S": mandate_of}, "kind": {"S": DEBIT}}]
+            wanted[MandateItem] = [
+                {"unit_id": {"S": mandate_of}, "kind": {"S": kind}} for kind in (DEBIT, CARD)
+            ]
         found = self._batch_get(wanted)
         payments = {p.payment_id: payment_store.from_item(p) for p in found.get(PaymentItem, [])}
         accounts = [from_item(a) for a in found.get(AccountItem, [])]
@@ -218,7 +220,7 @@ class AccountStore:
             payments=payments,
             owner=next((owner_store.from_item(o) for o in found.get(OwnerItem, [])), None),
             visits=tuple(found.get(VisitItem, [])),  # type: ignore[arg-type]
-            mandate=next((mandate_store.from_item(m) for m in found.get(MandateItem, [])), None),  # type: ignore[arg-type]
+            mandates={m.kind: m for m in (mandate_store.from_item(i) for i in found.get(MandateItem, []))},  # type: ignore[arg-type]
         )
 
     def payments(self, payment_ids: Iterable[str]) -> dict[str, PaymentRecord]:

@@ -14,6 +14,7 @@ from propdesk.store.models import MandateItem
 ACTIVE = "active"
 CANCELLED = "cancelled"
 DEBIT = "debit"
+CARD = "card"
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class Mandate:
     state: str = ACTIVE
     kind: str = DEBIT
     cancelled_at: datetime | None = None
+    customer_id: str | None = None  # card: the Stripe customer
+    payment_method_id: str | None = None  # card: the saved card
     version: int | None = field(default=None, compare=False)
 
     @property
@@ -52,6 +55,8 @@ def to_item(mandate: Mandate) -> MandateItem:
         created_at=_utc(mandate.created_at),
         cancelled_at=_utc(mandate.cancelled_at) if mandate.cancelled_at else None,
         active_kind=mandate.kind if mandate.active else None,
+        customer_id=mandate.customer_id,
+        payment_method_id=mandate.payment_method_id,
     )
     if mandate.version is not None:
         item.version = mandate.version
@@ -70,6 +75,8 @@ def from_item(item: MandateItem) -> Mandate:
         state=item.state,
         kind=item.kind,
         cancelled_at=_utc(item.cancelled_at) if item.cancelled_at else None,
+        customer_id=item.customer_id,
+        payment_method_id=item.payment_method_id,
         version=item.version,
     )
 

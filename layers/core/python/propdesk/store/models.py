@@ -510,19 +510,22 @@ class MandateActiveIndex(GlobalSecondaryIndex):
 class MandateItem(_Table):
     """An owner's standing authority to collect a unit's bills: bank direct debit (银行代扣), with
     the account number encrypted under the mandates key (bound to the unit) and only its masked
-    form in the clear."""
+    form in the clear; or card autopay, a card saved at Stripe (only its brand and last four
+    digits here)."""
 
     class Meta(_Meta):
         table_key = "mandates"
 
     unit_id = UnicodeAttribute(hash_key=True)
-    kind = UnicodeAttribute(range_key=True)  # debit
+    kind = UnicodeAttribute(range_key=True)  # debit | card
     state = UnicodeAttribute()  # active | cancelled
     owner_id = UnicodeAttribute(null=True)
     bank = UnicodeAttribute()
     holder_masked = UnicodeAttribute()  # 张*伟
     account_masked = UnicodeAttribute()  # 6222 **** **** 1234
     ciphertext = UnicodeAttribute()  # base64 of KMS Encrypt({"holder", "account"}), context unit_id
+    customer_id = UnicodeAttribute(null=True)  # card: the Stripe customer (cus_)
+    payment_method_id = UnicodeAttribute(null=True)  # card: the saved card (pm_)
     created_at = UTCDateTimeAttribute()
     cancelled_at = UTCDateTimeAttribute(null=True)
     active_kind = UnicodeAttribute(null=True)  # = kind while active (active-index)

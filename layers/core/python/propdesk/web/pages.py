@@ -110,6 +110,7 @@ def render_account_page(
         invoice_url=invoice_url,
         visit_days=visit_days,
         debit_url=pay_path(token, "/debit"),
+        autopay_url=pay_path(token, "/autopay"),
         banks=CN_BANKS,
     )
 
