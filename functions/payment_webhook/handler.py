@@ -93,6 +93,7 @@ class HandlerSettings(Settings):
     orders_table: str
     statements_table: str
     mandates_table: str
+    owners_table: str
     messages_queue_url: str
     stripe_secret_name: str
     wechatpay_secret_name: str

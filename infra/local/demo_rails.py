@@ -46,6 +46,22 @@ class RailPayment:
 
 
 @dataclass
+class BankWork:
+    """The bank's side: a statement matched and confirmed, a direct-debit cycle."""
+
+    statement: dict[str, Any] = field(default_factory=dict)  # as uploaded (proposals)
+    statement_again: int = 0  # the status of the same statement uploaded again
+    decided: dict[str, Any] = field(default_factory=dict)
+    transfer_unit: str = ""
+    debit_units: tuple[str, str] = ("", "")
+    batch: dict[str, Any] = field(default_factory=dict)
+    file_has_accounts: bool = False
+    applied: dict[str, Any] = field(default_factory=dict)
+    applied_again: dict[str, Any] = field(default_factory=dict)
+    owed_after: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
 class RailsAct:
     payments: list[RailPayment] = field(default_factory=list)
     first_morning: list[dict[str, Any]] = field(default_factory=list)  # items after a normal day
@@ -54,6 +70,7 @@ class RailsAct:
     foreign_order: str = "OTHERSYSTEM20270001"
     lost_landed: int = 0  # payments of the lost order once the sweep is back
     records: dict[str, Any] = field(default_factory=dict)
+    bank: BankWork = field(default_factory=BankWork)
 
 
 def _form(page: str) -> tuple[str, dict[str, str]]:
@@ -147,10 +164,10 @@ def third_act(
         view = account_view(unit_id)
         if view is not None and view.owed_minor > 0:
             chosen.append((unit_id, sorted(tokens[unit_id])[-1], view.owed_minor))
-        if len(chosen) == len(WAYS) + 1:
+        if len(chosen) == len(WAYS) + 5:
             break
-    if len(chosen) < len(WAYS) + 1:
-        raise RuntimeError(f"the third act needs {len(WAYS) + 1} owing units with pay links")
+    if len(chosen) < len(WAYS) + 5:
+        raise RuntimeError(f"the third act needs {len(WAYS) + 5} owing units with pay links")
     say("third act: " + ", ".join(f"{u} pays by {r} on a {'phone' if d == PHONE else 'computer'}"
                                   for (u, _, _), (r, d) in zip(chosen, WAYS, strict=False)))  # fmt: skip
     for (unit_id, token, owed), (rail, device) in zip(chosen, WAYS, strict=False):
@@ -161,6 +178,7 @@ def third_act(
             payment.problem = str(exc)
         act.payments.append(payment)
     drain_queues(http, base)
+    bank_and_debit(act, base, chosen[len(WAYS) + 1 :], runtime=runtime, http=http, say=say)
 
     # The next morning: the reconciliation runs at 10:30 and finds nothing.
     tz = config.tz
@@ -206,6 +224,109 @@ def third_act(
     return act
 
 
+ACCOUNTS = ("6222 0212 3456 7890 123", "6217 0000 1111 2222 333")
+
+
+def bank_and_debit(
+    act: RailsAct,
+    base: str,
+    units: list[tuple[str, str, int]],
+    *,
+    runtime: Any,
+    http: requests.Session,
+    say: Callable[[str], None],
+) -> None:
+    """A transfer found on the bank's statement and confirmed; two owners on direct debit, one
+    debited, one refused by the bank (and told)."""
+    from propdesk.services.accounts import account_view
+
+    work = act.bank
+    team = DeskTeam.sign_in(base)
+    (transfer_unit, _, owed), (first, first_token, _), (second, second_token, _) = units[:3]
+    work.transfer_unit = transfer_unit
+    statement = (
+        "date,amount,payer,memo,reference\n"
+        f"{runtime.clock.now().astimezone(ZoneInfo('Asia/Shanghai')).date()},{owed // 100}.{owed % 100:02d},业主,"
+        f"{transfer_unit.replace('-', '')} 物业费,ICBC{transfer_unit.replace('-', '')}01\n"
+        f"{runtime.clock.now().astimezone(ZoneInfo('Asia/Shanghai')).date()},88.00,某公司,货款,ICBC000002\n"
+    )
+    csv_headers = {"Content-Type": "text/csv"}
+    uploaded = team.cashier.session.post(
+        f"{base}/staff/bank-statements", data=statement.encode(), headers=csv_headers, timeout=60
+    )
+    work.statement = expect(uploaded, 201)
+    again = team.cashier.session.post(
+        f"{base}/staff/bank-statements", data=statement.encode(), headers=csv_headers, timeout=60
+    )
+    work.statement_again = again.status_code
+    decisions = {
+        "decisions": [
+            {"line": 2, "action": "confirm"},
+            {"line": 3, "action": "set_aside", "note": "not ours"},
+        ]
+    }
+    work.decided = expect(
+        team.cashier.post(f"/staff/bank-statements/{work.statement['statement_id']}/decisions", decisions),
+        200,
+    )
+    # direct debit: two owners enrol on their pages, the admin makes the file, the bank answers
+    work.debit_units = (first, second)
+    for token, account in ((first_token, ACCOUNTS[0]), (second_token, ACCOUNTS[1])):
+        enrolled = requests.post(
+            f"{base}/pay/{token}/debit",
+            data={
+                "bank": "招商银行",
+                "holder": "业主",
+                "account": account,
+                "consent": "yes",
+                "lang": "zh-CN",
+            },
+            allow_redirects=False,
+            timeout=60,
+        )
+        expect(enrolled, 303)
+    period = max(bill.period for bill in account_view(first).open_bills)
+    work.batch = expect(team.admin.post(f"/staff/direct-debit/{period}/batch"), 201)
+    bank_file = requests.get(work.batch["file_url"], timeout=60)
+    work.file_has_accounts = bank_file.status_code == 200 and all(
+        a.replace(" ", "") in bank_file.content.decode("utf-8-sig") for a in ACCOUNTS
+    )
+    mine = {line["unit_id"]: line for line in work.batch["lines"]}
+    results = "备注,金额,结果,原因\n" + "".join(
+        f"{mine[unit]['reference']},{mine[unit]['amount_minor'] // 100}.{mine[unit]['amount_minor'] % 100:02d},"
+        f"{'成功' if unit == first else '失败'},{'' if unit == first else '余额不足'}\n"
+        for unit in (first, second)
+    )
+    work.applied = expect(
+        team.cashier.session.post(
+            f"{base}/staff/direct-debit/results",
+            data=results.encode("utf-8"),
+            headers=csv_headers,
+            timeout=60,
+        ),
+        200,
+    )
+    work.applied_again = expect(
+        team.cashier.session.post(
+            f"{base}/staff/direct-debit/results",
+            data=results.encode("utf-8"),
+            headers=csv_headers,
+            timeout=60,
+        ),
+        200,
+    )
+    drain_queues(http, base)
+    work.owed_after = {u: account_view(u).owed_minor for u in (transfer_unit, first, second)}
+    box = read_outbox(http, base)
+    work.told = [
+        m.get("unit") or "" for m in box.get("messages", []) if m.get("template") == "payment_failed"
+    ]
+    say(
+        f"bank: statement {work.statement['statement_id']} ({work.statement['counts']}), "
+        f"direct debit {work.batch['batch_id']} ({len(work.batch['lines'])} lines)"
+    )
+
+
 def _foreign_alipay_payment(runtime: Any, out_trade_no: str) -> str:
     """A page pay of the same Alipay app for an order PropDesk never made, paid at the cashier."""
     from alipay import AliPay
@@ -247,6 +368,33 @@ def verify_rails(act: RailsAct) -> Checks:
         f"ours ({sorted(found)})",
     )
     checks.check(act.lost_landed == 1, "once the sweep is back, the lost payment lands, once")
+    bank = act.bank
+    proposals = {line["line"]: line for line in bank.statement.get("lines", [])}
+    checks.check(
+        proposals.get(2, {}).get("unit_id") == bank.transfer_unit
+        and proposals.get(3, {}).get("state") == "unmatched",
+        f"bank statement: the transfer matched to {bank.transfer_unit} by its memo and amount, the other line unmatched",
+    )
+    checks.check(bank.statement_again == 200, "the same statement uploaded again changes nothing (200)")
+    checks.check(
+        bank.owed_after.get(bank.transfer_unit) == 0,
+        f"the confirmed transfer paid {bank.transfer_unit}'s bills",
+    )
+    first, second = bank.debit_units
+    checks.check(
+        bank.file_has_accounts and all("****" in line["account"] for line in bank.batch.get("lines", [])),
+        "direct debit: the bank's file has the account numbers, the API shows them masked",
+    )
+    results = {r["unit_id"]: r for r in bank.applied.get("results", [])}
+    checks.check(
+        results.get(first, {}).get("state") == "paid" and results.get(second, {}).get("state") == "failed"
+        and bank.owed_after.get(first) == 0 and (bank.owed_after.get(second) or 0) > 0,
+        f"the bank's results: {first} debited and paid, {second} refused and still owing",
+    )  # fmt: skip
+    checks.check(
+        all(not r["changed"] for r in bank.applied_again.get("results", [])),
+        "the same result file imported again changes nothing",
+    )
     return checks
 
 
@@ -256,6 +404,12 @@ def rails_summary_lines(act: RailsAct) -> list[str]:
         f"order {p.order_id}: {' -> '.join(p.steps)}"
         for p in act.payments
     ]
+    bank = act.bank
+    lines.append(
+        f"bank statement {bank.statement.get('statement_id')}: {bank.statement.get('counts')}; "
+        f"direct debit {bank.batch.get('batch_id')}: "
+        + ", ".join(f"{r['unit_id']} {r['state']}" for r in bank.applied.get("results", []))
+    )
     lines.append(f"reconciliation, normal day: {len(act.first_morning)} differences")
     lines.append(
         "reconciliation after the faults: "

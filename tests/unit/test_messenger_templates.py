@@ -206,7 +206,17 @@ FAILED = {
     "bills": [{"bill_id": "A-101#2026-07", "period": "2026-07"}],
     "pay_url": "https://pay.example.test/pay/tok.sig",
 }
+AUTOPAY_NOTICE = {
+    "unit_id": "A-101",
+    "amount_minor": 32727,
+    "currency": "CNY",
+    "card": "Visa •••• 4242",
+    "due_date": "2026-07-15",
+    "bills": [{"bill_id": "A-101#2026-07", "period": "2026-07"}],
+    "pay_url": "https://pay.example.test/pay/tok.sig",
+}
 CONTEXTS = {
+    "autopay_notice": AUTOPAY_NOTICE,
     "payment_refunded": REFUNDED,
     "payment_failed": FAILED,
     "bill_notice": NOTICE,
@@ -220,6 +230,7 @@ REQUIRED = {
     "payment_refunded": ("receipt_no", "unit_id", "amount_minor", "currency", "disputed", "reopened"),
     "payment_failed": ("unit_id", "amount_minor", "currency", "bills"),
     "pay_link": ("unit_id", "pay_url"),
+    "autopay_notice": ("unit_id", "amount_minor", "currency", "card", "due_date", "bills"),
     "bill_notice": ("unit_id", "period", "lines", "total_minor", "currency", "due_date", "pay_url"),
     "payment_receipt": ("receipt_no", "unit_id", "amount_minor", "currency", "paid_at", "method", "bills"),
     "overdue_reminder": ("unit_id", "period", "total_minor", "currency", "due_date"),
