@@ -59,6 +59,7 @@ class BankWork:
     applied: dict[str, Any] = field(default_factory=dict)
     applied_again: dict[str, Any] = field(default_factory=dict)
     owed_after: dict[str, int] = field(default_factory=dict)
+    problem: str | None = None  # the step that stopped it, if one did
 
 
 @dataclass
@@ -178,7 +179,10 @@ def third_act(
             payment.problem = str(exc)
         act.payments.append(payment)
     drain_queues(http, base)
-    bank_and_debit(act, base, chosen[len(WAYS) + 1 :], runtime=runtime, http=http, say=say)
+    try:
+        bank_and_debit(act, base, chosen[len(WAYS) + 1 :], runtime=runtime, http=http, say=say)
+    except (RuntimeError, requests.RequestException, KeyError, ValueError) as exc:
+        act.bank.problem = f"{type(exc).__name__}: {exc}"
 
     # The next morning: the reconciliation runs at 10:30 and finds nothing.
     tz = config.tz
@@ -284,7 +288,8 @@ def bank_and_debit(
             allow_redirects=False,
             timeout=60,
         )
-        expect(enrolled, 303)
+        if enrolled.status_code != 303 or "notice=debit_enrolled" not in enrolled.headers.get("Location", ""):
+            raise RuntimeError(f"direct-debit enrolment answered {enrolled.status_code}")
     period = max(bill.period for bill in account_view(first).open_bills)
     work.batch = expect(team.admin.post(f"/staff/direct-debit/{period}/batch"), 201)
     bank_file = requests.get(work.batch["file_url"], timeout=60)
@@ -369,6 +374,7 @@ def verify_rails(act: RailsAct) -> Checks:
     )
     checks.check(act.lost_landed == 1, "once the sweep is back, the lost payment lands, once")
     bank = act.bank
+    checks.check(bank.problem is None, "the bank's side ran" + (f" ({bank.problem})" if bank.problem else ""))
     proposals = {line["line"]: line for line in bank.statement.get("lines", [])}
     checks.check(
         proposals.get(2, {}).get("unit_id") == bank.transfer_unit
