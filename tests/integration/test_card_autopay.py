@@ -144,3 +144,15 @@ def test_an_owner_stops_autopay_and_nothing_is_charged(world):
     assert stripe_world.standin.cards.payment_methods[method]["customer"] is None  # removed at Stripe
     result = autopay.run(config=config, now=at(bill.due_date))
     assert (result.charged, result.declined) == (0, 0) and not stripe_world.standin.resources.charges
+
+
+def test_a_bill_overdue_before_the_owner_enrolled_is_not_charged(world):
+    stripe_world, config = world
+    older = store_bill(make_bill("A-101", "2026-11", owner_id="O0001"))  # due 15 Nov, before enrolling
+    bill = store_bill(make_bill("A-101", "2027-01", owner_id="O0001"))
+    enrol(stripe_world, bill)
+    autopay.run(config=config, now=at(bill.due_date))
+    [charge] = stripe_world.standin.resources.charges.values()
+    assert charge["amount"] == bill.total_minor
+    assert BillRepository().get(older.bill_id).status == "open"
+    assert BillRepository().get(bill.bill_id).status == "paid"

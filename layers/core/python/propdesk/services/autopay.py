@@ -8,7 +8,7 @@ reminders with the owner told. The owner can cancel at any time.
   Stripe holds the card).
 - **The daily run** (the ``autopay`` schedule): for every unit with a card in force, a notice
   ``notice_days_before`` days before a bill is due (once per bill), and on the due date the
-  unit's bills due by then are charged in one PaymentIntent. Each attempt of a cycle is keyed
+  unit's bills due by then (and since the enrolment) are charged in one PaymentIntent. Each attempt of a cycle is keyed
   ``autopay#<the cycle's bill>#<n>`` in the account's ledger and sent to Stripe with the same
   idempotency key, so a double fire or a rerun charges once; a payment lands like any other,
   as ``stripe:<payment intent>`` (its ``payment_intent.succeeded`` event lands the same one).
@@ -214,7 +214,10 @@ def run(
         if coming and owner_id:
             notify([_notice(mandate, coming, owner_id=owner_id, config=config, pay_url=pay_url)])
             result.notices += 1
-        due = [b for b in view.open_bills if b.due_date <= today]
+        # Bills due since the owner enrolled: one overdue before that is the owner's to pay (the
+        # notice never announced a charge for it).
+        enrolled = mandate.created_at.astimezone(config.tz).date()
+        due = [b for b in view.open_bills if enrolled <= b.due_date <= today]
         if due:
             cards = cards or StripeCards.from_settings(get_settings())
             _attempt(mandate, due, owner_id, today=today, now=now, config=config, cards=cards, notify=notify,
