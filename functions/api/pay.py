@@ -8,6 +8,7 @@ caller and open its unit's account through the checkout service.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
@@ -327,7 +328,10 @@ def owner_debit_enrol(
         )
     except ValueError:
         notice = "debit_invalid"  # nothing stored; the page says what is wanted
-    return redirect(f"{pay_links().page_url(holder_link.token)}?lang={opened.locale}&notice={notice}")
+    except DeskError:
+        notice = None  # changed meanwhile (a double submit): the page shows what is stored
+    suffix = f"&notice={notice}" if notice else ""
+    return redirect(f"{pay_links().page_url(holder_link.token)}?lang={opened.locale}{suffix}")
 
 
 @endpoint(router, "owner_debit_cancel", status_code=303, html=True)
@@ -335,7 +339,8 @@ def owner_debit_cancel(token: Token, lang: FormLang = None) -> Response[str]:
     config = get_settings().property_config
     holder_link = _holder()
     opened = checkout.open_account(holder_link.link, lang=lang, config=config)
-    debit.cancel(holder_link.link.unit_id, now=datetime.now(UTC))
+    with contextlib.suppress(DeskError):  # changed meanwhile: the page shows what is stored
+        debit.cancel(holder_link.link.unit_id, now=datetime.now(UTC))
     return redirect(f"{pay_links().page_url(holder_link.token)}?lang={opened.locale}&notice=debit_cancelled")
 
 
@@ -366,7 +371,8 @@ def owner_autopay_cancel(token: Token, lang: FormLang = None) -> Response[str]:
     config = get_settings().property_config
     holder_link = _holder()
     opened = checkout.open_account(holder_link.link, lang=lang, config=config)
-    autopay.cancel(holder_link.link.unit_id, now=datetime.now(UTC))
+    with contextlib.suppress(DeskError):  # changed meanwhile: the page shows what is stored
+        autopay.cancel(holder_link.link.unit_id, now=datetime.now(UTC))
     return redirect(
         f"{pay_links().page_url(holder_link.token)}?lang={opened.locale}&notice=autopay_cancelled"
     )

@@ -34,7 +34,11 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
 def world(aws, demo_config, monkeypatch):
     import_demo_units(demo_config, 4)
     config = demo_config.model_copy(
-        update={"payment": demo_config.payment.model_copy(update={"card_autopay": CardAutopay()})}
+        update={
+            "payment": demo_config.payment.model_copy(
+                update={"card_autopay": CardAutopay(), "direct_debit": False}
+            )
+        }
     )
     monkeypatch.setenv(naming.PROPERTY_CONFIG_ENV, config.to_env_json())
     stripe_world = StripeWorld()
@@ -156,3 +160,15 @@ def test_a_bill_overdue_before_the_owner_enrolled_is_not_charged(world):
     assert charge["amount"] == bill.total_minor
     assert BillRepository().get(older.bill_id).status == "open"
     assert BillRepository().get(bill.bill_id).status == "paid"
+
+
+def test_the_setup_event_delivered_again_after_a_cancel_does_not_bring_the_card_back(world):
+    stripe_world, _ = world
+    bill = store_bill(make_bill("A-101", "2027-01", owner_id="O0001"))
+    enrol(stripe_world, bill)
+    setup_intent = next(iter(stripe_world.standin.cards.setup_intents))
+    autopay.cancel("A-101", now=datetime.now(UTC))
+    again = autopay.card_saved(
+        autopay.CardSaved("evt_again", "A-101", "O0001", setup_intent), now=datetime.now(UTC)
+    )
+    assert again == "already_recorded" and not MandateRepository().get("A-101", CARD).active

@@ -204,3 +204,23 @@ def test_a_result_for_a_batch_with_no_such_line_is_refused_not_a_failure(aws, de
         (2, "no line 1 in batch DD202612"),
         (3, "no deduction batch DD209901"),
     ]
+
+
+def test_a_bill_in_a_file_still_at_the_bank_is_not_asked_for_again(enrolled):
+    feb = store_bill(make_bill("A-101", "2027-02", owner_id="O0001"))
+    _, january = call("debit_batch", params={"period": "2027-01"})
+    status, february = call("debit_batch", params={"period": "2027-02"})
+    assert status == 201
+    line = next(line for line in february["lines"] if line["unit_id"] == "A-101")
+    assert line["bill_ids"] == [feb.bill_id] and line["amount_minor"] == feb.total_minor
+    assert any(enrolled["A-101"].bill_id in line["bill_ids"] for line in january["lines"])
+
+
+def test_a_result_file_that_answers_a_line_twice_is_refused(enrolled):
+    _, batch = call("debit_batch", params={"period": "2027-01"})
+    line = batch["lines"][0]
+    amount = f"{line['amount_minor'] // 100}.{line['amount_minor'] % 100:02d}"
+    text = f"reference,amount,result\n{line['reference']},{amount},失败\n{line['reference']},{amount},成功\n"
+    status, body = call("debit_results", body=text.encode(), headers={"content-type": "text/csv"})
+    assert status == 400 and [e["line"] for e in body["errors"]] == [3]
+    assert PaymentRepository().of_unit(line["unit_id"]) == []

@@ -106,3 +106,9 @@ def test_a_rail_listed_twice_is_refused(tmp_path, demo_raw):
     demo_raw["payment"]["rails"] = ["wechat_pay", "alipay", "wechat_pay"]
     with pytest.raises(ConfigError, match="lists a rail twice"):
         load_config_file(_write(tmp_path, demo_raw))
+
+
+def test_card_autopay_and_direct_debit_are_not_offered_together(demo_raw, tmp_path):
+    demo_raw["payment"]["card_autopay"] = {"notice_days_before": 3}
+    with pytest.raises(ConfigError, match="collect the same bills"):
+        load_config_file(_write(tmp_path, demo_raw))

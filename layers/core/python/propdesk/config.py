@@ -235,6 +235,11 @@ class PropertyConfig(_Strict):
             raise ValueError(
                 "payment.card_autopay charges saved cards through Stripe: add stripe to payment.rails"
             )
+        if self.payment.card_autopay is not None and self.payment.direct_debit:
+            # Both would collect the same bills (a card charge and a bank debit): one or the other.
+            raise ValueError(
+                "payment.card_autopay and payment.direct_debit collect the same bills: offer one"
+            )
         return self
 
     @model_validator(mode="after")

@@ -64,6 +64,8 @@ BEIJING = ZoneInfo("Asia/Shanghai")  # Alipay's times are Beijing time
 # a body older than this is not a resend.
 RESEND_WINDOW = timedelta(hours=26)
 SUCCESS_CODE = "10000"
+# Business answers whose result is not known: retry the same request, never treat as refused.
+UNKNOWN_RESULT = frozenset({"ACQ.SYSTEM_ERROR", "isp.unknow-error", "aop.ACQ.SYSTEM_ERROR"})
 
 # trade_status -> our order state. TRADE_CLOSED is also a trade refunded in full: ``_payment``
 # tells them apart by the refund in the report.
@@ -161,8 +163,9 @@ class AlipayRail:
             # The answer's signature is not Alipay's: nothing we can trust in it.
             raise ProviderUnavailable("answer signature") from None
         except AliPayException as exc:  # gateway errors (40002 ...), unsigned
-            code = str(exc.args[0] if exc.args else "0")
-            if code.startswith("2"):  # 20000: service unavailable
+            # The SDK keeps the code in a private attribute (its args are empty).
+            code = str(getattr(exc, "_AliPayException__code", None) or "0")
+            if code in ("0", "20000") or code.startswith("2"):  # unknown, or service unavailable
                 raise ProviderUnavailable(f"Alipay answered {code}") from None
             raise ProviderRefused(code, "gateway refused the request") from None
         except (OSError, ValueError) as exc:  # network, or an answer that is not JSON
@@ -282,6 +285,10 @@ class AlipayRail:
             refund_reason=_subject(reason)[:80],
         )
         if answer.get("code") != SUCCESS_CODE:
+            if answer.get("code") == "20000" or answer.get("sub_code") in UNKNOWN_RESULT:
+                # Alipay says the result is unknown: the same request again (same out_request_no)
+                # is the way to learn it; the refund stays approved and is sent again.
+                raise ProviderUnavailable(f"Alipay: {answer.get('sub_code') or answer.get('code')}")
             raise self._refused(answer)
         # Alipay's refund is synchronous: fund_change Y (or N on a repeat of the same request).
         return RefundResult(refund_id=refund_id, provider_refund_id=answer.get("trade_no"), state="succeeded")

@@ -129,7 +129,8 @@ class ProviderRefund:
     order_id: str
     refund_id: str  # ours: out_refund_no
     amount_minor: int
-    state: Literal["succeeded", "failed"]
+    # succeeded; failed (nothing left the merchant); abnormal (it left and bounced: staff finish it)
+    state: Literal["succeeded", "failed", "abnormal"]
     provider_refund_id: str | None = None
 
 

@@ -254,7 +254,7 @@ class OffSessionCharge:
     """What an off-session charge did: ``succeeded``, ``declined`` (the bank said no: try again
     later) or ``needs_owner`` (the card wants its holder: no retry can pass)."""
 
-    state: Literal["succeeded", "declined", "needs_owner"]
+    state: Literal["succeeded", "pending", "declined", "needs_owner"]  # pending: ask again, same key
     intent_id: str | None
     amount_minor: int
     code: str = ""
@@ -345,6 +345,8 @@ class StripeCards:
             return OffSessionCharge("needs_owner", None, amount_minor, exc.code or "invalid_request")
         except stripe.StripeError as exc:
             raise ProviderUnavailable(type(exc).__name__) from exc
+        if intent.status == "processing":
+            return OffSessionCharge("pending", intent.id, amount_minor, "processing")
         if intent.status != "succeeded":
             return OffSessionCharge("declined", intent.id, amount_minor, str(intent.status))
         return OffSessionCharge("succeeded", intent.id, int(intent.amount_received or amount_minor))

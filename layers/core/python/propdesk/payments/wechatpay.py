@@ -234,8 +234,11 @@ class WeChatPayRail:
             raise NotificationRejected("resource")
         event = str(result.get("event_type") or "")
         if event.startswith("REFUND."):
-            # A refund finished: REFUND.SUCCESS, or REFUND.ABNORMAL / REFUND.CLOSED (it failed).
-            return self._refund(resource, succeeded=event == "REFUND.SUCCESS")
+            # REFUND.SUCCESS: done. REFUND.CLOSED: it failed, nothing left the merchant.
+            # REFUND.ABNORMAL: the money left the merchant and bounced at the payer's bank: the
+            # merchant finishes it by hand, so it is neither done nor failed here.
+            state = {"REFUND.SUCCESS": "succeeded", "REFUND.CLOSED": "failed"}.get(event, "abnormal")
+            return self._refund(resource, state=state)
         if event != "TRANSACTION.SUCCESS":
             # Anything else: acknowledged, nothing to credit; reported as the order's state.
             return self._payment(resource, notification_id=str(result.get("id") or ""), ignore=True)
@@ -246,7 +249,7 @@ class WeChatPayRail:
             raise NotificationRejected("merchant")
         return self._payment(resource, notification_id=str(result.get("id") or ""))
 
-    def _refund(self, resource: Mapping[str, Any], *, succeeded: bool) -> ProviderRefund:
+    def _refund(self, resource: Mapping[str, Any], *, state: str) -> ProviderRefund:
         if resource.get("mchid") not in (None, self.keys.mchid):
             raise NotificationRejected("merchant")
         amount = (resource.get("amount") or {}).get("refund")
@@ -257,7 +260,7 @@ class WeChatPayRail:
             order_id=str(resource.get("out_trade_no") or ""),
             refund_id=str(resource["out_refund_no"]),
             amount_minor=amount,
-            state="succeeded" if succeeded else "failed",
+            state=state,  # type: ignore[arg-type]
             provider_refund_id=resource.get("refund_id"),
         )
 

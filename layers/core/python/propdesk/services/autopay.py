@@ -102,6 +102,10 @@ def card_saved(
     """The setup session completed: the unit's card mandate, from the card Stripe saved."""
     cards = cards or StripeCards.from_settings(get_settings())
     mandates = mandates or MandateRepository()
+    if ledger.keys(ledger.account_entity(saved.unit_id), f"autopay_enrolled#{saved.setup_intent}"):
+        # This setup was saved before (the event delivered again): never bring back a card the
+        # owner has cancelled or replaced since.
+        return "already_recorded"
     card = cards.saved_card(saved.setup_intent)
     current = mandates.get(saved.unit_id, CARD)
     if current is not None and current.active and current.payment_method_id == card.payment_method_id:
@@ -299,6 +303,9 @@ def _attempt(
         )
     except ProviderUnavailable:
         result.unavailable += 1  # no attempt recorded: the next run tries the same one
+        return
+    if charged.state == "pending":
+        result.unavailable += 1  # Stripe is still processing it: the next run asks again (same key)
         return
     detail = {"unit_id": mandate.unit_id, "attempt": attempt, "state": charged.state, "code": charged.code}
     result.details.append(detail)

@@ -213,9 +213,12 @@ def export_batch(
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(["序号", "户名", "账号", "开户行", "金额(元)", "备注"])
+        # Bills in an earlier file whose result has not come back yet are not asked for again.
+        in_flight = {bill for line in repo.waiting(KIND, limit=10_000) for bill in line.data["bill_ids"]}
         for mandate in mandates.active():
             view = account_view(mandate.unit_id)
-            bills = _owed_for(view.open_bills, period) if view is not None else []
+            owed = _owed_for(view.open_bills, period) if view is not None else []
+            bills = [bill for bill in owed if bill.bill_id not in in_flight]
             amount = sum(bill.total_minor - bill.paid_minor for bill in bills)
             if amount <= 0:
                 continue
@@ -239,6 +242,7 @@ def export_batch(
                         "amount_minor": amount,
                         "bill_ids": [bill.bill_id for bill in bills],
                     },
+                    waiting=True,  # until the bank's result for it is imported
                 )
             )
         header = StatementLine(
@@ -351,6 +355,12 @@ def parse_results(text: str) -> list[ResultLine]:
                 number, match.group(1), int(match.group(2)), amount, word in SUCCESS_WORDS, reason[:100]
             )
         )
+    seen: dict[tuple[str, int], int] = {}
+    for result in found:
+        key = (result.batch_id, result.batch_line)
+        if key in seen:
+            problems.append((result.line, f"the same line as line {seen[key]} (one result per line)"))
+        seen.setdefault(key, result.line)
     if problems:
         raise ResultsRejected(problems)
     return found
@@ -449,11 +459,13 @@ def _apply(
             receipt_url=receipt_url,
         )
         repo.save_changed(
-            replace(line, state=PAID, payment_id=outcome.payment_id, data={**data, "by": staff_id})
+            replace(
+                line, state=PAID, waiting=False, payment_id=outcome.payment_id, data={**data, "by": staff_id}
+            )
         )
         return Applied(ref, unit_id, PAID, True, outcome.payment_id, outcome.receipt_no)
     saved = repo.save_changed(
-        replace(line, state=FAILED, data={**data, "by": staff_id, "reason": result.reason})
+        replace(line, state=FAILED, waiting=False, data={**data, "by": staff_id, "reason": result.reason})
     )
     if saved is not None and data.get("owner_id"):
         send = notify or _queue

@@ -696,6 +696,11 @@ def record_rail_refund(
         return "ignored"
     if refund.status not in IN_FLIGHT:
         return "already_recorded"
+    if reported.state == "abnormal":
+        # The money left and bounced at the owner's bank: the hold stays until staff finish it in
+        # the merchant platform (and its REFUND.SUCCESS then posts it).
+        logger.error("refund abnormal at the provider: staff must finish it", refund_id=refund.refund_id)
+        return "ignored"
     if reported.state == "failed":
         _fail(refund.refund_id, code="refund_failed", now=now, stores=stores)
         return "ignored"
