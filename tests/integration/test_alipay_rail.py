@@ -231,3 +231,28 @@ def test_a_cashier_refunds_an_alipay_payment_through_alipay_and_it_is_posted_at_
         again["statusCode"] == 200 and alipay.trades.find(APP_ID, {"out_trade_no": order_id}).refunded == 2000
     )
     assert trade["trade_no"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"code": "20000", "msg": "Service Currently Unavailable", "sub_code": "isp.unknow-error"},
+        {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.SYSTEM_ERROR"},
+    ],
+)
+def test_an_alipay_refund_whose_result_is_unknown_stays_to_be_sent_again(alipay, monkeypatch, answer):
+    """Alipay's guidance for these answers: the result is unknown, send the same request again.
+    Treating them as a refusal would release the hold and let staff refund twice."""
+    from propdesk.payments.port import ProviderUnavailable
+
+    bill = store_bill(make_bill("A-101", "2026-12", owner_id="O0001"))
+    order_id, url = started_order(pay_token(bill))
+    alipay.pay_url(url)
+    rail = AlipayRail(alipay_keys(), gateway=alipay.gateway_url)
+    monkeypatch.setattr(rail._alipay, "api_alipay_trade_refund", lambda *a, **k: dict(answer))
+    with pytest.raises(ProviderUnavailable):
+        rail.refund(order_id, refund_id="R9", amount_minor=100, total_minor=bill.total_minor, reason="x")
+    refused = {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_HAS_CLOSE"}
+    monkeypatch.setattr(rail._alipay, "api_alipay_trade_refund", lambda *a, **k: dict(refused))
+    with pytest.raises(ProviderRefused):
+        rail.refund(order_id, refund_id="R9", amount_minor=100, total_minor=bill.total_minor, reason="x")

@@ -295,3 +295,36 @@ def test_a_wechat_pay_refund_is_posted_when_wechat_pay_says_it_is_done_and_once(
     assert payment.refunded_minor == 3000 and payment.refund_pending_minor == 0
     assert BillRepository().get(bill.bill_id).paid_minor == bill.total_minor - 3000
     assert 204 in receiver.answers
+
+
+def test_a_refund_that_bounced_at_the_payer_s_bank_keeps_its_hold_for_staff(wechat):
+    from infra.local.events import staff_claims
+    from propdesk.payments.port import ProviderRefund
+    from propdesk.services.refunds import record_rail_refund
+    from propdesk.settings import get_settings
+
+    standin, _ = wechat
+    bill = store_bill(make_bill("A-101", "2026-12", owner_id="O0001"))
+    order_id = order_of(start(pay_token(bill)))
+    standin.scan(OrderRepository().get(order_id).start_url)[1].wait()
+    standin.refund_delay_s = None
+    body = {"request_id": "wechat-refund-0002", "amount_minor": 1000, "reason": "多收了"}
+    event = route_event(
+        "start_refund", params={"payment_id": f"wechat_pay:{order_id}"}, body=body,
+        claims=staff_claims("cashier", sub="cashier-li"),
+    )  # fmt: skip
+    refund = json.loads(api_handler(event, LambdaContext())["body"])
+    assert refund["status"] == "sent"
+    config = get_settings().property_config
+    now = datetime.now(UTC)
+    # REFUND.ABNORMAL: the money left and bounced; staff finish it: the hold stays
+    bounced = ProviderRefund("wechat_pay", order_id, refund["refund_id"], 1000, "abnormal")
+    assert record_rail_refund(bounced, config=config, now=now) == "ignored"
+    [payment] = PaymentRepository().of_unit("A-101")
+    assert payment.refund_pending_minor == 1000 and payment.refunded_minor == 0
+    # and when staff have finished it, REFUND.SUCCESS posts it once
+    done = ProviderRefund("wechat_pay", order_id, refund["refund_id"], 1000, "succeeded")
+    assert record_rail_refund(done, config=config, now=now) == "refunded"
+    assert record_rail_refund(done, config=config, now=now) == "already_recorded"
+    [payment] = PaymentRepository().of_unit("A-101")
+    assert (payment.refunded_minor, payment.refund_pending_minor) == (1000, 0)
