@@ -120,6 +120,11 @@ def start_checkout(
 ) -> Response[str]:
     config = get_settings().property_config
     holder = _holder()
+    if "stripe" not in config.payment.rails:
+        # The property does not take cards through Stripe (a mainland property may not): back to
+        # the account page, which shows the rails it does offer.
+        locale = pages.choose_locale(lang, None, config.default_locale)
+        return redirect(f"{pay_links().page_url(holder.token)}?lang={locale}")
     try:
         started = checkout.start_checkout(
             holder.link,

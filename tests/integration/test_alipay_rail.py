@@ -256,3 +256,26 @@ def test_an_alipay_refund_whose_result_is_unknown_stays_to_be_sent_again(alipay,
     monkeypatch.setattr(rail._alipay, "api_alipay_trade_refund", lambda *a, **k: dict(refused))
     with pytest.raises(ProviderRefused):
         rail.refund(order_id, refund_id="R9", amount_minor=100, total_minor=bill.total_minor, reason="x")
+
+
+def test_a_property_without_stripe_never_starts_a_card_checkout(alipay, demo_config, monkeypatch):
+    from propdesk import naming as names
+    from propdesk.settings import get_settings
+
+    no_stripe = demo_config.model_copy(
+        update={"payment": demo_config.payment.model_copy(update={"rails": ("wechat_pay", "alipay")})}
+    )
+    monkeypatch.setenv(names.PROPERTY_CONFIG_ENV, no_stripe.to_env_json())
+    get_settings.cache_clear()
+    bill = store_bill(make_bill("A-101", "2026-12", owner_id="O0001"))
+    token = pay_token(bill)
+    page = owner_call("bill_page", token)["body"]
+    assert "/checkout" not in page and 'value="alipay"' in page and 'value="wechat_pay"' in page
+    answer = owner_call(
+        "start_checkout",
+        token,
+        body="lang=en&bill=all",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert answer["statusCode"] == 303 and "/checkout" not in answer["headers"]["Location"]
+    assert answer["headers"]["Location"].startswith(PUBLIC_URL + "/pay/")
