@@ -7,8 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import PutError
-
+from propdesk.store.conditions import written
 from propdesk.store.models import MandateItem
 
 ACTIVE = "active"
@@ -91,13 +90,7 @@ class MandateRepository:
     def save(self, mandate: Mandate) -> Mandate | None:
         """Write under its version (a new one: only if none exists); None if it changed meanwhile."""
         item = to_item(mandate)
-        try:
-            item.save()
-        except PutError as exc:
-            if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
-                return None
-            raise
-        return from_item(item)
+        return from_item(item) if written(item.save) else None
 
     def active(self, kind: str = DEBIT) -> Iterator[Mandate]:
         for item in MandateItem.active_index.query(kind):

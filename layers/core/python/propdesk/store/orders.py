@@ -12,9 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import PutError, UpdateError
-
 from propdesk.payments.port import ORDER_CLOSED, ORDER_OPEN, ORDER_PAID
+from propdesk.store.conditions import written
 from propdesk.store.models import OrderItem
 
 
@@ -92,12 +91,8 @@ class OrderRepository:
     def add(self, order: OrderRecord) -> OrderRecord | None:
         """Write a new order; the order as stored, or None if its id is taken."""
         item = to_item(replace(order, version=None))
-        try:
-            item.save(condition=OrderItem.order_id.does_not_exist())
-        except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return None
-            raise
+        if not written(lambda: item.save(condition=OrderItem.order_id.does_not_exist())):
+            return None
         return from_item(item)
 
     def get(self, order_id: str) -> OrderRecord | None:
@@ -110,21 +105,15 @@ class OrderRepository:
         """Save ``order`` under the version it was read with; False if it moved meanwhile."""
         if order.version is None:
             raise ValueError("an order is changed under the version it was read with")
-        try:
-            to_item(order).save()
-        except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return written(to_item(order).save)
 
     def mark(self, order: OrderRecord, state: str, *, provider_payment_id: str | None, now: datetime) -> bool:
         """open -> paid or closed, once; False if it was not open (or moved) any more."""
         if state not in (ORDER_PAID, ORDER_CLOSED):
             raise ValueError(f"an order is marked paid or closed, not {state!r}")
         item = to_item(order)
-        try:
-            item.update(
+        return written(
+            lambda: item.update(
                 actions=[
                     OrderItem.state.set(state),
                     OrderItem.open_rail.remove(),
@@ -135,11 +124,7 @@ class OrderRepository:
                 ],
                 condition=OrderItem.state == ORDER_OPEN,
             )
-        except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        )
 
     def started(self, order: OrderRecord, start_url: str) -> OrderRecord:
         """Note where the provider sends the owner (the order page redraws its QR code from it)."""
@@ -149,13 +134,13 @@ class OrderRepository:
 
     def touch(self, order: OrderRecord, *, now: datetime) -> None:
         """Note that the provider was asked about it (the active query spaces its questions)."""
-        try:
-            to_item(order).update(
+        item = to_item(order)
+        # Not open any more: nothing to note.
+        written(
+            lambda: item.update(
                 actions=[OrderItem.queried_at.set(_utc(now))], condition=OrderItem.state == ORDER_OPEN
             )
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
+        )
 
     def open_before(self, rail: str, created_before: datetime) -> Iterator[OrderRecord]:
         """Open orders of ``rail`` created before ``created_before``, oldest first."""

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.exceptions import PutError
-
+from propdesk.store.conditions import written
 from propdesk.store.models import StatementItem
 
 HEADER = 0
@@ -83,11 +82,7 @@ class StatementRepository:
         """Write the file's header once: (the header as stored, whether this call wrote it)."""
         assert header.line == HEADER
         item = to_item(replace(header, state=IMPORTING, version=None))
-        try:
-            item.save(condition=StatementItem.statement_id.does_not_exist())
-        except PutError as exc:
-            if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
-                raise
+        if not written(lambda: item.save(condition=StatementItem.statement_id.does_not_exist())):
             stored = self.header(header.statement_id)
             assert stored is not None
             return stored, False
@@ -112,13 +107,7 @@ class StatementRepository:
     def save_changed(self, line: StatementLine) -> StatementLine | None:
         """Write a changed line under its version: None if it changed meanwhile."""
         item = to_item(line)
-        try:
-            item.save()
-        except PutError as exc:
-            if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
-                return None
-            raise
-        return from_item(item)
+        return from_item(item) if written(item.save) else None
 
     def waiting(self, kind: str, *, limit: int = 200) -> Iterator[StatementLine]:
         """Lines of ``kind`` that wait for staff, oldest first."""
