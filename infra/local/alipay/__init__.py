@@ -34,7 +34,6 @@ Served:
 - ``cashier``: the cashier page, the sync return, the error page (``templates/``)
 - ``notify``: async notifications, delivery and resends
 - ``bills``: the statement and its download link
-- ``server``: the HTTP server
 - ``standin``: ``AlipayStandIn``, which puts them together
 """
 

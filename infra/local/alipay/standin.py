@@ -18,11 +18,15 @@ from infra.local.alipay.errors import AlipayError, business
 from infra.local.alipay.gateway import GATEWAY_PATH, PAY_METHODS, Gateway, Request
 from infra.local.alipay.keys import KeyPair, load_private_key, load_public_key, notification_string, sign_rsa2
 from infra.local.alipay.notify import Delivery, Notifier, Post, http_post, trade_notification
-from infra.local.alipay.server import HttpServer
 from infra.local.alipay.trades import Buyer, Refund, Trade, Trades, new_buyer
+from infra.local.httpserver import StandInServer
 
 Response = tuple[int, dict[str, str], bytes]
 JSON = {"Content-Type": "application/json;charset=utf-8"}
+
+
+# What a failure of the stand-in itself answers, in the provider's error format.
+FAILURE: Response = (500, dict(JSON), b'{"error": "stand-in error"}')
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,7 @@ class AlipayStandIn:
             open_cashier=self._open_cashier,
             error_page=error_page,
         )
-        self._server: HttpServer | None = None
+        self._server: StandInServer | None = None
 
     # -- keys and configuration -----------------------------------------------------------------
 
@@ -203,7 +207,9 @@ class AlipayStandIn:
         return 404, {"Content-Type": "text/plain; charset=utf-8"}, b"Not found"
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self._server = HttpServer(self.handle, host=host, port=port)
+        self._server = StandInServer(
+            self.handle, host=host, port=port, name="alipay-standin", failure=FAILURE
+        )
         self.base_url = self._server.base_url
         self._server.start()
         return self.base_url

@@ -18,7 +18,6 @@ failed delivery a few times, and redirects the owner to the session's ``success_
 - ``forms``: Stripe's nested form encoding
 - ``checkout``: the checkout page (``templates/``) and its Pay button
 - ``webhooks``: events, signatures, delivery with retries
-- ``server``: the HTTP server
 - ``standin``: ``StripeStandIn``, which puts them together
 """
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from infra.local.httpserver import StandInServer
 from infra.local.stripe.api import Api, Response, json_response
 from infra.local.stripe.cards import Cards
 from infra.local.stripe.checkout import Checkout
 from infra.local.stripe.resources import Resources
-from infra.local.stripe.server import HttpServer
 from infra.local.stripe.webhooks import Delivery, Post, Webhooks, event, http_post
+
+# What a failure of the stand-in itself answers, in the provider's error format.
+FAILURE = json_response(500, {"error": {"type": "api_error", "message": "stand-in error"}})
 
 
 class StripeStandIn:
@@ -33,7 +36,7 @@ class StripeStandIn:
         self.cards = Cards(self.resources)
         self.api = Api(self.resources, api_key=api_key, events=self.webhooks.send_later, cards=self.cards)
         self.checkout = Checkout(self.resources, self.webhooks, self.cards)
-        self._server: HttpServer | None = None
+        self._server: StandInServer | None = None
 
     @property
     def webhook_url(self) -> str | None:
@@ -68,7 +71,9 @@ class StripeStandIn:
         return 404, {"Content-Type": "text/plain; charset=utf-8"}, b"Not found"
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self._server = HttpServer(self.handle, host=host, port=port)
+        self._server = StandInServer(
+            self.handle, host=host, port=port, name="stripe-standin", failure=FAILURE
+        )
         self.base_url = self._server.base_url
         self._server.start()
         return self.base_url

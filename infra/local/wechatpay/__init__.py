@@ -47,7 +47,6 @@ Protocol (https://pay.weixin.qq.com/doc/v3/merchant/):
 - ``bills``: the trade statement CSV
 - ``notifications``: notifications, their delivery and retries
 - ``paypages``: the payer's pages (``templates/``)
-- ``server``: the HTTP server
 - ``standin``: ``WeChatPayStandIn``, which puts them together
 """
 

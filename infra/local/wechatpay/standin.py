@@ -10,15 +10,23 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from infra.local.httpserver import StandInServer
 from infra.local.wechatpay.api import Api, json_body
 from infra.local.wechatpay.errors import Response, WeChatPayError
 from infra.local.wechatpay.keys import CERTIFICATE, PUBLIC_KEY, PlatformKeys
 from infra.local.wechatpay.notifications import Delivery, Notifier, Post, http_post
 from infra.local.wechatpay.orders import Orders, Refund
 from infra.local.wechatpay.paypages import PayPages
-from infra.local.wechatpay.server import HttpServer
 
 JSON = {"Content-Type": "application/json; charset=utf-8"}
+
+
+# What a failure of the stand-in itself answers, in the provider's error format.
+FAILURE = (
+    500,
+    {"Content-Type": "application/json; charset=utf-8"},
+    json.dumps({"code": "SYSTEM_ERROR", "message": "系统错误"}, ensure_ascii=False).encode(),
+)
 
 
 class WeChatPayStandIn:
@@ -79,7 +87,7 @@ class WeChatPayStandIn:
             clock=clock,
         )
         self.pages = PayPages(self.orders, lambda out_trade_no: self.pay(out_trade_no))
-        self._server: HttpServer | None = None
+        self._server: StandInServer | None = None
 
     # --- the platform's public material -----------------------------------------------------------
 
@@ -214,7 +222,9 @@ class WeChatPayStandIn:
         return 200, dict(JSON), json_body(answer).encode()
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self._server = HttpServer(self.handle, host=host, port=port)
+        self._server = StandInServer(
+            self.handle, host=host, port=port, name="wechatpay-standin", failure=FAILURE
+        )
         self.base_url = self._server.base_url
         self._server.start()
         return self.base_url
