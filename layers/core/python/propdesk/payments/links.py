@@ -73,7 +73,8 @@ def verify_pay_link(token: str, *, key: bytes, now: datetime) -> PayLink:
         expected = _signature(payload, key)
     except UnicodeEncodeError as exc:
         raise InvalidPayLink from exc
-    if not hmac.compare_digest(expected, signature):
+    # As bytes: compare_digest refuses str with non-ASCII characters (a forged link may carry them).
+    if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
         raise InvalidPayLink
     try:
         data = json.loads(_unb64(payload))
