@@ -16,6 +16,7 @@ from typing import Literal
 from propdesk import routes as route_table
 from propdesk.config import PropertyConfig
 from propdesk.naming import MESSAGES_QUEUE, NOTICES_QUEUE, TICKETS_QUEUE
+from propdesk.payments.rails import order_rails, reconciled_rails
 from propdesk.routes import Route
 
 Access = Literal["read", "read_write"]
@@ -39,6 +40,13 @@ class Schedule:
     # firing, instead of asking the same question thousands of times. Deployed, EventBridge
     # fires every occurrence; this flag is not part of the stack.
     coalesce: bool = False
+    # Whether the property needs this schedule at all: a property with no WeChat Pay or Alipay
+    # has no orders to sweep; one without card autopay has no charges to make. Not deployed (and
+    # not fired by the local runtime) where it answers False.
+    applies: Callable[[PropertyConfig], bool] = lambda config: True
+
+    def for_property(self, config: PropertyConfig) -> bool:
+        return self.applies(config)
 
 
 @dataclass(frozen=True)
@@ -160,6 +168,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 expression=lambda config: "cron(0/5 * * * ? *)",
                 payload={"action": "sweep_orders"},
                 coalesce=True,
+                applies=lambda config: bool(order_rails(config)),
             ),
             Schedule(
                 name="reconcile",
@@ -167,6 +176,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 "payments (their statements are ready from 10:00 Beijing time)",
                 expression=lambda config: "cron(30 10 * * ? *)",
                 payload={"action": "reconcile"},
+                applies=lambda config: bool(reconciled_rails(config)),
             ),
             Schedule(
                 name="autopay",
@@ -174,6 +184,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 "date and its retries",
                 expression=lambda config: _daily_at(config, minutes_after=45),
                 payload={"action": "autopay"},
+                applies=lambda config: config.payment.card_autopay is not None,
             ),
         ),
         sends_to=("messages",),

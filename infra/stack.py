@@ -197,6 +197,8 @@ class PropertyStack(Stack):
             )
 
         for schedule in spec.schedules:
+            if not schedule.for_property(self.config):
+                continue
             self.schedules.add(schedule, expression=schedule.expression(self.config), function=fn)
 
         self.monitoring.alarm_on_errors(spec.name, fn)

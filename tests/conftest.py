@@ -35,9 +35,34 @@ def demo_config():
     return load_config("demo")
 
 
+@pytest.fixture(scope="session")
+def stripe_config(demo_config):
+    """The demo property as a property that takes cards through Stripe (as one in Hong Kong does,
+    where Stripe serves merchants; CNY is one of its currencies). The Shanghai demo offers its own
+    market's rails only; the tests of the Stripe rail (Checkout, its webhooks, card autopay) run
+    on this one, which offers Stripe first."""
+    payment = demo_config.payment.model_copy(
+        update={
+            "rails": ("stripe", "wechat_pay", "alipay"),
+            # Checkout's own wallets where Stripe has them for the market
+            "payment_method_types": ("card", "alipay", "wechat_pay"),
+        }
+    )
+    return demo_config.model_copy(update={"payment": payment})
+
+
 @pytest.fixture
-def aws(demo_config, monkeypatch):
-    """A fresh moto world with the demo property's resources; yields the functions' env."""
+def property_config(demo_config):
+    """The property the ``aws`` world is provisioned for: the demo's, unless a module asks for
+    another by defining this fixture (``stripe_config`` for the Stripe rail's tests)."""
+    return demo_config
+
+
+@pytest.fixture
+def aws(property_config, monkeypatch):
+    """A fresh moto world with the property's resources (the demo's unless the module's
+    ``property_config`` says otherwise); yields the functions' env."""
+    demo_config = property_config
     from moto import mock_aws
 
     from infra.local import moto_speedups, moto_transactions

@@ -122,9 +122,10 @@ def start_checkout(
     holder = _holder()
     if "stripe" not in config.payment.rails:
         # The property does not take cards through Stripe (a mainland property may not): back to
-        # the account page, which shows the rails it does offer.
-        locale = pages.choose_locale(lang, None, config.default_locale)
-        return redirect(f"{pay_links().page_url(holder.token)}?lang={locale}")
+        # the account page, which shows the rails it does offer. A link refused for its unit is
+        # refused here too, as on every owner route.
+        opened = checkout.open_account(holder.link, lang=lang, config=config)
+        return redirect(f"{pay_links().page_url(holder.token)}?lang={opened.locale}")
     try:
         started = checkout.start_checkout(
             holder.link,

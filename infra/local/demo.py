@@ -3,8 +3,9 @@
 Starts the runtime in this process on free ports (so it runs beside ``make run``), then drives
 it over HTTP the way people would: the clock moves to the next period's notice day so the
 notice schedule fires; every owner's notice arrives in the outbox with a pay link; most
-owners (a fixed ~85 %, chosen by unit) open their bill, pay through the Stripe stand-in's
-checkout and come back; the others don't. A second act follows with some of those who did not
+owners (a fixed ~85 %, chosen by unit) open their bill, pay on one of the property's rails (each
+unit has its way: WeChat Pay or Alipay on a computer or a phone in Shanghai, Stripe's Checkout
+elsewhere; ``paying``) and come back; the others don't. A second act follows with some of those who did not
 pay: the front desk (cash, card, too much, a double payment refunded, a void), a home visit, the
 cash-up and a receipt PDF; then the next notice day, where credit and one Pay for all bills show.
 A third act (``demo_rails``) pays through the property's own rails (WeChat Pay and Alipay, on a
@@ -46,6 +47,7 @@ from zoneinfo import ZoneInfo
 import requests
 
 from infra.config import ConfigError, load_config, units_csv_path
+from infra.local import paying
 from infra.local.runtime import DEFAULT_STATE_DIR, LocalRuntime, RuntimeOptions
 from propdesk.config import PropertyConfig
 
@@ -126,54 +128,9 @@ def links_by_unit(box: dict[str, Any], owners: list[Owner]) -> dict[str, set[str
     return found
 
 
-@dataclass
-class PaymentAttempt:
-    unit_id: str
-    ok: bool = False
-    steps: list[str] = field(default_factory=list)
-    error: str | None = None
-
-
-def open_checkout(browser: requests.Session, base_url: str, token: str, attempt: PaymentAttempt) -> str:
-    """The owner opens the account page, presses Pay (every open bill) and lands on the stand-in's
-    checkout page: the address its Pay button posts to."""
-    page = browser.get(f"{base_url}/pay/{token}", timeout=30)
-    attempt.steps.append(f"bill {page.status_code}")
-    page.raise_for_status()
-    checkout = browser.post(f"{base_url}/pay/{token}/checkout", allow_redirects=False, timeout=30)
-    attempt.steps.append(f"checkout {checkout.status_code}")
-    if checkout.status_code != 303 or not checkout.headers.get("Location"):
-        raise RuntimeError(f"checkout answered {checkout.status_code}: {checkout.text[:200]}")
-    stripe_page = browser.get(checkout.headers["Location"], timeout=30)
-    attempt.steps.append(f"stripe page {stripe_page.status_code}")
-    stripe_page.raise_for_status()
-    form = re.search(r'<form method="post" action="([^"]+/pay)"', stripe_page.text)
-    if not form:
-        raise RuntimeError("no Pay button on the checkout page")
-    return checkout.headers["Location"].split("/checkout/")[0] + form.group(1)
-
-
-def submit_checkout(browser: requests.Session, pay_url: str, attempt: PaymentAttempt) -> None:
-    """The owner presses Pay on the stand-in's checkout page and comes back to the return page."""
-    paid = browser.post(pay_url, allow_redirects=False, timeout=60)
-    attempt.steps.append(f"pay {paid.status_code}")
-    if paid.status_code != 303:
-        raise RuntimeError(f"pay answered {paid.status_code}")
-    back = browser.get(paid.headers["Location"], timeout=30)
-    attempt.steps.append(f"return {back.status_code}")
-    back.raise_for_status()
-    attempt.ok = True
-
-
-def pay_as_owner(base_url: str, unit_id: str, token: str) -> PaymentAttempt:
-    """What an owner does: open the bill, press Pay, pay on the checkout page, come back."""
-    attempt = PaymentAttempt(unit_id)
-    with requests.Session() as browser:
-        try:
-            submit_checkout(browser, open_checkout(browser, base_url, token, attempt), attempt)
-        except (requests.RequestException, RuntimeError) as exc:
-            attempt.error = f"{type(exc).__name__}: {exc}"
-    return attempt
+def online_way(config: PropertyConfig, unit_id: str) -> paying.Way:
+    """How this unit's owner pays online: one of the property's rails, on a computer or a phone."""
+    return paying.way_for(unit_id, paying.ways_of(config.payment.rails))
 
 
 class Checks:
@@ -214,7 +171,7 @@ def verify(
     period: str,
     owners: list[Owner],
     payers: set[str],
-    attempts: list[PaymentAttempt],
+    attempts: list[paying.OnlinePayment],
     notice_tokens: dict[str, set[str]],
     records: dict[str, Any],
     box: dict[str, Any],
@@ -229,8 +186,12 @@ def verify(
         {b.unit_id for b in bills.values()} == units, "every unit has exactly one bill for the period"
     )
     failed = [a for a in attempts if not a.ok]
+    ways = Counter(a.way.label for a in attempts)
     checks.check(
-        not failed, f"every payer got through checkout ({len(attempts) - len(failed)} of {len(attempts)})"
+        not failed,
+        f"every payer paid and came back ({len(attempts) - len(failed)} of {len(attempts)}: "
+        + ", ".join(f"{n} by {way}" for way, n in sorted(ways.items()))
+        + ")",
     )
 
     credited = [p for p in records["payments"] if p.status == "allocated" and p.allocations]
@@ -293,9 +254,20 @@ def verify(
     depths = runtime.queue_depths()
     dead = {q: sum(d.values()) for q, d in depths.items() if q.endswith("-dlq") and sum(d.values())}
     checks.check(not dead, f"dead-letter queues empty{' (' + str(dead) + ')' if dead else ''}")
-    assert runtime.standin is not None
-    undelivered = [d for d in runtime.standin.deliveries if not d.delivered]
-    checks.check(not undelivered, f"every Stripe webhook delivered ({len(runtime.standin.deliveries)})")
+    for name, standin in (
+        ("Stripe", runtime.standin),
+        ("WeChat Pay", runtime.wechatpay),
+        ("Alipay", runtime.alipay),
+    ):
+        # Lost on purpose (the third act's fault) is not undelivered: the provider never sent it.
+        sent_ = [
+            d for d in (standin.deliveries if standin is not None else []) if not getattr(d, "lost", False)
+        ]
+        if sent_:
+            late = [d for d in sent_ if not d.delivered]
+            checks.check(
+                not late, f"every {name} notification delivered ({len(sent_) - len(late)} of {len(sent_)})"
+            )
     return checks
 
 
@@ -431,6 +403,8 @@ class DeskAct:
     problems: list[str] = field(default_factory=list)
     surplus: str = "credit"  # the property's payment.surplus: money for settled bills kept or refunded
     home_visits: bool = True  # whether the property offers home collection
+    # How the double payment and the all-bills payment are made online: the property's first rail.
+    online_way: paying.Way = paying.CHECKOUT
 
     def payment_id(self, scenario: str) -> str:
         return str(self.taken.get(scenario, {}).get("payment_id", ""))
@@ -461,29 +435,30 @@ def take_overpayment(act: DeskAct, team: DeskTeam) -> None:
     act.taken["overpaid"] = record_at_desk(team.cashier, unit, act.bills[unit] + OVERPAY_MINOR, key="over")
 
 
-def pay_twice(act: DeskAct, team: DeskTeam, drain: Callable[[], bool]) -> None:
-    """The owner reaches the checkout page; meanwhile the cashier takes cash for the bill; then the
-    owner pays online too. The online payment lands as credit, in the staff queue."""
+def pay_twice(act: DeskAct, team: DeskTeam, drain: Callable[[], bool], runtime: LocalRuntime) -> None:
+    """The owner reaches the provider's page (the QR code, Checkout); meanwhile the cashier takes cash
+    for the bill; then the owner pays online too. The online payment lands as credit, in the staff
+    queue."""
     unit = act.units.double
     account = expect(team.cashier.get(f"/staff/units/{unit}/account"), 200)
     act.credit_before_double = account["credit_minor"]
-    attempt = PaymentAttempt(unit)
+    attempt = paying.OnlinePayment(unit, act.online_way)
     with requests.Session() as browser:
-        pay_url = open_checkout(browser, act.base_url, act.tokens[unit], attempt)
+        press_pay = paying.start(browser, act.base_url, act.tokens[unit], attempt, runtime)
         act.taken["double_desk"] = record_at_desk(team.cashier, unit, act.bills[unit], key="desk")
-        submit_checkout(browser, pay_url, attempt)
+        press_pay(True)
     drain()
     if act.surplus == "refund":
         # This property gives money for settled bills back at once: the payment is refunded, not queued.
         account = expect(team.cashier.get(f"/staff/units/{unit}/account"), 200)
-        online = next((p for p in account["payments"] if p["provider"] == "stripe"), None)
+        online = next((p for p in account["payments"] if p["provider"] == act.online_way.rail), None)
         if online is None:
             raise StepFailed(f"{unit}'s online payment is not on its account")
         act.taken["double_online"] = online
         return
     queue = expect(team.cashier.get("/staff/payments/review"), 200)["payments"]
     act.queued = {p["payment_id"]: p["review_reason"] for p in queue if p["unit_id"] == unit}
-    online = next((p for p in queue if p["unit_id"] == unit and p["provider"] == "stripe"), None)
+    online = next((p for p in queue if p["unit_id"] == unit and p["provider"] == act.online_way.rail), None)
     if online is None:
         raise StepFailed(f"{unit}'s online payment is not in the staff queue")
     act.taken["double_online"] = online
@@ -491,12 +466,13 @@ def pay_twice(act: DeskAct, team: DeskTeam, drain: Callable[[], bool]) -> None:
 
 def refund_double_payment(act: DeskAct, team: DeskTeam, drain: Callable[[], bool]) -> None:
     """The cashier refunds the online payment through the refunds route (an admin approves a large
-    one); Stripe's charge.refunded posts it."""
+    one); the provider's answer (Alipay's) or its notification (Stripe's charge.refunded, WeChat
+    Pay's REFUND.SUCCESS) posts it."""
     payment_id = act.payment_id("double_online")
     if not payment_id:
         raise StepFailed("no double payment to refund")
     if act.surplus == "refund":
-        # Refunded by the system already (payment.surplus: refund): wait for Stripe to confirm it.
+        # Refunded by the system already (payment.surplus: refund): wait for the provider to confirm it.
         posted = wait_until(
             lambda: expect(team.cashier.get(f"/staff/payments/{payment_id}"), 200)["refunded_minor"] > 0
         )
@@ -510,7 +486,7 @@ def refund_double_payment(act: DeskAct, team: DeskTeam, drain: Callable[[], bool
     if refund["status"] == "pending_approval":
         refund = expect(team.admin.post(f"/staff/refunds/{refund['refund_id']}/approval"), 200)
     act.refund = refund
-    # Stripe's events come from a thread of the stand-in's own, after it answered the refund.
+    # Notifications come from a thread of the stand-in's own, after it answered the refund.
     posted = wait_until(
         lambda: expect(team.cashier.get(f"/staff/payments/{payment_id}"), 200)["refunded_minor"] >= amount
     )
@@ -579,7 +555,9 @@ def fetch_receipt_pdf(act: DeskAct, team: DeskTeam) -> None:
     act.receipt_pdf = ReceiptPdf(link["receipt_no"], pdf.status_code, pdf.content[:5], len(pdf.content))
 
 
-def pay_all_bills(act: DeskAct, team: DeskTeam, tokens: set[str], drain: Callable[[], bool]) -> None:
+def pay_all_bills(
+    act: DeskAct, team: DeskTeam, tokens: set[str], drain: Callable[[], bool], runtime: LocalRuntime
+) -> None:
     """A unit that paid nothing owes two bills now: the owner opens the new notice's link and pays
     once for both."""
     unit = act.units.all_bills
@@ -588,12 +566,12 @@ def pay_all_bills(act: DeskAct, team: DeskTeam, tokens: set[str], drain: Callabl
     fresh = sorted(tokens - {act.tokens[unit]})
     if not fresh:
         raise StepFailed(f"no new pay link for {unit} after the second notice")
-    attempt = pay_as_owner(act.base_url, unit, fresh[0])
+    attempt = paying.pay(act.base_url, fresh[0], paying.OnlinePayment(unit, act.online_way), runtime)
     if not attempt.ok:
         raise StepFailed(f"{unit} could not pay: {' -> '.join(attempt.steps)}: {attempt.error}")
     drain()
     payments = expect(team.cashier.get(f"/staff/units/{unit}/account"), 200)["payments"]
-    act.taken["all_bills"] = next((p for p in payments if p["provider"] == "stripe"), {})
+    act.taken["all_bills"] = next((p for p in payments if p["provider"] == act.online_way.rail), {})
 
 
 def run_step(act: DeskAct, name: str, step: Callable[[], None]) -> None:
@@ -753,17 +731,20 @@ def check_double_payment(checks: Checks, act: DeskAct, records: DeskRecords) -> 
     if act.surplus == "refund":
         checks.check(
             online is not None
-            and (online.provider, online.status, online.refunded_minor) == ("stripe", "refunded", view.owed)
+            and (online.provider, online.status, online.refunded_minor)
+            == (act.online_way.rail, "refunded", view.owed)
             and online.review_state is None,
             "the owner's online payment after it was paid at the desk: refunded at once (payment.surplus: refund)",
         )
         return
     checks.check(
         online is not None
-        and (online.provider, online.review_reason, online.allocations) == ("stripe", "duplicate", ())
+        and (online.provider, online.review_reason, online.allocations)
+        == (act.online_way.rail, "duplicate", ())
         and online.amount_minor == records.credited.get(online.payment_id) == view.owed
         and act.queued.get(online.payment_id) == "duplicate",
-        "the owner's online payment after it became credit, in the staff queue as a duplicate",
+        f"the owner's online payment ({act.online_way.label}) after it became credit, in the staff queue"
+        " as a duplicate",
     )
     owner = act.owners.get(view.unit)
     receipt_no = online.receipt_no if online else None
@@ -791,7 +772,7 @@ def check_refund(checks: Checks, act: DeskAct, records: DeskRecords) -> None:
         checks.check(
             len(automatic) == 1
             and (automatic[0].status, automatic[0].requested_by) == ("succeeded", SURPLUS),
-            f"refund: {unit}'s second payment went back through the Stripe stand-in by itself, once",
+            f"refund: {unit}'s second payment went back through the {act.online_way.rail} stand-in by itself, once",
         )
         return
     refund = records.refunds.get(act.refund.get("refund_id", ""))
@@ -804,7 +785,7 @@ def check_refund(checks: Checks, act: DeskAct, records: DeskRecords) -> None:
         and (refund.status, refund.amount_minor, refund.requested_by) == ("succeeded", amount, CASHIER)
         and bool(refund.provider_refund_id)
         and refund.approved_by == (ADMINS[0] if needs_approval else None),
-        f"refund: {money(amount, act.currency)} back through the Stripe stand-in, asked by {CASHIER}"
+        f"refund: {money(amount, act.currency)} back through the {act.online_way.rail} stand-in, asked by {CASHIER}"
         + (
             f", approved by {ADMINS[0]} (above {money(act.refund_approval_minor, act.currency)})"
             if needs_approval
@@ -1036,7 +1017,7 @@ def desk_summary_lines(act: DeskAct) -> list[str]:
         (
             "refund",
             u.double,
-            f"{m(refund.get('amount_minor'))} back through Stripe; asked by {refund.get('requested_by')},"
+            f"{m(refund.get('amount_minor'))} back through {act.online_way.rail}; asked by {refund.get('requested_by')},"
             f" approved by {approved_by}",
         ),
         (
@@ -1102,7 +1083,7 @@ class FirstMonth:
     period: str
     moment: datetime
     payers: set[str]
-    attempts: list[PaymentAttempt]
+    attempts: list[paying.OnlinePayment]
     notice_tokens: dict[str, set[str]]
     records: dict[str, Any]
     box: dict[str, Any]
@@ -1135,10 +1116,17 @@ def first_month(
     )
 
     payers = {u for u in notice_tokens if pays(u)}
-    say(f"{len(payers)} owners pay through checkout, {len(owners) - len(payers)} don't")
+    say(f"{len(payers)} owners pay online on the property's rails, {len(owners) - len(payers)} don't")
     jobs = [(u, sorted(notice_tokens[u])[0]) for u in sorted(payers)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        attempts = list(pool.map(lambda job: pay_as_owner(base, *job), jobs))
+        attempts = list(
+            pool.map(
+                lambda job: paying.pay(
+                    base, job[1], paying.OnlinePayment(job[0], online_way(config, job[0])), runtime
+                ),
+                jobs,
+            )
+        )
     failures = [a for a in attempts if not a.ok]
     for attempt in failures[:5]:
         say(f"  {attempt.unit_id}: {' -> '.join(attempt.steps)}: {attempt.error}")
@@ -1197,6 +1185,7 @@ def start_desk_act(
         unit_count=len(owners),
         surplus=config.payment.surplus,
         home_visits=config.payment.home_visits is not None,
+        online_way=paying.ways_of(config.payment.rails)[0],
     )
 
 
@@ -1223,7 +1212,7 @@ def second_act(
         ("front desk", lambda: take_full_payment(act, team)),
         ("partial payment", lambda: take_partial_payment(act, team)),
         ("overpayment", lambda: take_overpayment(act, team)),
-        ("double payment", lambda: pay_twice(act, team, drain)),
+        ("double payment", lambda: pay_twice(act, team, drain, runtime)),
         ("refund", lambda: refund_double_payment(act, team, drain)),
         ("void", lambda: void_mistaken_payment(act, team)),
         ("home visit", lambda: collect_at_home(act, team, slots)),
@@ -1244,7 +1233,7 @@ def second_act(
     team = DeskTeam.sign_in(base)  # a month on: yesterday's tokens (an hour) have expired
     unit = act.units.all_bills
     fresh = links_by_unit(read_outbox(http, base), owners).get(unit, set()) - month.notice_tokens[unit]
-    run_step(act, "all bills", lambda: pay_all_bills(act, team, fresh, drain))
+    run_step(act, "all bills", lambda: pay_all_bills(act, team, fresh, drain, runtime))
     after = read_desk_records(act, read_outbox(http, base))
     say("second cycle checked")
     return SecondAct(act, before, after)
@@ -1267,8 +1256,12 @@ def run_demo(
         missing = runtime.functions.missing
         if missing:
             raise RuntimeError(f"functions did not start: {missing}")
+        offered = ("stripe", runtime.standin), ("wechat_pay", runtime.wechatpay), ("alipay", runtime.alipay)
+        standins = {rail: standin for rail, standin in offered if rail in config.payment.rails}
         say(
-            f"gateway {runtime.base_url}, Stripe stand-in {runtime.stripe_base_url}; {runtime.units_imported}"
+            f"gateway {runtime.base_url}; stand-ins of the property's rails: "
+            + ", ".join(f"{rail} {standin.base_url}" for rail, standin in standins.items() if standin)
+            + f"; {runtime.units_imported}"
         )
         http = requests.Session()
         month = first_month(config, runtime=runtime, http=http, owners=owners, workers=workers, say=say)

@@ -14,35 +14,19 @@ lost payment lands, once.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from html import unescape
 from typing import Any
-from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 import requests
 
+from infra.local import paying
 from infra.local.demo import Checks, DeskTeam, drain_queues, expect, links_by_unit, move_clock, read_outbox
 
-DESKTOP = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
-PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
-WAYS = (("wechat_pay", DESKTOP), ("wechat_pay", PHONE), ("alipay", DESKTOP), ("alipay", PHONE))
+WAYS = paying.ways_of(("wechat_pay", "alipay"))  # on a computer and on a phone, each
 SWEEP = "orders-sweep"
-
-
-@dataclass
-class RailPayment:
-    unit_id: str
-    rail: str
-    device: str
-    owed_minor: int
-    steps: list[str] = field(default_factory=list)
-    order_id: str | None = None
-    came_back: bool = False
-    problem: str | None = None
 
 
 @dataclass
@@ -64,7 +48,7 @@ class BankWork:
 
 @dataclass
 class RailsAct:
-    payments: list[RailPayment] = field(default_factory=list)
+    payments: list[paying.OnlinePayment] = field(default_factory=list)
     first_morning: list[dict[str, Any]] = field(default_factory=list)  # items after a normal day
     second_morning: list[dict[str, Any]] = field(default_factory=list)  # items after the faults
     lost_order: str | None = None
@@ -72,70 +56,6 @@ class RailsAct:
     lost_landed: int = 0  # payments of the lost order once the sweep is back
     records: dict[str, Any] = field(default_factory=dict)
     bank: BankWork = field(default_factory=BankWork)
-
-
-def _form(page: str) -> tuple[str, dict[str, str]]:
-    """The page's first form: its action and its hidden fields."""
-    action = re.search(r'<form method="post" action="([^"]+)"', page)
-    if action is None:
-        raise RuntimeError("no form on the page")
-    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
-    return unescape(action.group(1)), {k: unescape(v) for k, v in fields.items()}
-
-
-def pay_through(
-    base: str, token: str, payment: RailPayment, runtime: Any, *, look_again: bool = True
-) -> None:
-    """An owner on the account page chooses a rail and pays there, as a browser would (and, with
-    ``look_again``, presses "I have paid" on the order page afterwards)."""
-    browser = requests.Session()
-    browser.headers["User-Agent"] = payment.device
-    page = browser.get(f"{base}/pay/{token}", timeout=60)
-    payment.steps.append(f"account page {page.status_code}")
-    started = browser.post(
-        f"{base}/pay/{token}/orders",
-        data={"rail": payment.rail, "bill": "all", "lang": "zh-CN"},
-        allow_redirects=False,
-        timeout=60,
-    )
-    payment.steps.append(f"start {started.status_code}")
-    where = started.headers.get("Location", "")
-    if started.status_code != 303 or not where:
-        raise RuntimeError(f"starting the order answered {started.status_code}")
-    if payment.rail == "wechat_pay" and payment.device == DESKTOP:
-        order_page = browser.get(urljoin(base, where), timeout=60).text
-        payment.order_id = where.split("/orders/", 1)[1].split("?", 1)[0]
-        code = re.search(r'data-code-url="([^"]+)"', order_page)
-        if code is None:
-            raise RuntimeError("no QR code on the order page")
-        scanned = requests.post(
-            f"{runtime.wechatpay.base_url}/_standin/scan",
-            json={"code_url": unescape(code.group(1))},
-            timeout=60,
-        )
-        payment.steps.append(f"scanned {scanned.status_code}")
-        expect(scanned, 200)
-        if not look_again:
-            return  # the owner closes the browser
-        done = browser.get(urljoin(base, where), timeout=60)  # "I have paid": the order page again
-        payment.came_back = done.status_code == 200 and "data-code-url" not in done.text
-        return
-    # The provider's page (WeChat Pay H5, Alipay's cashier): its Pay button, then back to us.
-    provider_page = browser.get(where, timeout=60)
-    payment.steps.append(f"provider page {provider_page.status_code}")
-    action, fields = _form(provider_page.text)
-    paid = browser.post(urljoin(provider_page.url, action), data=fields, allow_redirects=False, timeout=60)
-    payment.steps.append(f"paid {paid.status_code}")
-    back = paid.headers.get("Location", "")
-    if payment.rail == "alipay":
-        payment.order_id = _alipay_order(back)
-    landed = browser.get(back, timeout=60) if back else None
-    payment.came_back = landed is not None and landed.status_code == 200 and landed.url.startswith(base)
-
-
-def _alipay_order(return_url: str) -> str | None:
-    found = re.search(r"out_trade_no=([A-Za-z0-9]+)", return_url)
-    return found.group(1) if found else None
 
 
 def next_morning(now: datetime, tz: ZoneInfo) -> datetime:
@@ -169,15 +89,16 @@ def third_act(
             break
     if len(chosen) < len(WAYS) + 5:
         raise RuntimeError(f"the third act needs {len(WAYS) + 5} owing units with pay links")
-    say("third act: " + ", ".join(f"{u} pays by {r} on a {'phone' if d == PHONE else 'computer'}"
-                                  for (u, _, _), (r, d) in zip(chosen, WAYS, strict=False)))  # fmt: skip
-    for (unit_id, token, owed), (rail, device) in zip(chosen, WAYS, strict=False):
-        payment = RailPayment(unit_id, rail, device, owed)
-        try:
-            pay_through(base, token, payment, runtime)
-        except (RuntimeError, requests.RequestException) as exc:
-            payment.problem = str(exc)
-        act.payments.append(payment)
+    say(
+        "third act: "
+        + ", ".join(f"{u} pays by {way.label}" for (u, _, _), way in zip(chosen, WAYS, strict=False))
+    )
+    # Their earlier payments (the first month's, by the same rail perhaps): not counted below.
+    earlier = {
+        unit_id: {p.payment_id for p in PaymentRepository().of_unit(unit_id)} for unit_id, _, _ in chosen
+    }
+    for (unit_id, token, owed), way in zip(chosen, WAYS, strict=False):
+        act.payments.append(paying.pay(base, token, paying.OnlinePayment(unit_id, way, owed), runtime))
     drain_queues(http, base)
     try:
         bank_and_debit(act, base, chosen[len(WAYS) + 1 :], runtime=runtime, http=http, say=say)
@@ -197,11 +118,9 @@ def third_act(
     unit_id, token, owed = chosen[len(WAYS)]
     runtime.scheduler.paused.add(SWEEP)
     runtime.wechatpay.lose_next_notification()
-    lost = RailPayment(unit_id, "wechat_pay", DESKTOP, owed)
-    try:
-        pay_through(base, token, lost, runtime, look_again=False)
-    except (RuntimeError, requests.RequestException) as exc:
-        lost.problem = str(exc)
+    lost = paying.pay(
+        base, token, paying.OnlinePayment(unit_id, WAYS[0], owed), runtime, look_again=False
+    )  # WeChat Pay's QR code on a computer; the owner closes the browser
     act.lost_order = lost.order_id
     foreign = _foreign_alipay_payment(runtime, act.foreign_order)
     say(f"faults injected: WeChat Pay order {lost.order_id} paid, its notification lost, the sweep out; "
@@ -220,7 +139,9 @@ def third_act(
         p.unit_id: {
             "owed_after": (account_view(p.unit_id).owed_minor if account_view(p.unit_id) else None),
             "payments": [
-                r.payment_id for r in PaymentRepository().of_unit(p.unit_id) if r.provider == p.rail
+                r.payment_id
+                for r in PaymentRepository().of_unit(p.unit_id)
+                if r.provider == p.rail and r.payment_id not in earlier[p.unit_id]
             ],
         }
         for p in act.payments
@@ -354,12 +275,12 @@ def _foreign_alipay_payment(runtime: Any, out_trade_no: str) -> str:
 def verify_rails(act: RailsAct) -> Checks:
     checks = Checks()
     for payment in act.payments:
-        way = f"{payment.unit_id} by {payment.rail} on a {'phone' if payment.device == PHONE else 'computer'}"
+        way = f"{payment.unit_id} by {payment.way.label}"
         record = act.records.get(payment.unit_id, {})
         checks.check(
-            payment.problem is None and payment.came_back,
+            payment.ok,
             f"{way}: paid at the provider and back on our page"
-            + (f" ({payment.problem})" if payment.problem else ""),
+            + (f" ({payment.error})" if payment.error else ""),
         )
         checks.check(
             record.get("owed_after") == 0 and len(record.get("payments", [])) == 1,
@@ -406,8 +327,7 @@ def verify_rails(act: RailsAct) -> Checks:
 
 def rails_summary_lines(act: RailsAct) -> list[str]:
     lines = [
-        f"{p.unit_id}: {p.rail} ({'phone' if p.device == PHONE else 'computer'}) ¥{p.owed_minor / 100:.2f}, "
-        f"order {p.order_id}: {' -> '.join(p.steps)}"
+        f"{p.unit_id}: {p.way.label} ¥{p.owed_minor / 100:.2f}, order {p.order_id}: {' -> '.join(p.steps)}"
         for p in act.payments
     ]
     bank = act.bank

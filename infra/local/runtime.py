@@ -388,6 +388,8 @@ class LocalRuntime:
         targets = []
         for spec in self.functions.specs.values():
             for schedule in spec.schedules:
+                if not schedule.for_property(self.config):
+                    continue
                 targets.append(
                     ScheduledTarget(
                         name=schedule.name,

@@ -287,8 +287,13 @@ def test_each_schedule_runs_in_the_property_time_zone_with_retries_and_a_dead_le
 ):
     schedules = list(of_type(resources, "AWS::Scheduler::Schedule").values())
     ids = function_ids(resources)
-    expected = [(spec, s) for spec in manifest.FUNCTIONS for s in spec.schedules]
+    expected = [
+        (spec, s) for spec in manifest.FUNCTIONS for s in spec.schedules if s.for_property(demo_config)
+    ]
     assert len(schedules) == len(expected)
+    # Shanghai: orders to sweep (WeChat Pay, Alipay), no card autopay to charge
+    names = {s["Properties"]["Name"] for s in schedules}
+    assert "propdesk-demo-orders-sweep" in names and "propdesk-demo-autopay" not in names
     for spec, schedule in expected:
         (props,) = [
             s["Properties"] for s in schedules if s["Properties"]["Name"] == f"propdesk-demo-{schedule.name}"
@@ -891,3 +896,16 @@ def test_only_the_api_may_use_the_mandates_key_and_only_to_encrypt_and_decrypt(r
     assert len(users) == 1 and next(iter(users.values())) == {"kms:Encrypt", "kms:Decrypt"}
     (role,) = users
     assert "api" in role.lower()
+
+
+def test_a_property_gets_only_the_schedules_its_rails_need():
+    """A Stripe property with card autopay (harbour) charges cards daily and has no orders to sweep
+    every five minutes; the Shanghai demo sweeps its WeChat Pay and Alipay orders, charges no cards."""
+    from infra.config import load_config
+
+    def deployed(property_id):
+        config = load_config(property_id)
+        return {s.name for spec in manifest.FUNCTIONS for s in spec.schedules if s.for_property(config)}
+
+    assert deployed("harbour") == {"notice-run", "overdue-run", "reconcile", "autopay"}
+    assert deployed("demo") == {"notice-run", "overdue-run", "reconcile", "orders-sweep"}

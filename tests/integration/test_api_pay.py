@@ -26,6 +26,12 @@ from tests.route_events import LambdaContext, route_event
 
 
 @pytest.fixture
+def property_config(stripe_config):
+    """This module tests the Stripe rail: a property that offers it."""
+    return stripe_config
+
+
+@pytest.fixture
 def stripe_api(aws, monkeypatch):
     fake = FakeStripe()
     monkeypatch.setenv("STRIPE_API_BASE", fake.url)

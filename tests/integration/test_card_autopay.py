@@ -31,11 +31,11 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 
 @pytest.fixture
-def world(aws, demo_config, monkeypatch):
-    import_demo_units(demo_config, 4)
-    config = demo_config.model_copy(
+def world(aws, stripe_config, monkeypatch):
+    import_demo_units(stripe_config, 4)
+    config = stripe_config.model_copy(
         update={
-            "payment": demo_config.payment.model_copy(
+            "payment": stripe_config.payment.model_copy(
                 update={"card_autopay": CardAutopay(), "direct_debit": False}
             )
         }

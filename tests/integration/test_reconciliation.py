@@ -163,9 +163,15 @@ def test_an_amount_that_differs_is_a_difference_and_partial_lines_of_one_order_a
     )
 
 
-def test_stripe_s_charges_of_the_day_are_reconciled_too(aws, demo_config, monkeypatch):
-    """Stripe's statement is the day's charges (UTC), keyed by payment intent like our payments."""
+def test_stripe_s_charges_of_the_day_are_reconciled_too(aws, stripe_config, monkeypatch):
+    """Stripe's statement is the day's charges (UTC), keyed by payment intent like our payments
+    (on a property that offers Stripe)."""
     from ops_support import import_demo_units
+
+    from propdesk import naming
+
+    demo_config = stripe_config
+    monkeypatch.setenv(naming.PROPERTY_CONFIG_ENV, stripe_config.to_env_json())
 
     from propdesk.settings import get_settings
     from tests.refundtools import StripeWorld

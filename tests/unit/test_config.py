@@ -108,7 +108,17 @@ def test_a_rail_listed_twice_is_refused(tmp_path, demo_raw):
         load_config_file(_write(tmp_path, demo_raw))
 
 
+def test_card_autopay_needs_stripe_among_the_rails(demo_raw, tmp_path):
+    # GIVEN the Shanghai demo (WeChat Pay and Alipay) asking for card autopay
+    demo_raw["payment"]["direct_debit"] = False
+    demo_raw["payment"]["card_autopay"] = {"notice_days_before": 3}
+    # THEN it is refused with what to do
+    with pytest.raises(ConfigError, match=r"add stripe to payment\.rails"):
+        load_config_file(_write(tmp_path, demo_raw))
+
+
 def test_card_autopay_and_direct_debit_are_not_offered_together(demo_raw, tmp_path):
+    demo_raw["payment"]["rails"] = ["stripe", "wechat_pay", "alipay"]
     demo_raw["payment"]["card_autopay"] = {"notice_days_before": 3}
     with pytest.raises(ConfigError, match="collect the same bills"):
         load_config_file(_write(tmp_path, demo_raw))

@@ -417,4 +417,4 @@ def test_the_summary_has_a_line_per_scenario_even_when_one_stopped():
         "receipt",
         "next",
     ]
-    assert "? back through Stripe" in lines[6]
+    assert "? back through stripe" in lines[6]  # the rail of the online payment (Stripe by default)

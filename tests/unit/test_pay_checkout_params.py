@@ -9,11 +9,12 @@ from tests.paytools import make_bill
 NOW = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 
 
-def test_params_carry_lines_metadata_expiry_and_urls(demo_config):
+def test_params_carry_lines_metadata_expiry_and_urls(stripe_config):
+    # A CNY property that takes Alipay and WeChat Pay through Stripe's Checkout (where Stripe serves it)
     bill = make_bill()
     params = checkout_params(
         bill,
-        config=demo_config,
+        config=stripe_config,
         now=NOW,
         page_url="https://pay.example.test/pay/abc.def",
         locale="zh-CN",

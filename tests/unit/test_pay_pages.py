@@ -68,11 +68,11 @@ def page(v, config, locale="en", token="tok.en", **kwargs):
     return render_account_page(v, config=config, locale=locale, token=token, today=TODAY, **kwargs)
 
 
-def test_the_account_shows_what_is_owed_and_one_pay_button_for_all_of_it_first(demo_config):
-    # GIVEN an account with two open bills, one partly paid
+def test_the_account_shows_what_is_owed_and_one_pay_button_for_all_of_it_first(stripe_config):
+    # GIVEN an account with two open bills, one partly paid (a property that offers Stripe first)
     march = make_bill(period="2026-03")
     april = replace(make_bill(period="2026-04"), paid_minor=10000)
-    html = page(view(march, april), demo_config)
+    html = page(view(march, april), stripe_config)
     # THEN the amount due and the Pay-all button come before any bill
     owed = march.total_minor + april.total_minor - 10000
     assert f"Pay all: ¥{owed / 100:,.2f}" in html
@@ -87,16 +87,20 @@ def test_the_account_shows_what_is_owed_and_one_pay_button_for_all_of_it_first(d
     assert "Anna Liu" not in html  # nothing personal: whoever holds the link sees the page
 
 
-def test_one_open_bill_has_one_pay_button_per_rail(demo_config):
+def test_one_open_bill_has_one_pay_button_per_rail(demo_config, stripe_config):
     stripe_only = demo_config.model_copy(
         update={"payment": demo_config.payment.model_copy(update={"rails": ("stripe",)})}
     )
     html = page(view(make_bill()), stripe_only)
     assert html.count('name="bill"') == 1 and "Pay all: ¥327.27" in html
-    html = page(view(make_bill()), demo_config)  # Stripe, WeChat Pay and Alipay
-    assert html.count('name="bill" value="all"') == len(demo_config.payment.rails) == 3
+    html = page(view(make_bill()), stripe_config)  # Stripe, WeChat Pay and Alipay
+    assert html.count('name="bill" value="all"') == len(stripe_config.payment.rails) == 3
     assert html.count('id="pay"') == 1
     assert 'name="rail" value="wechat_pay"' in html and 'name="rail" value="alipay"' in html
+    # The Shanghai demo offers its own market's rails only: no card checkout at all.
+    html = page(view(make_bill()), demo_config, locale="zh-CN")
+    assert html.count('name="bill" value="all"') == 2 and "/checkout" not in html
+    assert "微信支付：¥327.27" in html and "支付宝：¥327.27" in html
 
 
 def test_an_owner_who_owes_can_book_a_home_visit_and_then_sees_it(demo_config):
@@ -152,7 +156,12 @@ def test_credit_voids_refunds_and_payments_under_review_are_told(demo_config):
 
 def test_the_account_page_in_chinese(demo_config):
     html = page(view(make_bill()), demo_config, locale="zh-CN")
-    assert "物业服务费" in html and "2026年3月" in html and "2026年3月15日" in html and "全部缴清" in html
+    assert (
+        "物业服务费" in html
+        and "2026年3月" in html
+        and "2026年3月15日" in html
+        and "微信支付：¥327.27" in html
+    )
     assert 'lang="zh-CN"' in html and "已逾期" in html
 
 

@@ -156,9 +156,10 @@ class CardAutopay(_Strict):
 
 
 class PaymentSettings(_Strict):
-    provider: Literal["stripe"] = "stripe"
     # The online rails the account page offers, in the order it shows them.
     rails: tuple[Literal["stripe", "wechat_pay", "alipay"], ...] = Field(default=("stripe",), min_length=1)
+    # The methods Stripe's Checkout offers (a Stripe property's): card, and where Stripe has them
+    # for the market, wallets such as paynow or alipay.
     payment_method_types: tuple[str, ...] = ("card",)
     # How long an owner's pay link stays valid.
     link_ttl_days: int = Field(default=60, ge=1, le=400)
