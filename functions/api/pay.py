@@ -22,7 +22,6 @@ from propdesk.payments import rails as offered
 from propdesk.payments.links import MAX_TOKEN_LENGTH, pay_links
 from propdesk.payments.port import PaymentProvider, ProviderRefused, device_of
 from propdesk.payments.port import ProviderUnavailable as RailUnavailable
-from propdesk.payments.stripe_provider import ProviderUnavailable
 from propdesk.services import autopay, checkout, debit, invoices, rails, receipts, renewal, visits
 from propdesk.services.errors import DeskError
 from propdesk.settings import get_settings
@@ -136,7 +135,7 @@ def start_checkout(
             links=pay_links(),
             choice=bill,
         )
-    except ProviderUnavailable:
+    except RailUnavailable:
         return _account_page(holder, lang, "unavailable_body", status=503)
     return redirect(started.redirect_url)
 
@@ -367,7 +366,7 @@ def owner_autopay_start(token: Token, lang: FormLang = None) -> Response[str]:
             cancel_url=f"{page_url}?lang={opened.locale}",
             locale=opened.locale,
         )
-    except ProviderUnavailable:
+    except RailUnavailable:
         return _account_page(holder_link, lang, "unavailable_body", status=503)
     return redirect(url)
 

@@ -45,14 +45,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from propdesk.payments import rails as offered
 from propdesk.payments.links import pay_links
-from propdesk.payments.port import NotificationRejected, PaymentProvider, ProviderPayment, ProviderRefund
-from propdesk.payments.stripe_provider import (
-    InvalidWebhook,
-    StripeCheckout,
-    StripeStatements,
-    stripe_keys,
-    verify_webhook,
+from propdesk.payments.port import (
+    NotificationRejected,
+    PaymentProvider,
+    ProviderEvent,
+    ProviderPayment,
+    ProviderRefund,
 )
+from propdesk.payments.stripe_provider import stripe_keys
 from propdesk.services import autopay, rails, reconcile
 from propdesk.services import refunds as refund_service
 from propdesk.services.payments import process_stripe_event
@@ -106,10 +106,15 @@ load_at_cold_start(HandlerSettings)
 
 
 def verify_stripe(body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
+    """Stripe's adapter verifies the event (offered for new payments or not: a refund or a
+    dispute of an earlier payment still comes); ``payments.events`` reads it."""
     try:
-        return verify_webhook(body, headers.get("stripe-signature"), stripe_keys().webhook_secret)
-    except InvalidWebhook as invalid:
-        raise (InvalidPayload if invalid.reason == "body" else InvalidSignature) from None
+        event = offered.adapter("stripe", get_settings()).parse_notification(headers, body)
+    except NotificationRejected as rejected:
+        raise (InvalidPayload if rejected.reason == "body" else InvalidSignature) from None
+    if not isinstance(event, ProviderEvent):
+        raise InvalidPayload
+    return dict(event.data)
 
 
 def _verifier(rail: str) -> Callable[[bytes, Mapping[str, str]], ProviderPayment | ProviderRefund]:
@@ -122,10 +127,13 @@ def _verifier(rail: str) -> Callable[[bytes, Mapping[str, str]], ProviderPayment
             logger.warning("notification for a rail the property does not offer", rail=rail)
             raise InvalidSignature from None
         try:
-            return provider.parse_notification(headers, body)
+            reported = provider.parse_notification(headers, body)
         except NotificationRejected as rejected:
             logger.warning("notification rejected", rail=rail, reason=rejected.reason)
             raise InvalidSignature from None
+        if isinstance(reported, ProviderEvent):  # an order rail speaks of its orders only
+            raise InvalidPayload
+        return reported
 
     return verify
 
@@ -225,11 +233,7 @@ def reconcile_rails() -> dict[str, Any]:
     results: dict[str, Any] = {}
     for rail in offered.reconciled_rails(config):
         try:
-            provider: Any = (
-                StripeStatements.from_settings(get_settings())
-                if rail == "stripe"
-                else offered.provider(rail, get_settings())
-            )
+            provider = offered.provider(rail, get_settings())
         except ConfigurationMissing as missing:
             logger.error("rail not configured", rail=rail, problem=str(missing))
             metrics.add_metric(name="Reconciliation_failed", unit=MetricUnit.Count, value=1)
@@ -291,7 +295,7 @@ def stripe_webhook() -> Response[WebhookAnswer]:
             config=config,
             livemode=livemode,
             now=datetime.now(UTC),
-            expire=lambda session_id: StripeCheckout.from_settings(get_settings()).expire_session(session_id),
+            expire=lambda session_id: offered.adapter("stripe", get_settings()).close(session_id),
             receipt_url=lambda record, owner_id: pay_links().receipt_url(
                 str(record.unit_id), record.payment_id, owner_id=owner_id, now=datetime.now(UTC)
             ),

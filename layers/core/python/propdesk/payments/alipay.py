@@ -186,7 +186,7 @@ class AlipayRail:
             raise ProviderRefused("ACQ.INVALID_PARAMETER", "Alipay's page and WAP pay take CNY only")
         common: dict[str, Any] = {
             "subject": _subject(request.description),
-            "out_trade_no": request.order_id,
+            "out_trade_no": request.our_order_id,
             "total_amount": minor_to_yuan(request.amount_minor),
             "return_url": request.return_url,
             "notify_url": request.notify_url,
@@ -201,7 +201,7 @@ class AlipayRail:
         else:
             signed = self._alipay.api_alipay_trade_page_pay(**common)
         return PaymentStart(
-            order_id=request.order_id, kind="redirect", redirect_url=f"{self._alipay._gateway}?{signed}"
+            order_id=request.our_order_id, kind="redirect", redirect_url=f"{self._alipay._gateway}?{signed}"
         )
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> ProviderPayment:

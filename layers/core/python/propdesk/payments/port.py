@@ -7,7 +7,9 @@ provider's real SDK. The product asks it to:
   next (a redirect to a hosted page, or a QR code to scan);
 - ``parse_notification``: verify and parse a notification (the provider's signature over the raw
   body, the resource decrypted where the provider encrypts it) into a ``ProviderPayment`` (or a
-  ``ProviderRefund``, for a refund the provider finished), or raise ``NotificationRejected``; ``answer``: the acknowledgement in the provider's format;
+  ``ProviderRefund``, for a refund the provider finished; or a ``ProviderEvent``, the verified
+  event of a provider whose events say more than the port has words for - Stripe's), or raise
+  ``NotificationRejected``; ``answer``: the acknowledgement in the provider's format;
 - ``query``: what the provider knows of an order (when a notification is late or lost);
 - ``close``: close an unpaid order, so it can no longer be paid;
 - ``refund``: refund part of a paid order, idempotently by our refund id;
@@ -23,7 +25,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 RailName = Literal["stripe", "wechat_pay", "alipay"]
 Device = Literal["desktop", "phone"]
@@ -64,24 +66,41 @@ class NotificationRejected(Exception):
 
 
 @dataclass(frozen=True)
+class PaymentLine:
+    """A line the provider's page lists (Stripe's Checkout does; WeChat Pay and Alipay show the
+    description)."""
+
+    name: str
+    amount_minor: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class PaymentRequest:
     """What the product asks a rail to collect."""
 
-    order_id: str  # ours: WeChat Pay's out_trade_no, Alipay's out_trade_no
+    # Ours: WeChat Pay's and Alipay's out_trade_no. Stripe numbers what it starts itself (None).
+    order_id: str | None = None
     amount_minor: int
     currency: str
     description: str  # shown to the owner by the provider (bill periods, unit)
     unit_id: str
     bill_ids: tuple[str, ...]
     expires_at: datetime  # aware
-    notify_url: str
     return_url: str  # where the owner's browser comes back to (redirect rails)
+    # Where the provider notifies: WeChat Pay and Alipay take it per order; Stripe's endpoint is
+    # set once, in its dashboard.
+    notify_url: str = ""
+    cancel_url: str | None = None  # where "back" on the provider's page goes (Stripe)
     device: Device = "desktop"
     client_ip: str | None = None  # WeChat Pay H5 needs the payer's IP
+    lines: tuple[PaymentLine, ...] = ()
+    locale: str = "zh-CN"  # the owner's, for the provider's page
 
     def __post_init__(self) -> None:
-        if not ORDER_ID.match(self.order_id):
+        if self.order_id is not None and not ORDER_ID.match(self.order_id):
             raise ValueError(f"order id {self.order_id!r} must be 6-32 letters or digits")
+        if not self.bill_ids:
+            raise ValueError("a payment is for at least one bill")
         if (
             isinstance(self.amount_minor, bool)
             or not isinstance(self.amount_minor, int)
@@ -90,6 +109,15 @@ class PaymentRequest:
             raise ValueError("the amount is a positive whole number of minor units")
         if self.expires_at.tzinfo is None:
             raise ValueError("expires_at must carry a time zone")
+        if sum(line.amount_minor for line in self.lines) not in (0, self.amount_minor):
+            raise ValueError("the lines add up to the amount")
+
+    @property
+    def our_order_id(self) -> str:
+        """The order id a rail that takes ours (WeChat Pay, Alipay) sends as out_trade_no."""
+        if self.order_id is None:
+            raise ValueError("this rail takes our order number: the request needs an order_id")
+        return self.order_id
 
 
 @dataclass(frozen=True)
@@ -135,6 +163,18 @@ class ProviderRefund:
 
 
 @dataclass(frozen=True)
+class ProviderEvent:
+    """A verified notification handed whole to the rail's own reader: Stripe's events carry more
+    than a payment or a refund (the bills in a session's metadata, card setups, disputes, delayed
+    failures, off-session charges), and ``payments.events`` reads them."""
+
+    rail: RailName
+    event_id: str
+    event_type: str
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class RefundResult:
     refund_id: str  # ours, sent as the provider's idempotency key (out_refund_no / out_request_no)
     provider_refund_id: str | None
@@ -176,7 +216,7 @@ class PaymentProvider(Protocol):
 
     def parse_notification(
         self, headers: Mapping[str, str], body: bytes
-    ) -> ProviderPayment | ProviderRefund: ...
+    ) -> ProviderPayment | ProviderRefund | ProviderEvent: ...
 
     def answer(self, *, ok: bool, message: str = "") -> Answer: ...
 

@@ -1,5 +1,5 @@
-"""The order rails a property offers (WeChat Pay, Alipay): which adapter serves each, and where
-its notifications come in. Stripe keeps its own checkout path (``services.checkout``)."""
+"""The rails a property offers: which adapter of the payment-provider port serves each (Stripe,
+WeChat Pay, Alipay), which of them take our orders, and where their notifications come in."""
 
 from __future__ import annotations
 
@@ -17,9 +17,20 @@ class RailNotOffered(LookupError):
 
 
 def provider(rail: str, settings: Settings) -> PaymentProvider:
-    """The adapter for ``rail``, if the property offers it."""
+    """The adapter for ``rail``, if the property offers it (for a new payment, a query, a day's
+    statement)."""
     if rail not in settings.property_config.payment.rails:
         raise RailNotOffered(rail)
+    return adapter(rail, settings)
+
+
+def adapter(rail: str, settings: Settings) -> PaymentProvider:
+    """The adapter for ``rail``, offered or not: a payment taken on a rail is refunded there, and
+    its events verified, after the property stops offering it for new payments."""
+    if rail == "stripe":
+        from propdesk.payments.stripe_provider import StripeRail
+
+        return StripeRail.from_settings(settings)
     if rail == "wechat_pay":
         from propdesk.payments.wechatpay import WeChatPayRail
 

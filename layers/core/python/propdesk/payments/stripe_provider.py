@@ -1,8 +1,11 @@
 """Stripe, through the real ``stripe`` SDK: Checkout Sessions and refunds out, signed webhook
 events in.
 
-``StripeCheckout`` creates hosted Checkout Sessions; ``StripeRefunds`` refunds payments;
-``StripeStatements`` gives a day's charges to the daily reconciliation. In the
+``StripeRail`` is Stripe behind the payment-provider port (``payments.port``), as WeChat Pay and
+Alipay are: it starts a Checkout Session, verifies an event, queries, closes, refunds and reads a
+day's statement, through the pieces below. ``StripeCheckout`` creates and expires hosted Checkout
+Sessions; ``StripeRefunds`` refunds payments; ``StripeStatements`` gives a day's charges to the
+daily reconciliation; ``StripeCards`` runs card autopay. In the
 local runtime ``api_base`` points the SDK at the Stripe stand-in; deployed, it is Stripe itself.
 ``verify_webhook`` checks an event's ``Stripe-Signature`` header against the raw body with the SDK
 (tolerance 300 s; a timestamp that far ahead is refused too) and returns the event as a plain
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
@@ -22,8 +26,24 @@ import stripe
 
 from propdesk import aws
 from propdesk.payments.events import StripeEventEnvelope
+from propdesk.payments.port import (
+    ORDER_CLOSED,
+    ORDER_OPEN,
+    ORDER_PAID,
+    Answer,
+    NotificationRejected,
+    PaymentLine,
+    PaymentRequest,
+    PaymentStart,
+    ProviderEvent,
+    ProviderPayment,
+    ProviderRefused,
+    RailName,
+    RefundResult,
+    Statement,
+    StatementLine,
+)
 from propdesk.payments.port import ProviderUnavailable as PortUnavailable
-from propdesk.payments.port import Statement, StatementLine
 from propdesk.settings import ConfigurationMissing, Settings
 
 
@@ -36,8 +56,9 @@ class InvalidWebhook(Exception):
         self.reason = reason
 
 
-class ProviderUnavailable(Exception):
-    """Stripe could not be reached or refused the request; the caller may try again."""
+class ProviderUnavailable(PortUnavailable):
+    """Stripe could not be reached or refused the request; the caller may try again (the port's
+    ``ProviderUnavailable``, as every rail's)."""
 
 
 @dataclass(frozen=True)
@@ -144,14 +165,9 @@ def _signed_at(sig_header: str) -> int | None:
     return None
 
 
-class RefundRefused(Exception):
+class RefundRefused(ProviderRefused):
     """Stripe refused the refund (more than is left, refunded already, no such payment): its error
-    ``code`` and message. Nothing was refunded."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+    ``code`` and message. Nothing was refunded (the port's ``ProviderRefused``)."""
 
 
 StripeRefundReason = Literal["duplicate", "fraudulent", "requested_by_customer"]
@@ -358,3 +374,179 @@ class StripeCards:
             return  # detached already
         except stripe.StripeError as exc:
             raise ProviderUnavailable(type(exc).__name__) from exc
+
+
+STRIPE_REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+# Stripe Checkout's own page locales for ours.
+CHECKOUT_LOCALES = {"zh-CN": "zh", "en": "en"}
+
+
+def session_params(request: PaymentRequest, *, property_id: str, methods: tuple[str, ...]) -> dict[str, Any]:
+    """The Checkout Session (payment mode) that collects ``request``: its lines (or one line for
+    the amount), the bills in the metadata, back to ``return_url`` with the session's id."""
+    currency = request.currency.lower()
+    lines = request.lines or (PaymentLine(request.description, request.amount_minor),)
+    metadata = {
+        "property_id": property_id,
+        "unit_id": request.unit_id,
+        "bill_ids": ",".join(request.bill_ids),
+    }
+    params: dict[str, Any] = {
+        "mode": "payment",
+        "line_items": [
+            {
+                "price_data": {
+                    "currency": currency,
+                    "unit_amount": line.amount_minor,
+                    "product_data": {"name": line.name},
+                },
+                "quantity": 1,
+            }
+            for line in lines
+        ],
+        "payment_method_types": list(methods),
+        "client_reference_id": request.bill_ids[0],
+        "metadata": metadata,
+        "payment_intent_data": {"metadata": metadata, "description": request.description},
+        "expires_at": int(request.expires_at.timestamp()),
+        "success_url": request.return_url,
+        "cancel_url": request.cancel_url or request.return_url,
+        "locale": CHECKOUT_LOCALES.get(request.locale, "auto"),
+    }
+    if "wechat_pay" in methods:
+        # Stripe requires the WeChat Pay client type for Checkout.
+        params["payment_method_options"] = {"wechat_pay": {"client": "web"}}
+    return params
+
+
+class StripeRail:
+    """``PaymentProvider`` for Stripe, made of the pieces above.
+
+    Stripe names what it starts: ``start`` answers the Checkout Session's id as the order, and
+    ``close`` expires a session. A payment is known by its payment intent, as our payments' ids
+    are (``stripe:pi_...``): ``refund`` and the statement's lines use it, and ``query`` takes
+    either. A notification is the verified event as a ``ProviderEvent``: Stripe's events carry
+    more than a payment or a refund (the bills in a session's metadata, card setups, disputes,
+    delayed failures, off-session charges), and ``payments.events`` reads them.
+    """
+
+    rail: RailName = "stripe"
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        webhook_secret: str,
+        property_id: str,
+        methods: tuple[str, ...] = ("card",),
+        api_base: str | None = None,
+    ) -> None:
+        self._client = _client(api_key, api_base)
+        self._checkout = StripeCheckout(api_key=api_key, api_base=api_base)
+        self._refunds = StripeRefunds(api_key=api_key, api_base=api_base)
+        self._statements = StripeStatements(api_key=api_key, api_base=api_base)
+        self._webhook_secret = webhook_secret
+        self.property_id = property_id
+        self.methods = tuple(methods)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StripeRail:
+        keys = stripe_keys()
+        config = settings.property_config
+        return cls(
+            api_key=keys.api_key,
+            webhook_secret=keys.webhook_secret,
+            property_id=config.property_id,
+            methods=tuple(config.payment.payment_method_types),
+            api_base=settings.stripe_api_base,
+        )
+
+    def start(self, request: PaymentRequest) -> PaymentStart:
+        session = self._checkout.create_session(
+            session_params(request, property_id=self.property_id, methods=self.methods)
+        )
+        return PaymentStart(order_id=session.session_id, kind="redirect", redirect_url=session.url)
+
+    def parse_notification(self, headers: Mapping[str, str], body: bytes) -> ProviderEvent:
+        lowered = {name.lower(): value for name, value in headers.items()}
+        try:
+            event = verify_webhook(body, lowered.get("stripe-signature"), self._webhook_secret)
+        except InvalidWebhook as invalid:
+            raise NotificationRejected(invalid.reason) from None
+        return ProviderEvent(
+            rail="stripe", event_id=str(event["id"]), event_type=str(event["type"]), data=event
+        )
+
+    def answer(self, *, ok: bool, message: str = "") -> Answer:
+        body = {"received": True} if ok else {"error": message or "refused"}
+        return Answer(200 if ok else 400, json.dumps(body), "application/json")
+
+    def query(self, order_id: str) -> ProviderPayment | None:
+        """A Checkout Session (``cs_...``) or a payment intent (``pi_...``) as Stripe has it."""
+        try:
+            if order_id.startswith("cs_"):
+                session = self._client.v1.checkout.sessions.retrieve(order_id)
+                intent = _id(session.payment_intent)
+                paid = session.status == "complete" and session.payment_status == "paid"
+                state = ORDER_PAID if paid else ORDER_CLOSED if session.status == "expired" else ORDER_OPEN
+                return ProviderPayment(
+                    rail="stripe",
+                    order_id=order_id,
+                    state=state,
+                    amount_minor=int(session.amount_total or 0),
+                    currency=str(session.currency or "").upper(),
+                    provider_payment_id=intent,
+                    method="card",
+                )
+            intent_obj = self._client.v1.payment_intents.retrieve(order_id)
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status == 404:
+                return None
+            raise ProviderRefused(exc.code or "invalid_request", exc.user_message or str(exc)) from exc
+        except stripe.StripeError as exc:
+            raise ProviderUnavailable(type(exc).__name__) from exc
+        status = intent_obj.status
+        state = ORDER_PAID if status == "succeeded" else ORDER_CLOSED if status == "canceled" else ORDER_OPEN
+        return ProviderPayment(
+            rail="stripe",
+            order_id=order_id,
+            state=state,
+            amount_minor=int(
+                intent_obj.amount_received or 0 if state == ORDER_PAID else intent_obj.amount or 0
+            ),
+            currency=str(intent_obj.currency or "").upper(),
+            provider_payment_id=intent_obj.id,
+            method="card",
+        )
+
+    def close(self, order_id: str) -> None:
+        self._checkout.expire_session(order_id)
+
+    def refund(
+        self, order_id: str, *, refund_id: str, amount_minor: int, total_minor: int, reason: str
+    ) -> RefundResult:
+        """Refund the payment intent ``order_id``; the refund id is Stripe's idempotency key.
+        ``reason``: one of Stripe's reason codes (anything else is the customer's request).
+        Posted when ``charge.refunded`` comes, so the result is processing."""
+        provider_refund_id = self._refunds.refund(
+            payment_ref=order_id,
+            amount_minor=amount_minor,
+            idempotency_key=refund_id,
+            reason=reason if reason in STRIPE_REFUND_REASONS else "requested_by_customer",  # type: ignore[arg-type]
+            metadata={
+                "property_id": self.property_id,
+                "refund_id": refund_id,
+                "payment_id": f"stripe:{order_id}",
+            },
+        )
+        return RefundResult(refund_id=refund_id, provider_refund_id=provider_refund_id, state="processing")
+
+    def statement(self, day: date) -> Statement:
+        return self._statements.statement(day)
+
+
+def _id(value: Any) -> str | None:
+    """An id, whether Stripe sent it as a string or expanded the object."""
+    if value is None or isinstance(value, str):
+        return value
+    return str(getattr(value, "id", "")) or None

@@ -186,7 +186,7 @@ class WeChatPayRail:
         code, message = self._call(
             self._wxpay.pay,
             description=request.description[:127],
-            out_trade_no=request.order_id,
+            out_trade_no=request.our_order_id,
             amount={"total": request.amount_minor, "currency": "CNY"},
             time_expire=request.expires_at.astimezone(UTC)
             .isoformat(timespec="seconds")
@@ -205,8 +205,8 @@ class WeChatPayRail:
             h5_url = str(answer["h5_url"])
             joiner = "&" if "?" in h5_url else "?"
             back = f"{h5_url}{joiner}redirect_url={quote(request.return_url, safe='')}"
-            return PaymentStart(order_id=request.order_id, kind="redirect", redirect_url=back)
-        return PaymentStart(order_id=request.order_id, kind="qr", qr_text=str(answer["code_url"]))
+            return PaymentStart(order_id=request.our_order_id, kind="redirect", redirect_url=back)
+        return PaymentStart(order_id=request.our_order_id, kind="qr", qr_text=str(answer["code_url"]))
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> ProviderPayment | ProviderRefund:
         lowered = {key.lower(): value for key, value in headers.items()}

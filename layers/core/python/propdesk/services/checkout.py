@@ -14,23 +14,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from propdesk.config import PropertyConfig
 from propdesk.domain.billing import Bill
+from propdesk.payments import rails as offered
 from propdesk.payments.links import PayLink, PayLinks
-from propdesk.payments.stripe_provider import CheckoutSession, StripeCheckout
+from propdesk.payments.port import PaymentLine, PaymentProvider, PaymentRequest
+from propdesk.payments.stripe_provider import session_params
 from propdesk.services.accounts import AccountView, account_view
 from propdesk.settings import get_settings
 from propdesk.store.accounts import AccountStore
 from propdesk.web.pages import choose_locale
 
 logger = Logger(child=True)
-
-# Stripe Checkout's own page locales for ours.
-CHECKOUT_LOCALES = {"zh-CN": "zh", "en": "en"}
 
 # Stripe wants a session's expires_at 30 minutes to 24 hours after it creates the session,
 # which is a moment after ``now``: a margin keeps the configured minimum valid, and the
@@ -45,10 +44,6 @@ def checkout_expires_at(now: datetime, minutes: int) -> int:
 
 class PayLinkRefused(Exception):
     """A unit without an account, or a link whose bill is not its unit's. No detail."""
-
-
-class CheckoutProvider(Protocol):
-    def create_session(self, params: dict[str, Any]) -> CheckoutSession: ...
 
 
 @dataclass(frozen=True)
@@ -96,6 +91,51 @@ def bills_to_pay(view: AccountView, choice: str | None) -> list[Bill]:
     return [bill for bill in owing if bill.bill_id == choice]
 
 
+def checkout_request(
+    bills: Bill | Sequence[Bill],
+    *,
+    config: PropertyConfig,
+    now: datetime,
+    page_url: str,
+    locale: str,
+) -> PaymentRequest:
+    """What a Checkout for ``bills`` (one bill, or every open bill of the unit) asks Stripe to
+    collect: what each still owes, line by line, the bills it is allocated to, and the way back
+    to the owner's page at ``page_url``."""
+    bills = [bills] if isinstance(bills, Bill) else list(bills)
+    if not bills or len({bill.unit_id for bill in bills}) != 1:
+        raise ValueError("a checkout pays one or more bills of one unit")
+    item_names = {item.code: item.name.get(locale) for item in config.fee_standard.items}
+    lines: list[PaymentLine] = []
+    # Each fee line of a bill not paid at all, unless that would pass Stripe's 100 line items:
+    # then one line per bill.
+    itemise = sum(len(b.lines) if b.paid_minor == 0 else 1 for b in bills) <= STRIPE_MAX_LINE_ITEMS
+    for bill in bills:
+        if bill.paid_minor == 0 and itemise:
+            lines += [
+                PaymentLine(f"{item_names.get(line.code, line.code)} · {bill.period}", line.amount_minor)
+                for line in bill.lines
+                if line.amount_minor > 0
+            ]
+        else:
+            lines.append(PaymentLine(f"{bill.unit_id} · {bill.period}", bill.total_minor - bill.paid_minor))
+    unit_id = bills[0].unit_id
+    return PaymentRequest(
+        amount_minor=sum(line.amount_minor for line in lines),
+        currency=bills[0].currency,
+        description=f"{unit_id} {' '.join(bill.period for bill in bills)}",
+        unit_id=unit_id,
+        bill_ids=tuple(bill.bill_id for bill in bills),
+        expires_at=datetime.fromtimestamp(
+            checkout_expires_at(now, config.payment.checkout_expiry_minutes), tz=UTC
+        ),
+        return_url=f"{page_url}/return?session_id={{CHECKOUT_SESSION_ID}}",
+        cancel_url=page_url,
+        lines=tuple(lines),
+        locale=locale,
+    )
+
+
 def checkout_params(
     bills: Bill | Sequence[Bill],
     *,
@@ -104,63 +144,11 @@ def checkout_params(
     page_url: str,
     locale: str,
 ) -> dict[str, Any]:
-    """The Checkout Session request for ``bills`` (one bill, or every open bill of the unit):
-    what each still owes, our metadata (the unit and the bills, which the payment is allocated
-    to), and the way back to the owner's page at ``page_url``."""
-    bills = [bills] if isinstance(bills, Bill) else list(bills)
-    if not bills or len({bill.unit_id for bill in bills}) != 1:
-        raise ValueError("a checkout pays one or more bills of one unit")
-    item_names = {item.code: item.name.get(locale) for item in config.fee_standard.items}
-    currency = bills[0].currency.lower()
-    line_items: list[dict[str, Any]] = []
-    # Each fee line of a bill not paid at all, unless that would pass Stripe's 100 line items:
-    # then one line per bill.
-    itemise = sum(len(b.lines) if b.paid_minor == 0 else 1 for b in bills) <= STRIPE_MAX_LINE_ITEMS
-    for bill in bills:
-        if bill.paid_minor == 0 and itemise:
-            line_items += [
-                {
-                    "price_data": {
-                        "currency": currency,
-                        "unit_amount": line.amount_minor,
-                        "product_data": {"name": f"{item_names.get(line.code, line.code)} · {bill.period}"},
-                    },
-                    "quantity": 1,
-                }
-                for line in bill.lines
-                if line.amount_minor > 0
-            ]
-        else:
-            line_items.append(
-                {
-                    "price_data": {
-                        "currency": currency,
-                        "unit_amount": bill.total_minor - bill.paid_minor,
-                        "product_data": {"name": f"{bill.unit_id} · {bill.period}"},
-                    },
-                    "quantity": 1,
-                }
-            )
-    unit_id = bills[0].unit_id
-    bill_ids = ",".join(bill.bill_id for bill in bills)
-    metadata = {"property_id": config.property_id, "unit_id": unit_id, "bill_ids": bill_ids}
-    periods = " ".join(bill.period for bill in bills)
-    params: dict[str, Any] = {
-        "mode": "payment",
-        "line_items": line_items,
-        "payment_method_types": list(config.payment.payment_method_types),
-        "client_reference_id": bills[0].bill_id,
-        "metadata": metadata,
-        "payment_intent_data": {"metadata": metadata, "description": f"{unit_id} {periods}"},
-        "expires_at": checkout_expires_at(now, config.payment.checkout_expiry_minutes),
-        "success_url": f"{page_url}/return?session_id={{CHECKOUT_SESSION_ID}}",
-        "cancel_url": page_url,
-        "locale": CHECKOUT_LOCALES.get(locale, "auto"),
-    }
-    if "wechat_pay" in config.payment.payment_method_types:
-        # Stripe requires the WeChat Pay client type for Checkout.
-        params["payment_method_options"] = {"wechat_pay": {"client": "web"}}
-    return params
+    """The Checkout Session request Stripe's adapter makes for ``bills``."""
+    request = checkout_request(bills, config=config, now=now, page_url=page_url, locale=locale)
+    return session_params(
+        request, property_id=config.property_id, methods=tuple(config.payment.payment_method_types)
+    )
 
 
 def start_checkout(
@@ -173,10 +161,11 @@ def start_checkout(
     links: PayLinks,
     choice: str | None = None,
     store: AccountStore | None = None,
-    provider: CheckoutProvider | None = None,
+    provider: PaymentProvider | None = None,
 ) -> CheckoutStart:
-    """A fresh Checkout Session for the chosen open bills (``choice``: a bill id, or all), noted
-    on the account; with nothing owed, back to the page, which says so."""
+    """A fresh Checkout Session for the chosen open bills (``choice``: a bill id, or all), started
+    through Stripe's adapter of the payment-provider port and noted on the account; with nothing
+    owed, back to the page, which says so."""
     store = store or AccountStore()
     opened = open_account(link, lang=lang, config=config, store=store)
     bills = bills_to_pay(opened.view, choice)
@@ -186,20 +175,17 @@ def start_checkout(
         return CheckoutStart(
             redirect_url=f"{page_url}?lang={opened.locale}&notice=nothing_owed", session_id=None
         )
-    provider = provider or StripeCheckout.from_settings(get_settings())
-    params = checkout_params(bills, config=config, now=now, page_url=page_url, locale=opened.locale)
-    session = provider.create_session(params)
+    provider = provider or offered.adapter("stripe", get_settings())
+    request = checkout_request(bills, config=config, now=now, page_url=page_url, locale=opened.locale)
+    started = provider.start(request)
+    if started.redirect_url is None:
+        raise ValueError("Stripe's Checkout is a page to go to")
     assert opened.view.account is not None
-    store.add_session(
-        opened.view.account,
-        session.session_id,
-        expires_at=datetime.fromtimestamp(params["expires_at"], tz=UTC),
-        now=now,
-    )
+    store.add_session(opened.view.account, started.order_id, expires_at=request.expires_at, now=now)
     logger.info(
-        "checkout session created", unit_id=link.unit_id, bills=len(bills), session_id=session.session_id
+        "checkout session created", unit_id=link.unit_id, bills=len(bills), session_id=started.order_id
     )
-    return CheckoutStart(redirect_url=session.url, session_id=session.session_id)
+    return CheckoutStart(redirect_url=started.redirect_url, session_id=started.order_id)
 
 
 def payment_confirmed(view: AccountView, session_id: str | None) -> bool:

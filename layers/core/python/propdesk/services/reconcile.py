@@ -34,8 +34,8 @@ logger = Logger(child=True)
 
 
 class StatementSource(Protocol):
-    """What the reconciliation asks of a rail: its name and a day's statement (every order rail's
-    adapter, and Stripe's ``StripeStatements``)."""
+    """What the reconciliation asks of a rail: its name and a day's statement (every rail's
+    adapter of the payment-provider port)."""
 
     rail: str
 

@@ -43,7 +43,6 @@ from propdesk.payments import port
 from propdesk.payments.events import PROVIDER as STRIPE
 from propdesk.payments.events import ChargeRefunded, CheckoutFailed, DisputeOpened
 from propdesk.payments.links import pay_links
-from propdesk.payments.stripe_provider import ProviderUnavailable, RefundRefused, StripeRefunds
 from propdesk.queues import QueueProducer
 from propdesk.services.errors import DeskError
 from propdesk.settings import get_settings
@@ -81,9 +80,6 @@ MAX_ATTEMPTS = 8
 
 Kind = Literal["refund", "dispute"]
 Notify = Callable[[Sequence[MessageRequest]], Any]
-# Sends a refund to the payment's provider; the provider's refund id. Raises RefundRefused (the
-# provider said no: nothing moved) or ProviderUnavailable (try again).
-Provider = Callable[[RefundRecord, PaymentRecord, PropertyConfig], str]
 CreditPaid = Callable[[str], dict[str, int]]  # unit id -> {bill id: what the account's credit paid of it}
 
 
@@ -570,42 +566,28 @@ def _open(
     raise DeskError(409, "busy", "The payment kept changing; try again.")
 
 
-def stripe_refund(refund: RefundRecord, payment: PaymentRecord, config: PropertyConfig) -> str:
-    """Send ``refund`` through Stripe's Refunds API, keyed on the refund id (a retry is one refund)."""
-    return StripeRefunds.from_settings(get_settings()).refund(
-        payment_ref=payment.payment_id.removeprefix(f"{STRIPE}:"),
-        amount_minor=refund.amount_minor,
-        idempotency_key=refund.refund_id,
-        reason="duplicate" if refund.requested_by == SURPLUS else "requested_by_customer",
-        metadata={
-            "property_id": config.property_id,
-            "refund_id": refund.refund_id,
-            "payment_id": payment.payment_id,
-        },
-    )
-
-
 def rail_refund(refund: RefundRecord, payment: PaymentRecord, config: PropertyConfig) -> port.RefundResult:
-    """Send ``refund`` through the payment's own rail (WeChat Pay, Alipay), keyed on the refund
-    id (the provider's out_refund_no / out_request_no: a retry is one refund)."""
+    """Send ``refund`` through the payment's own rail's adapter (Stripe, WeChat Pay, Alipay),
+    keyed on the refund id (Stripe's idempotency key, WeChat Pay's out_refund_no, Alipay's
+    out_request_no: a retry is one refund). The payment's rail, offered for new payments or not."""
     from propdesk.payments import rails as offered
 
-    provider = offered.provider(payment.provider, get_settings())
-    return provider.refund(
+    reason = refund.reason or "物业费退款"
+    if payment.provider == STRIPE:  # Stripe takes a reason code
+        reason = "duplicate" if refund.requested_by == SURPLUS else "requested_by_customer"
+    return offered.adapter(payment.provider, get_settings()).refund(
         payment.payment_id.split(":", 1)[1],
         refund_id=refund.refund_id,
         amount_minor=refund.amount_minor,
         total_minor=payment.amount_minor,
-        reason=refund.reason or "物业费退款",
+        reason=reason,
     )
 
 
-def _execute(
-    refund: RefundRecord, *, config: PropertyConfig, now: datetime, stores: Stores, provider: Provider
-) -> RefundRecord:
-    """Send an approved refund: through Stripe (posted when Stripe confirms), through WeChat Pay or
-    Alipay (posted at once when the rail says it is done, else when it confirms), or at the desk
-    (posted now)."""
+def _execute(refund: RefundRecord, *, config: PropertyConfig, now: datetime, stores: Stores) -> RefundRecord:
+    """Send an approved refund: through the payment's rail (posted at once when the rail says it
+    is done, as Alipay does; else when it confirms: Stripe's charge.refunded, WeChat Pay's
+    REFUND.SUCCESS), or at the desk (posted now)."""
     if refund.status != APPROVED:
         return refund
     payment = stores.accounts.snapshot(payment_id=refund.payment_id).payment
@@ -615,22 +597,17 @@ def _execute(
         return _pay_out_at_desk(refund, config=config, now=now, stores=stores)
     name = PROVIDER_NAMES.get(payment.provider, payment.provider)
     try:
-        if payment.provider in ORDER_RAILS:
-            result = rail_refund(refund, payment, config)
-            if result.state == "succeeded":
-                logger.info(
-                    "refund done by the rail", refund_id=refund.refund_id, payment_id=refund.payment_id
-                )
-                return settle_now(
-                    refund.refund_id, result.provider_refund_id, config=config, now=now, stores=stores
-                )
-            provider_refund_id = result.provider_refund_id or refund.refund_id
-        else:
-            provider_refund_id = provider(refund, payment, config)
-    except (RefundRefused, port.ProviderRefused) as refused:
+        result = rail_refund(refund, payment, config)
+        if result.state == "succeeded":
+            logger.info("refund done by the rail", refund_id=refund.refund_id, payment_id=refund.payment_id)
+            return settle_now(
+                refund.refund_id, result.provider_refund_id, config=config, now=now, stores=stores
+            )
+        provider_refund_id = result.provider_refund_id or refund.refund_id
+    except port.ProviderRefused as refused:
         _fail(refund.refund_id, code=refused.code, now=now, stores=stores)
         raise DeskError(409, "provider_refused", f"{name} refused the refund: {refused.message}") from None
-    except (ProviderUnavailable, port.ProviderUnavailable):
+    except port.ProviderUnavailable:
         raise DeskError(
             503,
             "provider_unavailable",
@@ -787,7 +764,6 @@ def start_refund(
     now: datetime,
     store: AccountStore | None = None,
     refunds: RefundRepository | None = None,
-    provider: Provider = stripe_refund,
     notify: Notify | None = None,
     credit_paid: CreditPaid | None = None,
 ) -> Started:
@@ -805,7 +781,7 @@ def start_refund(
         needs_approval=True,
     )
     assert started is not None
-    refund = _execute(started.refund, config=config, now=now, stores=stores, provider=provider)
+    refund = _execute(started.refund, config=config, now=now, stores=stores)
     return replace(started, refund=refund)
 
 
@@ -817,7 +793,6 @@ def approve_refund(
     now: datetime,
     store: AccountStore | None = None,
     refunds: RefundRepository | None = None,
-    provider: Provider = stripe_refund,
     notify: Notify | None = None,
     credit_paid: CreditPaid | None = None,
 ) -> RefundRecord:
@@ -833,7 +808,7 @@ def approve_refund(
             )
         if current.status == APPROVED and current.approved_by:
             # Approved before, and the provider could not be reached then: send it now.
-            return _execute(current, config=config, now=now, stores=stores, provider=provider)
+            return _execute(current, config=config, now=now, stores=stores)
         if current.status != PENDING_APPROVAL:
             raise DeskError(
                 409, "not_pending", f"This refund is not waiting for approval (it is {current.status})."
@@ -852,7 +827,7 @@ def approve_refund(
         if stores.refunds.write(changed=[approved], entries=[entry]) is Written.WRITTEN:
             logger.info("refund approved", refund_id=refund_id, payment_id=current.payment_id)
             approved = replace(approved, version=(current.version or 0) + 1)
-            return _execute(approved, config=config, now=now, stores=stores, provider=provider)
+            return _execute(approved, config=config, now=now, stores=stores)
     raise DeskError(409, "busy", "The refund kept changing; read it again.")
 
 
@@ -865,7 +840,6 @@ def refund_from_queue(
     now: datetime,
     store: AccountStore | None = None,
     refunds: RefundRepository | None = None,
-    provider: Provider = stripe_refund,
     notify: Notify | None = None,
     credit_paid: CreditPaid | None = None,
 ) -> tuple[RefundRecord, PaymentRecord]:
@@ -878,7 +852,7 @@ def refund_from_queue(
     existing = stores.refunds.get(queue_refund_id(payment_id))
     if existing is not None:
         # The same resolution again (a retry): that refund, sent if it was not yet.
-        refund = _execute(existing, config=config, now=now, stores=stores, provider=provider)
+        refund = _execute(existing, config=config, now=now, stores=stores)
         after = stores.accounts.snapshot(payment_id=payment_id).payment
         assert after is not None
         return refund, after
@@ -900,7 +874,7 @@ def refund_from_queue(
         from_queue=note or "refund",
     )
     assert started is not None
-    refund = _execute(started.refund, config=config, now=now, stores=stores, provider=provider)
+    refund = _execute(started.refund, config=config, now=now, stores=stores)
     after = stores.accounts.snapshot(payment_id=payment_id).payment
     assert after is not None
     return refund, after
@@ -927,7 +901,6 @@ def refund_surplus(
     now: datetime,
     store: AccountStore | None = None,
     refunds: RefundRepository | None = None,
-    provider: Provider = stripe_refund,
     notify: Notify | None = None,
 ) -> RefundRecord | None:
     """Refund in full a payment that landed as a duplicate, through its provider (safe to repeat:
@@ -946,7 +919,7 @@ def refund_surplus(
     )
     if started is None:
         return None
-    return _execute(started.refund, config=config, now=now, stores=stores, provider=provider)
+    return _execute(started.refund, config=config, now=now, stores=stores)
 
 
 # --- Stripe's events -----------------------------------------------------------------------------
