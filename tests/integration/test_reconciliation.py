@@ -5,6 +5,7 @@ have that Alipay doesn't each become an item for staff, counted for the alarm, o
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import time_machine
@@ -150,7 +151,6 @@ def test_an_amount_that_differs_is_a_difference_and_partial_lines_of_one_order_a
             StatementLine("PD1", "T1", "payment", 1000, "CNY", now),
             StatementLine("PD2", "T2", "payment", 500, "CNY", now),
             StatementLine("PD2", "T2", "payment", 500, "CNY", now),
-            StatementLine("PD3", "T3", "refund", 200, "CNY", now),
         ),
     )
     ours = [_record("alipay:PD1", 999), _record("alipay:PD2", 1000)]
@@ -209,3 +209,28 @@ def test_stripe_s_charges_of_the_day_are_reconciled_too(aws, stripe_config, monk
     differences = [d for day in result["stripe"] for d in day["differences"]]
     assert [(d["type"], d["payment_id"]) for d in differences] == [("provider_only", f"stripe:{lost}")]
     assert recorded != lost
+
+
+def test_a_refund_the_provider_made_and_we_did_not_post_is_a_difference():
+    """The provider's refund lines against our payments' refunded totals (any day's)."""
+    now = datetime.now(UTC)
+    statement = Statement(
+        rail="wechat_pay",
+        day=now.date(),
+        lines=(
+            StatementLine("PD1", "T1", "refund", 300, "CNY", now),  # posted: nothing to say
+            StatementLine("PD2", "T2", "refund", 200, "CNY", now),  # two refunds of one order
+            StatementLine("PD2", "T2", "refund", 100, "CNY", now),
+            StatementLine("PD9", "T9", "refund", 50, "CNY", now),  # an order we never had
+        ),
+    )
+    posted = replace(_record("wechat_pay:PD1", 1000), refunded_minor=300)
+    half = replace(_record("wechat_pay:PD2", 1000), refunded_minor=200)  # the second confirmation lost
+    found = compare("wechat_pay", statement, [], {"wechat_pay:PD1": posted, "wechat_pay:PD2": half})
+    assert [(d.type, d.payment_id, d.provider_minor, d.ours_minor) for d in found] == [
+        ("refund_not_posted", "wechat_pay:PD2", 300, 200),
+        ("refund_unknown", "wechat_pay:PD9", 50, None),
+    ]
+    # once the lost confirmation is posted, the same statement says nothing more of PD2
+    settled = {"wechat_pay:PD1": posted, "wechat_pay:PD2": replace(half, refunded_minor=300)}
+    assert [d.type for d in compare("wechat_pay", statement, [], settled)] == ["refund_unknown"]

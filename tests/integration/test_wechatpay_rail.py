@@ -328,3 +328,36 @@ def test_a_refund_that_bounced_at_the_payer_s_bank_keeps_its_hold_for_staff(wech
     assert record_rail_refund(done, config=config, now=now) == "already_recorded"
     [payment] = PaymentRepository().of_unit("A-101")
     assert (payment.refunded_minor, payment.refund_pending_minor) == (1000, 0)
+
+
+def test_payments_29_a_refund_whose_confirmation_was_lost_is_found_by_the_next_morning_s_reconciliation(
+    wechat,
+):
+    from infra.local.events import staff_claims
+    from propdesk.payments.alipay import BEIJING
+
+    standin, _ = wechat
+    bill = store_bill(make_bill("A-101", "2026-12", owner_id="O0001"))
+    order_id = order_of(start(pay_token(bill)))
+    standin.scan(OrderRepository().get(order_id).start_url)[1].wait()
+    standin.refund_delay_s = None
+    body = {"request_id": "wechat-refund-lost", "amount_minor": 3000, "reason": "多收了"}
+    event = route_event(
+        "start_refund",
+        params={"payment_id": f"wechat_pay:{order_id}"},
+        body=body,
+        claims=staff_claims("cashier", sub="cashier-li"),
+    )
+    refund = json.loads(api_handler(event, LambdaContext())["body"])
+    # WHEN WeChat Pay finishes the refund and its REFUND.SUCCESS never reaches us
+    standin.lose_next_notification()
+    standin.settle_refund(refund["refund_id"])
+    assert PaymentRepository().of_unit("A-101")[0].refunded_minor == 0
+    # THEN the next morning's reconciliation finds the refund the statement has and we did not post
+    tomorrow = datetime.now(UTC).astimezone(BEIJING).date() + timedelta(days=1)
+    with time_machine.travel(datetime(tomorrow.year, tomorrow.month, tomorrow.day, 10, 30, tzinfo=BEIJING)):
+        result = webhook_handler({"action": "reconcile"}, LambdaContext())
+    found = [d for day in result["wechat_pay"] for d in day["differences"]]
+    assert [(d["type"], d["order_id"], d["provider_minor"], d["ours_minor"]) for d in found] == [
+        ("refund_not_posted", order_id, 3000, 0)
+    ]
