@@ -16,9 +16,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from api.responses import json_error, json_ok
 from propdesk.config import PropertyConfig
 from propdesk.services import reports
-from propdesk.services.notices import plan_cycle
+from propdesk.services.errors import DeskError
+from propdesk.services.notices import OutOfTurn, check_cycle, plan_cycle
 from propdesk.services.units import import_units_csv
 from propdesk.settings import get_settings
+from propdesk.web.access import StaffUser, caller_of
 from propdesk.web.http import endpoint
 from propdesk.web.schemas import (
     PERIOD_PATTERN,
@@ -26,6 +28,7 @@ from propdesk.web.schemas import (
     BillDetail,
     BillsPage,
     CollectionSummaryOut,
+    CycleOutOfTurnIn,
     CycleQueued,
     ImportResult,
 )
@@ -111,6 +114,16 @@ def issue_cycle(
     period: Annotated[
         str, Path(pattern=PERIOD_PATTERN, description="Billing period, YYYY-MM", examples=["2027-01"])
     ],
+    body: CycleOutOfTurnIn | None = None,
 ) -> Response[CycleQueued]:
+    config = get_settings().property_config
+    staff = caller_of(router.context)
+    assert isinstance(staff, StaffUser)
+    now = datetime.now(UTC)
+    out_of_turn = OutOfTurn(reason=body.reason, staff_id=staff.sub) if body is not None else None
+    try:
+        check_cycle(period, config=config, today=local_today(config), out_of_turn=out_of_turn, now=now)
+    except DeskError as error:
+        raise ErrorAnswer(json_error(error.status, error.code, error.message)) from None
     result = plan_cycle(period)
     return json_ok({"period": period, "units": result.units, "batches": result.batches}, status=202)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
 import time_machine
 from ops_support import drain, drain_json, import_demo_units
 
@@ -13,6 +14,7 @@ from notices.handler import lambda_handler
 from propdesk import naming
 from propdesk.messaging.requests import parse_message
 from propdesk.payments.links import verify_pay_link
+from propdesk.services.errors import DeskError
 from propdesk.services.units import import_units_csv
 from propdesk.store.bills import BillRepository
 from propdesk.store.models import BillItem, LedgerItem
@@ -126,3 +128,14 @@ def test_malformed_batch_fails_only_itself(aws, demo_config):
     failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
     assert failed == {event["Records"][0]["messageId"], event["Records"][1]["messageId"]}
     assert BillItem.count() == 1
+
+
+def test_the_scheduled_run_bills_nothing_for_a_period_with_no_fee_standard_in_force(aws, demo_config):
+    _import(demo_config)
+    # GIVEN the notice day of 2025-12, before the demo's standard takes effect (2026-01-01)
+    with time_machine.travel(datetime(2025, 11, 16, 1, 0, tzinfo=UTC), tick=False):
+        # WHEN the schedule fires THEN the run fails (the function's error alarm) and queues nothing
+        with pytest.raises(DeskError) as refused:
+            lambda_handler(scheduler_event({"action": "plan_cycle"}), LambdaContext())
+        assert drain(aws["NOTICES_QUEUE_URL"]) == []
+    assert refused.value.code == "no_fee_standard" and "2025-12" in refused.value.message

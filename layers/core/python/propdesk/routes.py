@@ -771,9 +771,18 @@ ROUTES: tuple[Route, ...] = (
         function="api",
         audience=Staff((ROLE_ADMIN,)),
         summary="Issue a billing cycle now",
-        description="Queues every unit's bill and notice for the period; safe to repeat.",
+        description="Queues every unit's bill and notice for the period; safe to repeat. Only the "
+        "next period (the one whose notice day has come and whose following period's has not) is "
+        'issued as is; any other needs a JSON body with a reason and "confirm": "backdated", and '
+        "is written to the ledger. A period with no fee standard in force is never billed.",
         tag="Billing cycles",
-        max_body_bytes=0,
+        max_body_bytes=2 * KIB,
+        responses=MappingProxyType(
+            {
+                409: "Not the next period, and no reason with the word backdated",
+                422: "No fee standard in force for the period",
+            }
+        ),
     ),
     Route(
         key="create_ticket",

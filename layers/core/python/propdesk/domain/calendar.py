@@ -66,6 +66,12 @@ def reminder_date(period: str, calendar: BillingCalendar) -> date:
     return due_date(period, calendar) - timedelta(days=calendar.reminder_offset_days)
 
 
+def next_to_notice(today: date, calendar: BillingCalendar) -> str:
+    """The period whose notice window holds ``today``: its notice day is today or before, the
+    following period's is after. The one period a cycle may be issued for without a reason."""
+    return period_of(today + timedelta(days=calendar.notice_lead_days))
+
+
 def period_noticed_on(today: date, calendar: BillingCalendar) -> str | None:
     """The period whose notice date is ``today``, or None on any other day."""
     start = today + timedelta(days=calendar.notice_lead_days)

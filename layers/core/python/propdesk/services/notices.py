@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -22,11 +22,19 @@ from pydantic import BaseModel, ConfigDict, Field
 from propdesk.config import PropertyConfig
 from propdesk.domain.accounts import OpenBill, allocate
 from propdesk.domain.billing import STATUS_OPEN, STATUS_PAID, Bill, compute_bill
-from propdesk.domain.calendar import PERIOD_PATTERN, parse_period, period_noticed_on
+from propdesk.domain.calendar import (
+    PERIOD_PATTERN,
+    first_day,
+    next_to_notice,
+    notice_date,
+    parse_period,
+    period_noticed_on,
+)
 from propdesk.messaging.requests import MESSAGES_QUEUE, MessageRequest
 from propdesk.naming import NOTICES_QUEUE
 from propdesk.payments.links import pay_links
 from propdesk.queues import Producer, QueueProducer
+from propdesk.services.errors import DeskError
 from propdesk.store import ledger
 from propdesk.store.accounts import Account, AccountStore, Entry, Posting, PostResult
 from propdesk.store.units import UnitRepository
@@ -80,6 +88,67 @@ def plan_cycle(
     return PlanResult(period=period, units=count, batches=sent)
 
 
+BACKDATED = "backdated"  # the word an admin types to issue a period out of turn
+
+
+@dataclass(frozen=True)
+class OutOfTurn:
+    """Why an admin issues a period other than the next one (kept in the ledger)."""
+
+    reason: str
+    staff_id: str
+
+
+def check_standard(period: str, config: PropertyConfig) -> None:
+    """A period is billed under the fee standard in force for it: one that takes effect on or
+    before its first day. None in force: ``DeskError`` 422, nothing is billed."""
+    standard = config.fee_standard
+    if first_day(period) < standard.effective_from:
+        raise DeskError(
+            422,
+            "no_fee_standard",
+            f"No fee standard is in force for {period}: {standard.version} takes effect on "
+            f"{standard.effective_from.isoformat()}. A period without one cannot be billed.",
+        )
+
+
+def check_cycle(
+    period: str,
+    *,
+    config: PropertyConfig,
+    today: date,
+    out_of_turn: OutOfTurn | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Refuse a cycle that must not go out (``DeskError``): a period with no fee standard in force
+    (the version in force takes effect on or before the period's first day), or a period other
+    than the next one (``next_to_notice``) without an admin's reason and the word "backdated".
+    A period issued out of turn is written to the ledger with who and why."""
+    check_standard(period, config)
+    expected = next_to_notice(today, config.billing)
+    if period == expected:
+        return
+    if out_of_turn is None:
+        raise DeskError(
+            409,
+            "not_the_next_period",
+            f"Only {expected} can be issued now (its notice day was "
+            f"{notice_date(expected, config.billing).isoformat()}). To issue {period} anyway, send "
+            f'a reason and "confirm": "{BACKDATED}".',
+        )
+    at = now or datetime.now(UTC)
+    ledger.append(
+        ledger.cycle_entity(period),
+        "issued_out_of_turn",
+        at=at,
+        key=f"out_of_turn#{at.isoformat()}#{out_of_turn.staff_id}",
+        data={"staff_id": out_of_turn.staff_id, "reason": out_of_turn.reason, "next_period": expected},
+    )
+    logger.warning(
+        "cycle issued out of turn", period=period, next_period=expected, staff_id=out_of_turn.staff_id
+    )
+
+
 def run_notice_day(
     today: date,
     *,
@@ -94,6 +163,7 @@ def run_notice_day(
     if target is None:
         logger.info("not a notice day", today=today.isoformat())
         return PlanResult(period=None)
+    check_standard(target, config)  # none in force: the run fails (alarmed), nothing is billed
     return plan_cycle(target, units=units, batches=batches)
 
 

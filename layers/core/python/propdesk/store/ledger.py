@@ -31,6 +31,10 @@ def ticket_entity(ticket_id: str) -> str:
     return f"ticket#{ticket_id}"
 
 
+def cycle_entity(period: str) -> str:
+    return f"cycle#{period}"
+
+
 def message_entity(message_id: str) -> str:
     return f"message#{message_id}"
 

@@ -219,6 +219,20 @@ class ImportResult(_Out):
     unchanged: int
 
 
+class CycleOutOfTurnIn(BaseModel):
+    """Only to issue a period other than the next one: why, and the word "backdated"."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"reason": "Units added late to the 2026-11 cycle", "confirm": "backdated"}]
+        },
+    )
+
+    reason: str = Field(min_length=10, max_length=300)
+    confirm: Literal["backdated"]
+
+
 class CycleQueued(_Out):
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"period": "2027-01", "units": 312, "batches": 7}]}
