@@ -151,7 +151,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         memory_mb=256,
         timeout_s=150,
         consumes=(QueueTrigger("messages", batch_size=10, max_batching_window_s=1),),
-        tables={"owners": "read", "messages": "read_write", "ledger": "read_write"},
+        # bills: a reminder is re-read just before it goes, and dropped if its bill was paid
+        tables={"owners": "read", "messages": "read_write", "ledger": "read_write", "bills": "read"},
         sends_email=True,
         sends_sms=True,
     ),

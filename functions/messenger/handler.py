@@ -33,6 +33,7 @@ class HandlerSettings(Settings):
     owners_table: str
     messages_table: str
     ledger_table: str
+    bills_table: str  # a reminder's bill, read just before it goes
 
 
 load_at_cold_start(HandlerSettings)

@@ -756,10 +756,14 @@ def test_table_access_is_exactly_the_manifests(resources, spec):
         assert writes == (spec.tables[key] == "read_write"), (spec.name, key)
 
 
-def test_messenger_cannot_touch_the_bills_table(resources):
+def test_messenger_may_read_the_bills_table_and_never_write_it(resources):
+    """It reads a reminder's bill just before sending (RELIABILITY 34); nothing more."""
     bills = table_ids(resources)["bills"]
     statements = statements_of(resources, function_ids(resources)["messenger"])
-    assert all(bills not in referenced_ids(s.get("Resource")) for s in statements)
+    on_bills = [s for s in statements if bills in referenced_ids(s.get("Resource"))]
+    actions = {a for s in on_bills for a in as_list(s["Action"])}
+    assert "dynamodb:GetItem" in actions
+    assert not {a for a in actions if a.split(":")[1].startswith(("Put", "Update", "Delete", "BatchWrite"))}
 
 
 def test_only_the_messenger_may_send_email_or_sms(resources, demo_config):

@@ -779,8 +779,8 @@ ROUTES: tuple[Route, ...] = (
         max_body_bytes=2 * KIB,
         responses=MappingProxyType(
             {
-                409: "Not the next period, and no reason with the word backdated",
-                422: "No fee standard in force for the period",
+                409: "Not the next period, and no reason with the word backdated; or no fee "
+                "standard in force for the period",
             }
         ),
     ),

@@ -39,6 +39,10 @@ class MessageRequest(BaseModel):
     to_email: str | None = None
     channels: tuple[Channel, ...] = ("email", "sms")
     context: dict[str, Any] = Field(default_factory=dict)
+    # A bill id: the message is only worth sending while that bill still owes (a reminder, a
+    # ladder step). The messenger reads the bill just before sending and drops the message if
+    # it was paid meanwhile.
+    while_unpaid: str | None = Field(default=None, min_length=1, max_length=120)
 
 
 def parse_message(body: str) -> MessageRequest:

@@ -22,12 +22,15 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from propdesk.config import PropertyConfig
+from propdesk.domain.billing import Bill
 from propdesk.messaging.channels import EMAIL, SMS, Delivery, choose_channels
 from propdesk.messaging.requests import MessageRequest
 from propdesk.messaging.senders import EmailSender, SesEmailSender, SmsNotPossible, SmsSender, SnsSmsSender
 from propdesk.messaging.templates import render
 from propdesk.store import ledger
+from propdesk.store.bills import BillRepository
 from propdesk.store.messages import (
+    DROPPED,
     SENT,
     TERMINAL,
     UNDELIVERABLE,
@@ -108,7 +111,7 @@ class Recipient:
 @dataclass(frozen=True)
 class Outcome:
     message_id: str
-    status: str  # sent | undeliverable | skipped (already done)
+    status: str  # sent | undeliverable | dropped (its bill paid meanwhile) | skipped (already done)
     channels: tuple[str, ...]
     note: str | None = None
 
@@ -125,6 +128,7 @@ class Messenger:
         pacer: Pacer | None = None,
         append: Callable[..., bool] = ledger.append,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        bills: Callable[[str], Bill | None] | None = None,
     ) -> None:
         self._config = config
         self._owners = owners or OwnerRepository()
@@ -134,6 +138,7 @@ class Messenger:
         self._pacer = pacer or Pacer(config.messaging.max_send_rate)
         self._append = append
         self._now = now
+        self._bills = bills or (lambda bill_id: BillRepository().get(bill_id))
 
     def _recipient(self, request: MessageRequest) -> Recipient | None:
         if request.owner_id:
@@ -209,6 +214,8 @@ class Messenger:
 
     def _send(self, request: MessageRequest, recipient: Recipient | None, record: MessageRecord) -> Outcome:
         assert record.claim is not None
+        if request.while_unpaid and not self._still_owed(request.while_unpaid):
+            return self._dropped(request, claim=record.claim)
         if recipient is None:
             delivery = Delivery(channels=(), note="undeliverable: unknown recipient")
         else:
@@ -286,6 +293,18 @@ class Messenger:
         ):
             # Our lease ran out and another invocation took the message over: it finishes it.
             logger.warning("send lease lost before finishing", message_id=request.message_id, status=status)
+
+    def _still_owed(self, bill_id: str) -> bool:
+        """Read just before sending: the bill is open and owes something."""
+        bill = self._bills(bill_id)
+        return bill is not None and bill.is_open and bill.total_minor > bill.paid_minor
+
+    def _dropped(self, request: MessageRequest, *, claim: str) -> Outcome:
+        note = "its bill was paid before it went"
+        self._finish(request, DROPPED, note, claim=claim)
+        self._record(request, "dropped", {"template": request.template, "note": note})
+        logger.info("message dropped", message_id=request.message_id, template=request.template)
+        return Outcome(request.message_id, DROPPED, (), note)
 
     def _undeliverable(self, request: MessageRequest, note: str | None, *, claim: str) -> Outcome:
         self._finish(request, UNDELIVERABLE, note, claim=claim)

@@ -101,11 +101,11 @@ class OutOfTurn:
 
 def check_standard(period: str, config: PropertyConfig) -> None:
     """A period is billed under the fee standard in force for it: one that takes effect on or
-    before its first day. None in force: ``DeskError`` 422, nothing is billed."""
+    before its first day. None in force: ``DeskError`` 409, nothing is billed."""
     standard = config.fee_standard
     if first_day(period) < standard.effective_from:
         raise DeskError(
-            422,
+            409,
             "no_fee_standard",
             f"No fee standard is in force for {period}: {standard.version} takes effect on "
             f"{standard.effective_from.isoformat()}. A period without one cannot be billed.",

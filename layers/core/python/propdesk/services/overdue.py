@@ -50,6 +50,7 @@ def step_message(bill: Bill, step: LadderStep, *, today: date, pay_url: str) -> 
             "step": step.number,
             "pay_url": pay_url,
         },
+        while_unpaid=bill.bill_id,  # paid before it goes: not sent (RELIABILITY 34)
     )
 
 

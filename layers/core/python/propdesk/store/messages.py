@@ -16,7 +16,8 @@ SENDING = "sending"  # claimed: an invocation holds the lease and is sending
 SENT = "sent"
 FAILED = "failed"  # last attempt failed; the queue retries it
 UNDELIVERABLE = "undeliverable"  # no usable contact: nothing to retry
-TERMINAL = frozenset({SENT, UNDELIVERABLE})
+DROPPED = "dropped"  # its bill no longer needed it when it was due to go (paid meanwhile)
+TERMINAL = frozenset({SENT, UNDELIVERABLE, DROPPED})
 CLAIMABLE = (QUEUED, SENDING, FAILED)  # SENDING only once its lease has run out (a crashed holder)
 
 # How long a claim keeps other invocations off a message. It must outlast the messenger
