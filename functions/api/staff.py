@@ -125,5 +125,5 @@ def issue_cycle(
         check_cycle(period, config=config, today=local_today(config), out_of_turn=out_of_turn, now=now)
     except DeskError as error:
         raise ErrorAnswer(json_error(error.status, error.code, error.message)) from None
-    result = plan_cycle(period)
+    result = plan_cycle(period, config=config)
     return json_ok({"period": period, "units": result.units, "batches": result.batches}, status=202)

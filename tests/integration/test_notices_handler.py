@@ -139,3 +139,22 @@ def test_the_scheduled_run_bills_nothing_for_a_period_with_no_fee_standard_in_fo
             lambda_handler(scheduler_event({"action": "plan_cycle"}), LambdaContext())
         assert drain(aws["NOTICES_QUEUE_URL"]) == []
     assert refused.value.code == "no_fee_standard" and "2025-12" in refused.value.message
+
+
+def test_the_planner_reads_units_without_a_scan(aws, demo_config, monkeypatch):
+    from propdesk.store.models import UnitItem
+
+    _import(demo_config)
+
+    def no_scan(*args, **kwargs):
+        raise AssertionError("the planner scanned the units table")
+
+    monkeypatch.setattr(UnitItem, "scan", no_scan)
+    with time_machine.travel(NOTICE_DAY_0900_LOCAL, tick=False):
+        result = lambda_handler(scheduler_event({"action": "plan_cycle"}), LambdaContext())
+        batches = drain_json(aws["NOTICES_QUEUE_URL"])
+    # every unit of every building, once, from the building index
+    assert result == {"period": "2026-07", "units": 312, "batches": 7}
+    unit_ids = [u for b in batches for u in b["unit_ids"]]
+    assert len(set(unit_ids)) == 312
+    assert {u.split("-")[0] for u in unit_ids} == {b.code for b in demo_config.buildings}

@@ -89,7 +89,7 @@ def test_notices_15_crash_halfway_rerun(aws, demo_config, units):
     with time_machine.travel(NOTICE_DAY, tick=False):
         # GIVEN the planner dies after two of its three batches
         with pytest.raises(Crash):
-            plan_cycle("2026-07", batches=CrashingBatches(crash_after=2))
+            plan_cycle("2026-07", config=demo_config, batches=CrashingBatches(crash_after=2))
         first, second = drain_json(aws["NOTICES_QUEUE_URL"])
         # AND the worker finishes the first batch but dies on the second after writing its bills,
         # before its notices are queued
@@ -109,7 +109,7 @@ def test_notices_15_crash_halfway_rerun(aws, demo_config, units):
     # WHEN an hour later the whole cycle is rerun, planner and worker, to the end
     later = NOTICE_DAY + timedelta(hours=1)
     with time_machine.travel(later, tick=False):
-        plan_cycle("2026-07")
+        plan_cycle("2026-07", config=demo_config)
         for body in drain(aws["NOTICES_QUEUE_URL"]):
             assert lambda_handler(sqs_event([body]), LambdaContext()) == {"batchItemFailures": []}
         notices = [parse_message(b) for b in drain(aws["MESSAGES_QUEUE_URL"])]

@@ -11,9 +11,10 @@ however often the batch is retried.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from itertools import islice
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -67,21 +68,30 @@ class PlanResult:
     batches: int = 0
 
 
+def batched(ids: Iterable[str], size: int) -> Iterator[tuple[str, ...]]:
+    """``size`` ids at a time, the last batch shorter."""
+    source = iter(ids)
+    while page := tuple(islice(source, size)):
+        yield page
+
+
 def plan_cycle(
     period: str,
     *,
+    config: PropertyConfig,
     units: UnitRepository | None = None,
     batches: Producer | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> PlanResult:
-    """Queue every unit for ``period``'s bills, ``batch_size`` unit ids per message. Safe to
-    run twice: the worker's writes are conditional and its notices deduplicated."""
+    """Queue every unit of the property's buildings for ``period``'s bills, ``batch_size`` unit
+    ids per message (the ids come from the building index: no Scan). Safe to run twice: the
+    worker's writes are conditional and its notices deduplicated."""
     parse_period(period)
     units = units or UnitRepository()
     batches = batches or QueueProducer(NOTICES_QUEUE)
     count = sent = 0
-    for page in units.pages(page_size=batch_size):
-        batches.send([IssueBills(kind=ISSUE_BILLS, period=period, unit_ids=tuple(u.unit_id for u in page))])
+    for page in batched(units.ids(b.code for b in config.buildings), batch_size):
+        batches.send([IssueBills(kind=ISSUE_BILLS, period=period, unit_ids=page)])
         count += len(page)
         sent += 1
     logger.info("notice cycle planned", period=period, units=count, batches=sent)
@@ -164,7 +174,7 @@ def run_notice_day(
         logger.info("not a notice day", today=today.isoformat())
         return PlanResult(period=None)
     check_standard(target, config)  # none in force: the run fails (alarmed), nothing is billed
-    return plan_cycle(target, units=units, batches=batches)
+    return plan_cycle(target, config=config, units=units, batches=batches)
 
 
 @dataclass(frozen=True)

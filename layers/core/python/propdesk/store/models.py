@@ -25,7 +25,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from propdesk import naming
@@ -63,6 +63,18 @@ class OwnerItem(_Table):
     updated_at = UTCDateTimeAttribute()
 
 
+class UnitBuildingIndex(GlobalSecondaryIndex):
+    """Unit ids by building: the notice planner pages through each building's units with a
+    Query (never a Scan). Keys only: the planner queues ids; the worker reads the units."""
+
+    class Meta:
+        index_name = "building-index"
+        projection = KeysOnlyProjection()
+
+    building = UnicodeAttribute(hash_key=True)
+    unit_id = UnicodeAttribute(range_key=True)
+
+
 class UnitItem(_Table):
     """A unit (房屋) and its current owner."""
 
@@ -71,6 +83,7 @@ class UnitItem(_Table):
 
     unit_id = UnicodeAttribute(hash_key=True)  # e.g. "A-1203"
     building = UnicodeAttribute()
+    building_index = UnitBuildingIndex()
     floor = NumberAttribute()
     number = UnicodeAttribute()
     area_centi_m2 = NumberAttribute()  # floor area in 1/100 m², integer

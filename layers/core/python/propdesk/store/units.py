@@ -50,6 +50,14 @@ class UnitRepository:
                 found[item.unit_id] = from_item(item)
         return found
 
+    def ids(self, buildings: Iterable[str]) -> Iterator[str]:
+        """Every unit id of these buildings, building by building in unit-id order: a Query of
+        the keys-only ``building-index`` per building (DynamoDB pages it by the megabyte), never
+        a Scan."""
+        for building in buildings:
+            for item in UnitItem.building_index.query(building):
+                yield item.unit_id
+
     def pages(self, page_size: int = 50) -> Iterator[list[Unit]]:
         """Every unit, ``page_size`` at a time (a paged scan: the planner needs them all)."""
         last_key = None
