@@ -214,7 +214,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         schedules=(
             Schedule(
                 name="overdue-run",
-                description="Daily overdue ladder run",
+                description="Daily reminders: the pre-due reminder on its day, then the overdue ladder",
                 expression=lambda config: _daily_at(config, minutes_after=30),
                 payload={"action": "run_ladder"},
             ),

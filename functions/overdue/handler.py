@@ -1,4 +1,6 @@
-"""Overdue: the daily dunning run, ``{"action": "run_ladder"}`` from EventBridge Scheduler.
+"""Overdue: the daily reminders run, ``{"action": "run_ladder"}`` from EventBridge Scheduler:
+the pre-due reminder on its day (F3, ``services.reminders``), then the ladder for bills past due
+(F6, ``services.overdue``).
 
 Today comes from the clock in the property's time zone, never from the event.
 """
@@ -13,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from propdesk.domain.calendar import local_today
 from propdesk.services.overdue import run_ladder
+from propdesk.services.reminders import run_pre_due
 from propdesk.settings import Settings, get_settings, load_at_cold_start
 
 logger = Logger()
@@ -45,5 +48,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         raise UnknownAction("overdue expects {'action': 'run_ladder'}")
     config = get_settings().property_config
     now = datetime.now(UTC)
-    result = run_ladder(local_today(now, config.tz), config=config, now=now)
-    return {"open_past_due": result.open_past_due, "steps_taken": result.steps_taken}
+    today = local_today(now, config.tz)
+    reminded = run_pre_due(today, config=config, now=now)  # F3: before the due date
+    result = run_ladder(today, config=config, now=now)  # F6: after it
+    return {
+        "pre_due_period": reminded.period,
+        "pre_due_reminded": reminded.reminded,
+        "open_past_due": result.open_past_due,
+        "steps_taken": result.steps_taken,
+    }

@@ -54,7 +54,7 @@ def test_daily_run_reminds_only_open_past_due_bills(aws, bills):
     with time_machine.travel(DAY_AFTER_DUE, tick=False):
         result = lambda_handler(scheduler_event({"action": "run_ladder"}), LambdaContext())
         queued = [parse_message(b) for b in drain(aws["MESSAGES_QUEUE_URL"])]
-    assert result == {"open_past_due": 1, "steps_taken": 1}
+    assert result == {"pre_due_period": None, "pre_due_reminded": 0, "open_past_due": 1, "steps_taken": 1}
     (reminder,) = queued
     assert reminder.message_id == "overdue_reminder#A-101#2026-07#1"
     assert reminder.template == "overdue_reminder"
@@ -104,5 +104,36 @@ def test_a_bill_with_a_payment_set_aside_for_staff_is_not_chased(aws, bills):
         result = lambda_handler(scheduler_event({"action": "run_ladder"}), LambdaContext())
         queued = [parse_message(b) for b in drain(aws["MESSAGES_QUEUE_URL"])]
     # THEN the bill is past due and open, but its owner gets no reminder while staff review it
-    assert result == {"open_past_due": 1, "steps_taken": 0}
+    assert result == {"pre_due_period": None, "pre_due_reminded": 0, "open_past_due": 1, "steps_taken": 0}
     assert [m.message_id for m in queued if m.template == "overdue_reminder"] == []
+
+
+# 8 July 2026, 09:30 in Shanghai: seven days (reminder_offset_days) before 2026-07's due date.
+REMINDER_DAY = datetime(2026, 7, 8, 1, 30, tzinfo=UTC)
+
+
+def test_the_pre_due_reminder_goes_to_owners_who_still_owe_and_to_no_one_who_paid(aws):
+    repo = BillRepository()
+    repo.create(_bill("A-101"))  # owes it all
+    repo.create(replace(_bill("A-104"), paid_minor=400))  # owes part of it
+    repo.create(_bill("A-102", status="paid"))  # paid: nothing
+    repo.create(_bill("A-103", due=date(2026, 8, 15), period="2026-08"))  # next month's
+    # WHEN the daily run fires on the reminder day, twice (a double fire)
+    with time_machine.travel(REMINDER_DAY, tick=False):
+        first = lambda_handler(scheduler_event({"action": "run_ladder"}), LambdaContext())
+        lambda_handler(scheduler_event({"action": "run_ladder"}), LambdaContext())
+        queued = [parse_message(b) for b in drain(aws["MESSAGES_QUEUE_URL"])]
+    # THEN the two who owe are reminded, with what is left and their link; the ids repeat, so
+    # the messenger sends each once; each reminder is dropped if its bill is paid before it goes
+    assert first["pre_due_period"] == "2026-07" and first["pre_due_reminded"] == 2
+    assert {m.message_id for m in queued} == {
+        "pre_due_reminder#A-101#2026-07",
+        "pre_due_reminder#A-104#2026-07",
+    }
+    by_unit = {m.context["unit_id"]: m for m in queued}
+    assert by_unit["A-104"].context["total_minor"] == 600
+    assert all(m.while_unpaid == m.context["bill_id"] and m.context["pay_url"] for m in queued)
+    # AND on the day before, nothing
+    with time_machine.travel(datetime(2026, 7, 7, 1, 30, tzinfo=UTC), tick=False):
+        result = lambda_handler(scheduler_event({"action": "run_ladder"}), LambdaContext())
+    assert (result["pre_due_period"], result["pre_due_reminded"]) == (None, 0)

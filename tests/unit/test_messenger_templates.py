@@ -127,6 +127,23 @@ def test_overdue_reminder_is_friendly_and_has_the_amount(demo_config):
     assert "¥327.27" in zh.text and "如您已缴纳，请忽略" in zh.text and "pay/tok.sig" in zh.text
 
 
+def test_pre_due_reminder_says_when_it_is_due_and_names_the_desk_once(demo_config):
+    zh = render(
+        "pre_due_reminder", locale="zh-CN", context=REMINDER, recipient_name="吴娜", config=demo_config
+    )
+    en = render("pre_due_reminder", locale="en", context=REMINDER, recipient_name="Anna", config=demo_config)
+    assert "将于 2026年7月15日 到期" in zh.subject and "¥327.27" in zh.text and "pay/tok.sig" in zh.sms
+    assert "is due on 15 July 2026" in en.subject and "¥327.27" in en.text
+    # the front desk's place is not named inside a sentence that names it again (both reminders)
+    for template in ("pre_due_reminder", "overdue_reminder"):
+        for locale in ("zh-CN", "en"):
+            text = render(
+                template, locale=locale, context=REMINDER, recipient_name="Anna", config=demo_config
+            ).text
+            assert "物业服务中心（物业服务中心" not in text
+            assert "property service centre (Property service centre" not in text
+
+
 def test_work_order_for_a_department(demo_config):
     context = {
         "ticket_id": "T-abc",
@@ -222,6 +239,7 @@ CONTEXTS = {
     "bill_notice": NOTICE,
     "payment_receipt": RECEIPT,
     "overdue_reminder": REMINDER,
+    "pre_due_reminder": REMINDER,
     "work_order": WORK_ORDER,
     "pay_link": PAY_LINK,
 }
@@ -234,6 +252,7 @@ REQUIRED = {
     "bill_notice": ("unit_id", "period", "lines", "total_minor", "currency", "due_date", "pay_url"),
     "payment_receipt": ("receipt_no", "unit_id", "amount_minor", "currency", "paid_at", "method", "bills"),
     "overdue_reminder": ("unit_id", "period", "total_minor", "currency", "due_date"),
+    "pre_due_reminder": ("unit_id", "period", "total_minor", "currency", "due_date"),
     "work_order": ("ticket_id", "kind", "category", "summary", "dispatched_at", "due_at"),
 }
 EVIL_NAME = "<script>alert(1)</script> Wu & Sons"
@@ -273,7 +292,7 @@ def test_every_template_renders_in_both_locales_with_nothing_left_untranslated(d
         assert value.strip(), part
         assert not re.search(r"\{\w*\}", value), f"{part}: placeholder left: {value}"
         assert not re.search(
-            r"\b(page|message|bill_notice|payment_receipt|overdue_reminder|work_order|payment_refunded"
+            r"\b(page|message|bill_notice|payment_receipt|overdue_reminder|pre_due_reminder|work_order|payment_refunded"
             r"|payment_failed|payment_surplus)\.\w",
             value,
         )
@@ -301,7 +320,7 @@ def test_data_is_escaped_in_html_and_verbatim_in_text_and_sms(demo_config, templ
     # AND the plain-text parts carry the characters themselves
     assert EVIL_NAME in rendered.text and EVIL_UNIT in rendered.text
     assert EVIL_UNIT in rendered.sms
-    if template in ("bill_notice", "overdue_reminder"):
+    if template in ("bill_notice", "overdue_reminder", "pre_due_reminder"):
         assert EVIL_UNIT in rendered.subject
     for part in (rendered.text, rendered.sms, rendered.subject):
         assert "&lt;" not in part and "&amp;" not in part

@@ -20,6 +20,7 @@ Template = Literal[
     "bill_notice",
     "payment_receipt",
     "overdue_reminder",
+    "pre_due_reminder",
     "work_order",
     "payment_refunded",
     "payment_failed",

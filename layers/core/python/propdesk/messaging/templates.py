@@ -22,6 +22,7 @@ TEMPLATE_NAMES = (
     "bill_notice",
     "payment_receipt",
     "overdue_reminder",
+    "pre_due_reminder",
     "work_order",
     "payment_refunded",
     "payment_failed",

@@ -98,6 +98,12 @@ class BillRepository:
         for item in BillItem.status_index.query(STATUS_OPEN, range_key_condition=condition):
             yield from_item(item)
 
+    def open_due_on(self, day: date) -> Iterator[Bill]:
+        """Open bills due on ``day``: an index query, never a scan."""
+        condition = BillItem.due_date == day.isoformat()
+        for item in BillItem.status_index.query(STATUS_OPEN, range_key_condition=condition):
+            yield from_item(item)
+
     def create(self, bill: Bill) -> bool:
         """Write a new bill; False (and nothing written) if a bill with its id already exists."""
         # A new bill has no version yet: pynamodb then also requires that none exists.

@@ -1,0 +1,84 @@
+"""The pre-due reminder (F3): ``reminder_offset_days`` before a period's due date, every owner
+whose bill still owes gets a friendly reminder; an owner who has paid gets nothing.
+
+The daily ``overdue`` run calls ``run_pre_due`` first. The bills are the open ones due on that
+date (the status/due-date index: never a scan). Each reminder has a deterministic id
+(``pre_due_reminder#<bill>``), so a double fire or a rerun queues one the messenger sends once,
+and it carries ``while_unpaid``: a bill paid between this run and the send is not reminded
+(RELIABILITY 34). An owner with no usable channel is recorded by the messenger as undeliverable
+on the bill's ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import partial
+
+from aws_lambda_powertools import Logger
+
+from propdesk.config import PropertyConfig
+from propdesk.domain.billing import Bill
+from propdesk.domain.calendar import period_of, reminder_date
+from propdesk.messaging.requests import MESSAGES_QUEUE, MessageRequest
+from propdesk.payments.links import pay_links
+from propdesk.queues import Producer, QueueProducer
+from propdesk.store.bills import BillRepository
+
+logger = Logger(child=True)
+
+TEMPLATE = "pre_due_reminder"
+
+
+@dataclass(frozen=True)
+class PreDueResult:
+    period: str | None  # None: today is no period's reminder day
+    reminded: int = 0
+
+
+def reminder_period(today: date, config: PropertyConfig) -> str | None:
+    """The period whose pre-due reminder day is ``today``, if any."""
+    candidate = period_of(today + timedelta(days=config.billing.reminder_offset_days))
+    return candidate if reminder_date(candidate, config.billing) == today else None
+
+
+def reminder_message(bill: Bill, *, pay_url: str) -> MessageRequest:
+    return MessageRequest(
+        message_id=f"{TEMPLATE}#{bill.bill_id}",
+        template=TEMPLATE,
+        owner_id=bill.owner_id,
+        context={
+            "bill_id": bill.bill_id,
+            "unit_id": bill.unit_id,
+            "period": bill.period,
+            "total_minor": bill.total_minor - bill.paid_minor,
+            "currency": bill.currency,
+            "due_date": bill.due_date.isoformat(),
+            "pay_url": pay_url,
+        },
+        while_unpaid=bill.bill_id,
+    )
+
+
+def run_pre_due(
+    today: date,
+    *,
+    config: PropertyConfig,
+    now: datetime,
+    bills: BillRepository | None = None,
+    outbox: Producer | None = None,
+    pay_url: Callable[[Bill], str] | None = None,
+) -> PreDueResult:
+    period = reminder_period(today, config)
+    if period is None:
+        return PreDueResult(period=None)
+    bills = bills or BillRepository()
+    outbox = outbox or QueueProducer(MESSAGES_QUEUE)
+    if pay_url is None:
+        pay_url = partial(pay_links().url, now=now)
+    due_on = today + timedelta(days=config.billing.reminder_offset_days)
+    owing = [bill for bill in bills.open_due_on(due_on) if bill.total_minor > bill.paid_minor]
+    outbox.send([reminder_message(bill, pay_url=pay_url(bill)) for bill in owing])
+    logger.info("pre-due reminders queued", period=period, reminded=len(owing))
+    return PreDueResult(period=period, reminded=len(owing))
