@@ -1239,6 +1239,46 @@ def second_act(
     return SecondAct(act, before, after)
 
 
+def check_pre_due(config: PropertyConfig, month: FirstMonth) -> tuple[Checks, str]:
+    """The first cycle's pre-due reminders (F3), which the month's daily runs sent on their day:
+    to every owner whose bill still owed then, to none who had paid. Read after the second act,
+    before anything later pays."""
+    from propdesk.domain.calendar import reminder_date
+    from propdesk.store.bills import BillRepository
+    from propdesk.store.models import MessageItem
+
+    day = reminder_date(month.period, config.billing)
+    reminded = {
+        m.message_id.split("#")[1]: m.status
+        for m in MessageItem.scan()
+        if m.template == "pre_due_reminder" and m.message_id.endswith(f"#{month.period}")
+    }
+    owing_then = {
+        bill.unit_id
+        for bill in BillRepository().list_period(month.period)
+        if not (bill.status == "paid" and bill.paid_at and bill.paid_at.astimezone(config.tz).date() <= day)
+    }
+    checks = Checks()
+    checks.check(
+        set(reminded) == owing_then,
+        f"pre-due reminders on {day}: every owner who still owed ({len(owing_then)}), and only they"
+        + (f" (missing {sorted(owing_then - set(reminded))[:5]}, extra {sorted(set(reminded) - owing_then)[:5]})"
+           if set(reminded) != owing_then else ""),
+    )  # fmt: skip
+    checks.check(not set(reminded) & month.payers, "no pre-due reminder to an owner who had paid")
+    checks.check(
+        all(status in SETTLED for status in reminded.values()),
+        "every pre-due reminder sent (or undeliverable for lack of a contact)",
+    )
+    counts = Counter(reminded.values())
+    line = (
+        f"pre-due       {day}       {len(reminded)} reminders to owners who still owed "
+        f"({counts.get('sent', 0)} sent, {counts.get('undeliverable', 0)} undeliverable), "
+        f"none to the {len(month.payers)} who paid"
+    )
+    return checks, line
+
+
 def run_demo(
     config: PropertyConfig, *, out: TextIO, workers: int, log_dir: Path, keep_running: bool = False
 ) -> int:
@@ -1266,6 +1306,7 @@ def run_demo(
         http = requests.Session()
         month = first_month(config, runtime=runtime, http=http, owners=owners, workers=workers, say=say)
         desk = second_act(config, runtime=runtime, http=http, owners=owners, month=month, say=say)
+        pre_due_checks, pre_due_line = check_pre_due(config, month)
         rails = None
         if {"wechat_pay", "alipay"} <= set(config.payment.rails):
             from infra.local import demo_rails
@@ -1297,12 +1338,13 @@ def run_demo(
         if month.summary_status != 200:
             checks.check(False, f"GET /staff/summary answered {month.summary_status}")
         checks.results.extend(verify_desk(desk.act, desk.before, desk.after).results)
-        rail_lines: list[str] = []
+        checks.results.extend(pre_due_checks.results)
+        rail_lines: list[str] = [f"  {pre_due_line}"]
         if rails is not None:
             from infra.local import demo_rails
 
             checks.results.extend(demo_rails.verify_rails(rails).results)
-            rail_lines = ["  the property's own rails (third act):"] + [
+            rail_lines += ["  the property's own rails (third act):"] + [
                 f"    {line}" for line in demo_rails.rails_summary_lines(rails)
             ]
         if autopay_act is not None:
