@@ -220,7 +220,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             ),
         ),
         sends_to=("messages",),
-        tables={"bills": "read_write", "payments": "read", "ledger": "read_write"},
+        # mandates: the pre-due reminder skips units the bank or the card collects from
+        tables={"bills": "read_write", "payments": "read", "ledger": "read_write", "mandates": "read"},
         secrets=("link_key",),
         reads_public_url=True,
     ),

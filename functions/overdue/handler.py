@@ -31,6 +31,7 @@ class HandlerSettings(Settings):
 
     bills_table: str
     payments_table: str
+    mandates_table: str  # the pre-due reminder skips units on direct debit or card autopay
     ledger_table: str
     messages_queue_url: str
     link_key_secret_name: str

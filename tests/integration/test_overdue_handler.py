@@ -137,3 +137,22 @@ def test_the_pre_due_reminder_goes_to_owners_who_still_owe_and_to_no_one_who_pai
     with time_machine.travel(datetime(2026, 7, 7, 1, 30, tzinfo=UTC), tick=False):
         result = lambda_handler(scheduler_event({"action": "run_ladder"}), LambdaContext())
     assert (result["pre_due_period"], result["pre_due_reminded"]) == (None, 0)
+
+
+def test_a_unit_the_bank_collects_from_gets_no_pre_due_reminder(aws, demo_config):
+    """The demo offers direct debit: a unit with a mandate in force is debited on the due date,
+    so it is not asked to pay; a cancelled mandate asks again."""
+    from propdesk.store.mandates import CANCELLED, Mandate, MandateRepository
+
+    repo = BillRepository()
+    repo.create(_bill("A-101"))
+    repo.create(_bill("A-105"))
+    mandates = MandateRepository()
+    enrolled = Mandate("A-101", "O0001", "招商银行", "业*", "6222 **** 0123", "Y2lwaGVy", ISSUED)
+    mandates.save(enrolled)
+    mandates.save(replace(enrolled, unit_id="A-105", state=CANCELLED, cancelled_at=ISSUED))
+    with time_machine.travel(REMINDER_DAY, tick=False):
+        result = lambda_handler(scheduler_event({"action": "run_ladder"}), LambdaContext())
+        queued = [parse_message(b) for b in drain(aws["MESSAGES_QUEUE_URL"])]
+    assert result["pre_due_reminded"] == 1
+    assert [m.context["unit_id"] for m in queued] == ["A-105"]

@@ -5,8 +5,9 @@ The daily ``overdue`` run calls ``run_pre_due`` first. The bills are the open on
 date (the status/due-date index: never a scan). Each reminder has a deterministic id
 (``pre_due_reminder#<bill>``), so a double fire or a rerun queues one the messenger sends once,
 and it carries ``while_unpaid``: a bill paid between this run and the send is not reminded
-(RELIABILITY 34). An owner with no usable channel is recorded by the messenger as undeliverable
-on the bill's ledger.
+(RELIABILITY 34). A unit on bank direct debit or card autopay is not asked to pay: its bill is
+collected on the due date (and card autopay sends its own notice). An owner with no usable
+channel is recorded by the messenger as undeliverable on the bill's ledger.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from propdesk.messaging.requests import MESSAGES_QUEUE, MessageRequest
 from propdesk.payments.links import pay_links
 from propdesk.queues import Producer, QueueProducer
 from propdesk.store.bills import BillRepository
+from propdesk.store.mandates import CARD, DEBIT, MandateRepository
 
 logger = Logger(child=True)
 
@@ -61,6 +63,13 @@ def reminder_message(bill: Bill, *, pay_url: str) -> MessageRequest:
     )
 
 
+def collected_automatically(config: PropertyConfig, mandates: MandateRepository) -> set[str]:
+    """Units whose bills the bank or the card collects on the due date (the mandates in force:
+    the sparse active index, one query per kind the property offers)."""
+    kinds = ([DEBIT] if config.payment.direct_debit else []) + ([CARD] if config.payment.card_autopay else [])
+    return {mandate.unit_id for kind in kinds for mandate in mandates.active(kind)}
+
+
 def run_pre_due(
     today: date,
     *,
@@ -69,6 +78,7 @@ def run_pre_due(
     bills: BillRepository | None = None,
     outbox: Producer | None = None,
     pay_url: Callable[[Bill], str] | None = None,
+    mandates: MandateRepository | None = None,
 ) -> PreDueResult:
     period = reminder_period(today, config)
     if period is None:
@@ -78,7 +88,12 @@ def run_pre_due(
     if pay_url is None:
         pay_url = partial(pay_links().url, now=now)
     due_on = today + timedelta(days=config.billing.reminder_offset_days)
-    owing = [bill for bill in bills.open_due_on(due_on) if bill.total_minor > bill.paid_minor]
+    collected = collected_automatically(config, mandates or MandateRepository())
+    owing = [
+        bill
+        for bill in bills.open_due_on(due_on)
+        if bill.total_minor > bill.paid_minor and bill.unit_id not in collected
+    ]
     outbox.send([reminder_message(bill, pay_url=pay_url(bill)) for bill in owing])
     logger.info("pre-due reminders queued", period=period, reminded=len(owing))
     return PreDueResult(period=period, reminded=len(owing))
