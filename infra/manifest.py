@@ -220,8 +220,16 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             ),
         ),
         sends_to=("messages",),
-        # mandates: the pre-due reminder skips units the bank or the card collects from
-        tables={"bills": "read_write", "payments": "read", "ledger": "read_write", "mandates": "read"},
+        # mandates: the pre-due reminder skips units the bank or the card collects from; owners
+        # no message can reach go on the call list (statements)
+        tables={
+            "bills": "read_write",
+            "payments": "read",
+            "ledger": "read_write",
+            "mandates": "read",
+            "owners": "read",
+            "statements": "read_write",
+        },
         secrets=("link_key",),
         reads_public_url=True,
     ),

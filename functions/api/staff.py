@@ -7,7 +7,7 @@ checked it before a route runs.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -15,11 +15,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from api.responses import json_error, json_ok
 from propdesk.config import PropertyConfig
-from propdesk.services import reports
+from propdesk.services import calls, reports
 from propdesk.services.errors import DeskError
 from propdesk.services.notices import OutOfTurn, check_cycle, plan_cycle
 from propdesk.services.units import import_units_csv
 from propdesk.settings import get_settings
+from propdesk.store.owners import OwnerRepository
 from propdesk.web.access import StaffUser, caller_of
 from propdesk.web.http import endpoint
 from propdesk.web.schemas import (
@@ -27,6 +28,9 @@ from propdesk.web.schemas import (
     UNIT_ID_PATTERN,
     BillDetail,
     BillsPage,
+    CallItemOut,
+    CallList,
+    CallOutcomeIn,
     CollectionSummaryOut,
     CycleOutOfTurnIn,
     CycleQueued,
@@ -127,3 +131,63 @@ def issue_cycle(
         raise ErrorAnswer(json_error(error.status, error.code, error.message)) from None
     result = plan_cycle(period, config=config)
     return json_ok({"period": period, "units": result.units, "batches": result.batches}, status=202)
+
+
+CallListId = Annotated[
+    str, Path(pattern=r"^CL[0-9]{6}$", description="The period's call list", examples=["CL202701"])
+]
+CallLine = Annotated[int, Path(ge=1, le=100_000, description="The owner's line on the list")]
+
+
+def _call_json(item: Any, owners: dict[str, Any]) -> dict[str, Any]:
+    data = item.data
+    owner = owners.get(data.get("owner_id") or "")
+    return CallItemOut.model_validate(
+        {
+            "call_list_id": item.statement_id,
+            "line": item.line,
+            "state": item.state,
+            "period": data["period"],
+            "unit_id": data["unit_id"],
+            "bill_id": data["bill_id"],
+            "owner_name": owner.name if owner else None,
+            "phone": owner.phone if owner else None,
+            "owed_minor": data["owed_minor"],
+            "currency": data["currency"],
+            "due_date": data["due_date"],
+            "why": data["why"],
+            "calls": data.get("calls", []),
+        }
+    ).model_dump(mode="json")
+
+
+@endpoint(router, "list_calls")
+def list_calls() -> Response[CallList]:
+    items = calls.waiting()
+    owners = OwnerRepository().get_many(
+        {str(i.data.get("owner_id")) for i in items if i.data.get("owner_id")}
+    )
+    return json_ok({"items": [_call_json(item, owners) for item in items]})
+
+
+@endpoint(router, "record_call")
+def record_call(call_list_id: CallListId, line: CallLine, body: CallOutcomeIn) -> Response[CallItemOut]:
+    staff = caller_of(router.context)
+    assert isinstance(staff, StaffUser)
+    try:
+        item = calls.record_call(
+            call_list_id,
+            line,
+            outcome=body.outcome,
+            note=body.note,
+            staff_id=staff.sub,
+            now=datetime.now(UTC),
+        )
+    except DeskError as error:
+        raise ErrorAnswer(json_error(error.status, error.code, error.message)) from None
+    owners = (
+        OwnerRepository().get_many([str(item.data.get("owner_id") or "")])
+        if item.data.get("owner_id")
+        else {}
+    )
+    return json_ok(_call_json(item, owners))

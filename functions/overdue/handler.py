@@ -32,6 +32,8 @@ class HandlerSettings(Settings):
     bills_table: str
     payments_table: str
     mandates_table: str  # the pre-due reminder skips units on direct debit or card autopay
+    owners_table: str  # ... and puts owners no message can reach on the call list
+    statements_table: str  # (the call list)
     ledger_table: str
     messages_queue_url: str
     link_key_secret_name: str
@@ -55,6 +57,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     return {
         "pre_due_period": reminded.period,
         "pre_due_reminded": reminded.reminded,
+        "pre_due_to_call": reminded.to_call,
         "open_past_due": result.open_past_due,
         "steps_taken": result.steps_taken,
     }

@@ -1239,10 +1239,11 @@ def second_act(
     return SecondAct(act, before, after)
 
 
-def check_pre_due(config: PropertyConfig, month: FirstMonth) -> tuple[Checks, str]:
+def check_pre_due(config: PropertyConfig, month: FirstMonth, base_url: str) -> tuple[Checks, str]:
     """The first cycle's pre-due reminders (F3), which the month's daily runs sent on their day:
-    to every owner whose bill still owed then, to none who had paid. Read after the second act,
-    before anything later pays."""
+    to every owner whose bill still owed then (or, for an owner no message can reach, a line on
+    the call list that staff read through the API), to none who had paid. Read after the second
+    act, before anything later pays."""
     from propdesk.domain.calendar import reminder_date
     from propdesk.store.bills import BillRepository
     from propdesk.store.models import MessageItem
@@ -1253,19 +1254,26 @@ def check_pre_due(config: PropertyConfig, month: FirstMonth) -> tuple[Checks, st
         for m in MessageItem.scan()
         if m.template == "pre_due_reminder" and m.message_id.endswith(f"#{month.period}")
     }
+    admin = StaffClient(base_url, role="admin", sub="demo-admin")
+    call_list = [
+        item for item in expect(admin.get("/staff/call-list"), 200)["items"] if item["period"] == month.period
+    ]
+    to_call = {item["unit_id"] for item in call_list}
     owing_then = {
         bill.unit_id
         for bill in BillRepository().list_period(month.period)
         if not (bill.status == "paid" and bill.paid_at and bill.paid_at.astimezone(config.tz).date() <= day)
     }
     checks = Checks()
+    told = set(reminded) | to_call
     checks.check(
-        set(reminded) == owing_then,
-        f"pre-due reminders on {day}: every owner who still owed ({len(owing_then)}), and only they"
-        + (f" (missing {sorted(owing_then - set(reminded))[:5]}, extra {sorted(set(reminded) - owing_then)[:5]})"
-           if set(reminded) != owing_then else ""),
+        told == owing_then and not set(reminded) & to_call,
+        f"pre-due reminders on {day}: every owner who still owed ({len(owing_then)}), and only they, "
+        f"by message or on the call list ({len(to_call)})"
+        + (f" (missing {sorted(owing_then - told)[:5]}, extra {sorted(told - owing_then)[:5]})"
+           if told != owing_then else ""),
     )  # fmt: skip
-    checks.check(not set(reminded) & month.payers, "no pre-due reminder to an owner who had paid")
+    checks.check(not told & month.payers, "no pre-due reminder or call to an owner who had paid")
     checks.check(
         all(status in SETTLED for status in reminded.values()),
         "every pre-due reminder sent (or undeliverable for lack of a contact)",
@@ -1273,9 +1281,9 @@ def check_pre_due(config: PropertyConfig, month: FirstMonth) -> tuple[Checks, st
     counts = Counter(reminded.values())
     line = (
         f"pre-due       {day}       {len(reminded)} reminders to owners who still owed "
-        f"({counts.get('sent', 0)} sent, {counts.get('undeliverable', 0)} undeliverable), "
-        f"none to the {len(month.payers)} who paid"
-    )
+        f"({counts.get('sent', 0)} sent), none to the {len(month.payers)} who paid; call list: "
+        + (", ".join(f"{i['unit_id']} ({i['why']}, {money(i['owed_minor'], i['currency'])})" for i in call_list) or "empty")
+    )  # fmt: skip
     return checks, line
 
 
@@ -1306,7 +1314,7 @@ def run_demo(
         http = requests.Session()
         month = first_month(config, runtime=runtime, http=http, owners=owners, workers=workers, say=say)
         desk = second_act(config, runtime=runtime, http=http, owners=owners, month=month, say=say)
-        pre_due_checks, pre_due_line = check_pre_due(config, month)
+        pre_due_checks, pre_due_line = check_pre_due(config, month, runtime.base_url)
         rails = None
         if {"wechat_pay", "alipay"} <= set(config.payment.rails):
             from infra.local import demo_rails

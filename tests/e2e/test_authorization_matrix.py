@@ -109,6 +109,12 @@ SAMPLES: dict[str, dict] = {
         "content_type": "application/json",
     },
     "list_reconciliation": {},
+    "list_calls": {},
+    "record_call": {
+        "params": {"call_list_id": "CL202701", "line": "1"},
+        "body": b'{"outcome":"no_answer"}',
+        "content_type": "application/json",
+    },
     "resolve_reconciliation": {
         "params": {"reconciliation_id": "RC20261201AL", "line": "1"},
         "body": b'{"note":"matrix check"}',

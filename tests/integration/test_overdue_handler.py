@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 import time_machine
-from ops_support import drain
+from ops_support import drain, import_demo_units
 
 from infra.local.events import LambdaContext, scheduler_event
 from overdue.handler import lambda_handler
@@ -54,7 +54,13 @@ def test_daily_run_reminds_only_open_past_due_bills(aws, bills):
     with time_machine.travel(DAY_AFTER_DUE, tick=False):
         result = lambda_handler(scheduler_event({"action": "run_ladder"}), LambdaContext())
         queued = [parse_message(b) for b in drain(aws["MESSAGES_QUEUE_URL"])]
-    assert result == {"pre_due_period": None, "pre_due_reminded": 0, "open_past_due": 1, "steps_taken": 1}
+    assert result == {
+        "pre_due_period": None,
+        "pre_due_reminded": 0,
+        "pre_due_to_call": 0,
+        "open_past_due": 1,
+        "steps_taken": 1,
+    }
     (reminder,) = queued
     assert reminder.message_id == "overdue_reminder#A-101#2026-07#1"
     assert reminder.template == "overdue_reminder"
@@ -104,7 +110,13 @@ def test_a_bill_with_a_payment_set_aside_for_staff_is_not_chased(aws, bills):
         result = lambda_handler(scheduler_event({"action": "run_ladder"}), LambdaContext())
         queued = [parse_message(b) for b in drain(aws["MESSAGES_QUEUE_URL"])]
     # THEN the bill is past due and open, but its owner gets no reminder while staff review it
-    assert result == {"pre_due_period": None, "pre_due_reminded": 0, "open_past_due": 1, "steps_taken": 0}
+    assert result == {
+        "pre_due_period": None,
+        "pre_due_reminded": 0,
+        "pre_due_to_call": 0,
+        "open_past_due": 1,
+        "steps_taken": 0,
+    }
     assert [m.message_id for m in queued if m.template == "overdue_reminder"] == []
 
 
@@ -112,7 +124,8 @@ def test_a_bill_with_a_payment_set_aside_for_staff_is_not_chased(aws, bills):
 REMINDER_DAY = datetime(2026, 7, 8, 1, 30, tzinfo=UTC)
 
 
-def test_the_pre_due_reminder_goes_to_owners_who_still_owe_and_to_no_one_who_paid(aws):
+def test_the_pre_due_reminder_goes_to_owners_who_still_owe_and_to_no_one_who_paid(aws, demo_config):
+    import_demo_units(demo_config, 1)  # owner O0001, with an e-mail address
     repo = BillRepository()
     repo.create(_bill("A-101"))  # owes it all
     repo.create(replace(_bill("A-104"), paid_minor=400))  # owes part of it
@@ -143,6 +156,8 @@ def test_a_unit_the_bank_collects_from_gets_no_pre_due_reminder(aws, demo_config
     """The demo offers direct debit: a unit with a mandate in force is debited on the due date,
     so it is not asked to pay; a cancelled mandate asks again."""
     from propdesk.store.mandates import CANCELLED, Mandate, MandateRepository
+
+    import_demo_units(demo_config, 1)
 
     repo = BillRepository()
     repo.create(_bill("A-101"))

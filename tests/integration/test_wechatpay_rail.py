@@ -361,3 +361,9 @@ def test_payments_29_a_refund_whose_confirmation_was_lost_is_found_by_the_next_m
     assert [(d["type"], d["order_id"], d["provider_minor"], d["ours_minor"]) for d in found] == [
         ("refund_not_posted", order_id, 3000, 0)
     ]
+    # AND staff see it on the reconciliation list
+    listed = api_handler(
+        route_event("list_reconciliation", claims=staff_claims("cashier", sub="cashier-li")), LambdaContext()
+    )
+    items = json.loads(listed["body"])["items"]
+    assert listed["statusCode"] == 200 and [i["type"] for i in items] == ["refund_not_posted"]

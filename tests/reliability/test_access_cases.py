@@ -32,6 +32,7 @@ PARAMS = {
     "get_bank_statement": {"statement_id": "BS00000000000000000000"},
     "decide_bank_lines": {"statement_id": "BS00000000000000000000"},
     "resolve_reconciliation": {"reconciliation_id": "RC20261201AL", "line": "1"},
+    "record_call": {"call_list_id": "CL202701", "line": "1"},
     "debit_batch": {"period": "2027-01"},
 }
 QUERY = {

@@ -785,6 +785,31 @@ ROUTES: tuple[Route, ...] = (
         ),
     ),
     Route(
+        key="list_calls",
+        method="GET",
+        path="/staff/call-list",
+        function="api",
+        audience=Staff(STAFF_READERS),
+        summary="Owners to call",
+        description="Owners whose bill still owes on the pre-due reminder day and whom no message "
+        "can reach (no e-mail address, no phone that may take an SMS): whom to call, about what, "
+        "and the calls so far. Oldest first.",
+        tag="Billing cycles",
+    ),
+    Route(
+        key="record_call",
+        method="POST",
+        path="/staff/call-list/{call_list_id}/items/{line}",
+        function="api",
+        audience=Staff(STAFF_READERS),
+        summary="Record a call's outcome",
+        description="Kept on the list and in the bill's ledger. Reached, promised to pay, a wrong "
+        "number or a refusal take the owner off the list; no answer or busy keep them on it.",
+        tag="Billing cycles",
+        max_body_bytes=2 * KIB,
+        responses=MappingProxyType({404: "No such call", 409: "Done already, or changed meanwhile"}),
+    ),
+    Route(
         key="create_ticket",
         method="POST",
         path="/staff/tickets",

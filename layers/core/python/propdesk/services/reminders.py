@@ -6,8 +6,9 @@ date (the status/due-date index: never a scan). Each reminder has a deterministi
 (``pre_due_reminder#<bill>``), so a double fire or a rerun queues one the messenger sends once,
 and it carries ``while_unpaid``: a bill paid between this run and the send is not reminded
 (RELIABILITY 34). A unit on bank direct debit or card autopay is not asked to pay: its bill is
-collected on the due date (and card autopay sends its own notice). An owner with no usable
-channel is recorded by the messenger as undeliverable on the bill's ledger.
+collected on the due date (and card autopay sends its own notice). An owner no message can
+reach (no e-mail address, no phone that may take an SMS) goes on the period's call list
+(``services.calls``) instead.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from propdesk.domain.calendar import period_of, reminder_date
 from propdesk.messaging.requests import MESSAGES_QUEUE, MessageRequest
 from propdesk.payments.links import pay_links
 from propdesk.queues import Producer, QueueProducer
+from propdesk.services import calls
 from propdesk.store.bills import BillRepository
 from propdesk.store.mandates import CARD, DEBIT, MandateRepository
+from propdesk.store.owners import OwnerRepository
 
 logger = Logger(child=True)
 
@@ -37,6 +40,7 @@ TEMPLATE = "pre_due_reminder"
 class PreDueResult:
     period: str | None  # None: today is no period's reminder day
     reminded: int = 0
+    to_call: int = 0
 
 
 def reminder_period(today: date, config: PropertyConfig) -> str | None:
@@ -79,6 +83,7 @@ def run_pre_due(
     outbox: Producer | None = None,
     pay_url: Callable[[Bill], str] | None = None,
     mandates: MandateRepository | None = None,
+    owners: OwnerRepository | None = None,
 ) -> PreDueResult:
     period = reminder_period(today, config)
     if period is None:
@@ -94,6 +99,10 @@ def run_pre_due(
         for bill in bills.open_due_on(due_on)
         if bill.total_minor > bill.paid_minor and bill.unit_id not in collected
     ]
-    outbox.send([reminder_message(bill, pay_url=pay_url(bill)) for bill in owing])
-    logger.info("pre-due reminders queued", period=period, reminded=len(owing))
-    return PreDueResult(period=period, reminded=len(owing))
+    contacts = (owners or OwnerRepository()).get_many({bill.owner_id for bill in owing if bill.owner_id})
+    by_message = [bill for bill in owing if calls.reachable(contacts.get(bill.owner_id))]
+    by_call = [bill for bill in owing if not calls.reachable(contacts.get(bill.owner_id))]
+    outbox.send([reminder_message(bill, pay_url=pay_url(bill)) for bill in by_message])
+    to_call = calls.make_call_list(period, by_call, contacts, now=now) if by_call else 0
+    logger.info("pre-due reminders queued", period=period, reminded=len(by_message), to_call=to_call)
+    return PreDueResult(period=period, reminded=len(by_message), to_call=to_call)

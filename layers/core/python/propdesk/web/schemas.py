@@ -758,7 +758,7 @@ class ReconciliationItemOut(_Out):
     state: Literal["open", "resolved"]
     rail: str
     day: str
-    type: Literal["provider_only", "ours_only", "amount_differs"]
+    type: Literal["provider_only", "ours_only", "amount_differs", "refund_not_posted", "refund_unknown"]
     payment_id: str
     order_id: str | None
     provider_payment_id: str | None
@@ -777,6 +777,49 @@ class ResolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     note: str = Field(min_length=3, max_length=500, description="What it was, and what was done")
+
+
+class CallOut(_Out):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: str
+    note: str | None
+    by: str
+    at: str
+
+
+class CallItemOut(_Out):
+    """An owner to call about a bill: no message can reach them (the pre-due reminder's call list)."""
+
+    call_list_id: str = Field(description="CL<YYYYMM>, the period's list")
+    line: int
+    state: Literal["open", "done"]
+    period: str
+    unit_id: str
+    bill_id: str
+    owner_name: str | None = Field(description="For the caller; personal data, never logged")
+    phone: str | None
+    owed_minor: int
+    currency: str
+    due_date: str
+    why: Literal["no contact", "no usable channel"]
+    calls: list[CallOut]
+
+
+class CallList(_Out):
+    items: list[CallItemOut]
+
+
+class CallOutcomeIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"outcome": "promised_to_pay", "note": "本周五来前台"}]},
+    )
+
+    outcome: Literal["reached", "promised_to_pay", "no_answer", "busy", "wrong_number", "refused"] = Field(
+        description="reached, promised_to_pay, wrong_number and refused take the owner off the list"
+    )
+    note: str | None = Field(default=None, min_length=1, max_length=300)
 
 
 class DebitLineOut(_Out):
