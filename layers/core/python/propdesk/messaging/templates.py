@@ -31,6 +31,11 @@ TEMPLATE_NAMES = (
 )
 
 
+# Templates that say the same thing with their own words share a folder: the friendly reminder
+# before the due date (F3) and the first overdue one (F6) differ only in their labels.
+FOLDERS = {"pre_due_reminder": "reminder", "overdue_reminder": "reminder"}
+
+
 class TemplateError(ValueError):
     """The context lacks what the template needs (a bug upstream: the message is retried, then dead-lettered)."""
 
@@ -49,11 +54,13 @@ def render(
     if template not in TEMPLATE_NAMES:
         raise TemplateError(f"unknown template {template!r}")
     locale = locale if locale in LOCALES else config.default_locale
-    variables = {**context, "recipient_name": recipient_name}
+    # ``template`` names the labels' section (``t[template]``) a shared folder reads.
+    variables = {**context, "recipient_name": recipient_name, "template": template}
+    folder = FOLDERS.get(template, template)
 
     def part(name: str, **extra: Any) -> str:
         return render_template(
-            f"messages/{template}/{name}", {**variables, **extra}, locale=locale, config=config
+            f"messages/{folder}/{name}", {**variables, **extra}, locale=locale, config=config
         )
 
     try:

@@ -21,6 +21,7 @@ from propdesk.domain.overdue import LadderStep, days_overdue, next_step, step_ke
 from propdesk.messaging.requests import MESSAGES_QUEUE, MessageRequest
 from propdesk.payments.links import pay_links
 from propdesk.queues import Producer, QueueProducer
+from propdesk.services.reminders import reminder_message
 from propdesk.store import ledger
 from propdesk.store.bills import BillRepository
 from propdesk.store.payments import PaymentRepository
@@ -35,22 +36,13 @@ class LadderResult:
 
 
 def step_message(bill: Bill, step: LadderStep, *, today: date, pay_url: str) -> MessageRequest:
-    return MessageRequest(
+    return reminder_message(
+        bill,
+        pay_url=pay_url,
+        template=step.template,
         message_id=f"{step.template}#{bill.bill_id}#{step.number}",
-        template=step.template,  # type: ignore[arg-type]
-        owner_id=bill.owner_id,
-        context={
-            "bill_id": bill.bill_id,
-            "unit_id": bill.unit_id,
-            "period": bill.period,
-            "total_minor": bill.total_minor - bill.paid_minor,
-            "currency": bill.currency,
-            "due_date": bill.due_date.isoformat(),
-            "days_overdue": days_overdue(bill.due_date, today),
-            "step": step.number,
-            "pay_url": pay_url,
-        },
-        while_unpaid=bill.bill_id,  # paid before it goes: not sent (RELIABILITY 34)
+        days_overdue=days_overdue(bill.due_date, today),
+        step=step.number,
     )
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
@@ -49,10 +50,14 @@ def reminder_period(today: date, config: PropertyConfig) -> str | None:
     return candidate if reminder_date(candidate, config.billing) == today else None
 
 
-def reminder_message(bill: Bill, *, pay_url: str) -> MessageRequest:
+def reminder_message(
+    bill: Bill, *, pay_url: str, template: str = TEMPLATE, message_id: str | None = None, **extra: Any
+) -> MessageRequest:
+    """A reminder of what ``bill`` still owes, sent only while it does (``while_unpaid``): the
+    pre-due one, and (with its template, id and step) each overdue ladder step's."""
     return MessageRequest(
-        message_id=f"{TEMPLATE}#{bill.bill_id}",
-        template=TEMPLATE,
+        message_id=message_id or f"{template}#{bill.bill_id}",
+        template=template,  # type: ignore[arg-type]
         owner_id=bill.owner_id,
         context={
             "bill_id": bill.bill_id,
@@ -62,8 +67,9 @@ def reminder_message(bill: Bill, *, pay_url: str) -> MessageRequest:
             "currency": bill.currency,
             "due_date": bill.due_date.isoformat(),
             "pay_url": pay_url,
+            **extra,
         },
-        while_unpaid=bill.bill_id,
+        while_unpaid=bill.bill_id,  # paid before it goes: not sent (RELIABILITY 34)
     )
 
 
