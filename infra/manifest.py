@@ -45,9 +45,6 @@ class Schedule:
     # not fired by the local runtime) where it answers False.
     applies: Callable[[PropertyConfig], bool] = lambda config: True
 
-    def for_property(self, config: PropertyConfig) -> bool:
-        return self.applies(config)
-
 
 @dataclass(frozen=True)
 class QueueSpec:

@@ -197,7 +197,7 @@ class PropertyStack(Stack):
             )
 
         for schedule in spec.schedules:
-            if not schedule.for_property(self.config):
+            if not schedule.applies(self.config):
                 continue
             self.schedules.add(schedule, expression=schedule.expression(self.config), function=fn)
 

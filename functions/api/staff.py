@@ -15,12 +15,14 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from api.responses import json_error, json_ok
 from propdesk.config import PropertyConfig
+from propdesk.domain.units import Owner
 from propdesk.services import calls, reports
 from propdesk.services.errors import DeskError
 from propdesk.services.notices import OutOfTurn, check_cycle, plan_cycle
 from propdesk.services.units import import_units_csv
 from propdesk.settings import get_settings
 from propdesk.store.owners import OwnerRepository
+from propdesk.store.statements import StatementLine
 from propdesk.web.access import StaffUser, caller_of
 from propdesk.web.http import endpoint
 from propdesk.web.schemas import (
@@ -139,7 +141,7 @@ CallListId = Annotated[
 CallLine = Annotated[int, Path(ge=1, le=100_000, description="The owner's line on the list")]
 
 
-def _call_json(item: Any, owners: dict[str, Any]) -> dict[str, Any]:
+def _call_json(item: StatementLine, owners: dict[str, Owner]) -> dict[str, Any]:
     data = item.data
     owner = owners.get(data.get("owner_id") or "")
     return CallItemOut.model_validate(

@@ -388,7 +388,7 @@ class LocalRuntime:
         targets = []
         for spec in self.functions.specs.values():
             for schedule in spec.schedules:
-                if not schedule.for_property(self.config):
+                if not schedule.applies(self.config):
                     continue
                 targets.append(
                     ScheduledTarget(

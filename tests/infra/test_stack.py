@@ -287,9 +287,7 @@ def test_each_schedule_runs_in_the_property_time_zone_with_retries_and_a_dead_le
 ):
     schedules = list(of_type(resources, "AWS::Scheduler::Schedule").values())
     ids = function_ids(resources)
-    expected = [
-        (spec, s) for spec in manifest.FUNCTIONS for s in spec.schedules if s.for_property(demo_config)
-    ]
+    expected = [(spec, s) for spec in manifest.FUNCTIONS for s in spec.schedules if s.applies(demo_config)]
     assert len(schedules) == len(expected)
     # Shanghai: orders to sweep (WeChat Pay, Alipay), no card autopay to charge
     names = {s["Properties"]["Name"] for s in schedules}
@@ -909,7 +907,7 @@ def test_a_property_gets_only_the_schedules_its_rails_need():
 
     def deployed(property_id):
         config = load_config(property_id)
-        return {s.name for spec in manifest.FUNCTIONS for s in spec.schedules if s.for_property(config)}
+        return {s.name for spec in manifest.FUNCTIONS for s in spec.schedules if s.applies(config)}
 
     assert deployed("harbour") == {"notice-run", "overdue-run", "reconcile", "autopay"}
     assert deployed("demo") == {"notice-run", "overdue-run", "reconcile", "orders-sweep"}

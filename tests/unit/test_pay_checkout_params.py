@@ -3,10 +3,19 @@
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from propdesk.services.checkout import checkout_params
+from propdesk.payments.stripe_provider import session_params
+from propdesk.services.checkout import checkout_request
 from tests.paytools import make_bill
 
 NOW = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+
+
+def checkout_params(bills, *, config, now, page_url, locale):
+    """The Checkout Session request Stripe's adapter makes for what the account page asks."""
+    request = checkout_request(bills, config=config, now=now, page_url=page_url, locale=locale)
+    return session_params(
+        request, property_id=config.property_id, methods=config.payment.payment_method_types
+    )
 
 
 def test_params_carry_lines_metadata_expiry_and_urls(stripe_config):

@@ -511,9 +511,7 @@ class StripeRail:
             rail="stripe",
             order_id=order_id,
             state=state,
-            amount_minor=int(
-                intent_obj.amount_received or 0 if state == ORDER_PAID else intent_obj.amount or 0
-            ),
+            amount_minor=int((intent_obj.amount_received if state == ORDER_PAID else intent_obj.amount) or 0),
             currency=str(intent_obj.currency or "").upper(),
             provider_payment_id=intent_obj.id,
             method="card",

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from aws_lambda_powertools import Logger
 
@@ -23,7 +22,6 @@ from propdesk.domain.billing import Bill
 from propdesk.payments import rails as offered
 from propdesk.payments.links import PayLink, PayLinks
 from propdesk.payments.port import PaymentLine, PaymentProvider, PaymentRequest
-from propdesk.payments.stripe_provider import session_params
 from propdesk.services.accounts import AccountView, account_view
 from propdesk.settings import get_settings
 from propdesk.store.accounts import AccountStore
@@ -133,21 +131,6 @@ def checkout_request(
         cancel_url=page_url,
         lines=tuple(lines),
         locale=locale,
-    )
-
-
-def checkout_params(
-    bills: Bill | Sequence[Bill],
-    *,
-    config: PropertyConfig,
-    now: datetime,
-    page_url: str,
-    locale: str,
-) -> dict[str, Any]:
-    """The Checkout Session request Stripe's adapter makes for ``bills``."""
-    request = checkout_request(bills, config=config, now=now, page_url=page_url, locale=locale)
-    return session_params(
-        request, property_id=config.property_id, methods=tuple(config.payment.payment_method_types)
     )
 
 

@@ -138,7 +138,7 @@ class Messenger:
         self._pacer = pacer or Pacer(config.messaging.max_send_rate)
         self._append = append
         self._now = now
-        self._bills = bills or (lambda bill_id: BillRepository().get(bill_id))
+        self._bills = bills or BillRepository().get
 
     def _recipient(self, request: MessageRequest) -> Recipient | None:
         if request.owner_id:

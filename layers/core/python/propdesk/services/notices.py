@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from itertools import islice
 from typing import Any
 
@@ -128,7 +128,7 @@ def check_cycle(
     config: PropertyConfig,
     today: date,
     out_of_turn: OutOfTurn | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> None:
     """Refuse a cycle that must not go out (``DeskError``): a period with no fee standard in force
     (the version in force takes effect on or before the period's first day), or a period other
@@ -146,12 +146,11 @@ def check_cycle(
             f"{notice_date(expected, config.billing).isoformat()}). To issue {period} anyway, send "
             f'a reason and "confirm": "{BACKDATED}".',
         )
-    at = now or datetime.now(UTC)
     ledger.append(
         ledger.cycle_entity(period),
         "issued_out_of_turn",
-        at=at,
-        key=f"out_of_turn#{at.isoformat()}#{out_of_turn.staff_id}",
+        at=now,
+        key=f"out_of_turn#{now.isoformat()}#{out_of_turn.staff_id}",
         data={"staff_id": out_of_turn.staff_id, "reason": out_of_turn.reason, "next_period": expected},
     )
     logger.warning(

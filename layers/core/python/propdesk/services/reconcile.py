@@ -79,6 +79,18 @@ class DayResult:
     ours_count: int = 0
 
 
+def _totals(rail: str, statement: Statement, kind: str) -> dict[str, tuple[str, str, int]]:
+    """The statement's lines of ``kind`` added up per order (partial lines of one order add up):
+    payment id -> (order id, the provider's id, amount)."""
+    totals: dict[str, tuple[str, str, int]] = {}
+    for line in statement.lines:
+        if line.kind == kind:
+            payment_id = f"{rail}:{line.order_id}"
+            _, pid, amount = totals.get(payment_id, (line.order_id, line.provider_payment_id, 0))
+            totals[payment_id] = (line.order_id, pid, amount + line.amount_minor)
+    return totals
+
+
 def compare(
     rail: str, statement: Statement, ours: Iterable[PaymentRecord], others: dict[str, PaymentRecord]
 ) -> list[Difference]:
@@ -92,13 +104,7 @@ def compare(
     Our refunded total counts every day's refunds, so a refund posted here is never a difference;
     one posted here and absent at the provider is not looked for (refunds have no day index)."""
     recorded = {record.payment_id: record for record in ours}
-    theirs: dict[str, tuple[str, str, int]] = {}
-    for line in statement.lines:
-        if line.kind != "payment":
-            continue
-        payment_id = f"{rail}:{line.order_id}"
-        _, pid, amount = theirs.get(payment_id, (line.order_id, line.provider_payment_id, 0))
-        theirs[payment_id] = (line.order_id, pid, amount + line.amount_minor)
+    theirs = _totals(rail, statement, "payment")
     found: list[Difference] = []
     for payment_id, (order_id, provider_id, amount) in sorted(theirs.items()):
         record = recorded.get(payment_id) or others.get(payment_id)
@@ -117,13 +123,7 @@ def compare(
             found.append(
                 Difference("ours_only", payment_id, order_id, record.reference, None, record.amount_minor, record.unit_id)
             )  # fmt: skip
-    refunded: dict[str, tuple[str, str, int]] = {}
-    for line in statement.lines:
-        if line.kind == "refund":
-            payment_id = f"{rail}:{line.order_id}"
-            _, pid, amount = refunded.get(payment_id, (line.order_id, line.provider_payment_id, 0))
-            refunded[payment_id] = (line.order_id, pid, amount + line.amount_minor)
-    for payment_id, (order_id, provider_id, amount) in sorted(refunded.items()):
+    for payment_id, (order_id, provider_id, amount) in sorted(_totals(rail, statement, "refund").items()):
         record = recorded.get(payment_id) or others.get(payment_id)
         if record is None:
             found.append(Difference("refund_unknown", payment_id, order_id, provider_id, amount, None))

@@ -106,8 +106,10 @@ def run_pre_due(
         if bill.total_minor > bill.paid_minor and bill.unit_id not in collected
     ]
     contacts = (owners or OwnerRepository()).get_many({bill.owner_id for bill in owing if bill.owner_id})
-    by_message = [bill for bill in owing if calls.reachable(contacts.get(bill.owner_id))]
-    by_call = [bill for bill in owing if not calls.reachable(contacts.get(bill.owner_id))]
+    by_message: list[Bill] = []
+    by_call: list[Bill] = []
+    for bill in owing:
+        (by_message if calls.reachable(contacts.get(bill.owner_id)) else by_call).append(bill)
     outbox.send([reminder_message(bill, pay_url=pay_url(bill)) for bill in by_message])
     to_call = calls.make_call_list(period, by_call, contacts, now=now) if by_call else 0
     logger.info("pre-due reminders queued", period=period, reminded=len(by_message), to_call=to_call)
