@@ -125,20 +125,30 @@ SECRETS: dict[str, str] = {
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="notices",
-        description="Billing notices: the daily run plans a cycle on its notice day; the worker issues bills",
+        description="Billing cycles: the daily run prepares a draft on its notice day; the worker computes "
+        "drafts, issues approved cycles' bills and voids voided ones'",
         memory_mb=512,
         timeout_s=300,
         schedules=(
             Schedule(
                 name="notice-run",
-                description="Daily check: on a period's notice day, issue its bills and notices",
+                description="Daily check: on a period's notice day, prepare its draft cycle (issued "
+                "at once if the property's config says so)",
                 expression=lambda config: _daily_at(config),
                 payload={"action": "plan_cycle"},
             ),
         ),
         consumes=(QueueTrigger("notices", batch_size=1),),
         sends_to=("notices", "messages"),
-        tables={"units": "read", "bills": "read_write", "accounts": "read_write", "ledger": "read_write"},
+        # owners: a draft lists the owners no notice can reach; cycles: drafts, approvals, voids
+        tables={
+            "units": "read",
+            "owners": "read",
+            "bills": "read_write",
+            "accounts": "read_write",
+            "ledger": "read_write",
+            "cycles": "read_write",
+        },
         secrets=("link_key",),
         reads_public_url=True,
     ),
@@ -259,6 +269,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             "orders": "read_write",  # WeChat Pay and Alipay orders started from the account page
             "statements": "read_write",  # bank statements uploaded and their lines confirmed
             "mandates": "read_write",  # direct-debit enrolments
+            "cycles": "read_write",  # billing cycles prepared, approved and voided by managers
         },
         secrets=("stripe", "link_key", "wechatpay", "alipay"),
         reads_public_url=True,

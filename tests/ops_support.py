@@ -84,3 +84,52 @@ def bill_notice(
             "pay_url": "https://pay.example.test/pay/tok.sig",
         },
     )
+
+
+def work_notices(queue_url: str) -> list[dict[str, Any]]:
+    """Run the notices worker over its queue until it is empty (a draft's tallies may approve the
+    cycle, whose issue batches land on the same queue): the jobs it ran, in order."""
+    from infra.local.events import LambdaContext, sqs_event
+    from notices.handler import lambda_handler
+
+    ran: list[dict[str, Any]] = []
+    while bodies := drain(queue_url):
+        for body in bodies:
+            response = lambda_handler(sqs_event([body]), LambdaContext())
+            assert response == {"batchItemFailures": []}, response
+            ran.append(json.loads(body))
+    return ran
+
+
+def issue_cycle(
+    period: str, config, queue_url: str, *, now, staff_id: str = "admin-1"
+) -> list[dict[str, Any]]:
+    """A manager's cycle from draft to issued: the draft's batches computed, approved, its bills
+    issued (the worker run over the queue each time). Call it with the clock where it should be."""
+    from propdesk.services import cycles
+
+    if cycles.CycleRepository().header(period) is None:
+        cycles.prepare_cycle(
+            period,
+            config=config,
+            today=now.astimezone(config.tz).date(),
+            now=now,
+            staff_id=staff_id,
+            out_of_turn=cycles.OutOfTurn("issued by a test, out of turn", staff_id)
+            if period != cycles.next_to_notice(now.astimezone(config.tz).date(), config.billing)
+            else None,
+        )
+    ran = work_notices(queue_url)
+    if cycles.CycleRepository().header(period).state == cycles.DRAFT:
+        cycles.approve_cycle(period, config=config, staff_id=staff_id, now=now)
+    return ran + work_notices(queue_url)
+
+
+def approved_cycle(period: str, *, now, version: str = "SH-2026-01") -> None:
+    """A cycle a manager has approved, as the store keeps it (for tests of the issue itself)."""
+    from propdesk.store.cycles import APPROVED, PREPARING, CycleRepository
+
+    repo = CycleRepository()
+    data = {"period": period, "batches": 0, "units": 0, "fee_standard_version": version}
+    assert repo.create(period, data, now=now)
+    assert repo.move(period, from_state=PREPARING, to_state=APPROVED, data=data, now=now)

@@ -69,6 +69,7 @@ class HandlerSettings(Settings):
     orders_table: str
     statements_table: str
     mandates_table: str
+    cycles_table: str
     mandates_key: str
     stripe_secret_name: str
     wechatpay_secret_name: str

@@ -6,6 +6,7 @@ checked it before a route runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
@@ -16,9 +17,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from api.responses import json_error, json_ok
 from propdesk.config import PropertyConfig
 from propdesk.domain.units import Owner
-from propdesk.services import calls, reports
+from propdesk.services import calls, cycles, reports
 from propdesk.services.errors import DeskError
-from propdesk.services.notices import OutOfTurn, check_cycle, plan_cycle
+from propdesk.services.notices import OutOfTurn
 from propdesk.services.units import import_units_csv
 from propdesk.settings import get_settings
 from propdesk.store.owners import OwnerRepository
@@ -34,8 +35,9 @@ from propdesk.web.schemas import (
     CallList,
     CallOutcomeIn,
     CollectionSummaryOut,
+    CycleOut,
     CycleOutOfTurnIn,
-    CycleQueued,
+    CycleVoidIn,
     ImportResult,
 )
 from propdesk.web.staff_errors import ErrorAnswer
@@ -115,24 +117,62 @@ def import_units() -> Response[ImportResult]:
     return json_ok({"created": result.created, "updated": result.updated, "unchanged": result.unchanged})
 
 
-@endpoint(router, "issue_cycle", status_code=202)
-def issue_cycle(
-    period: Annotated[
-        str, Path(pattern=PERIOD_PATTERN, description="Billing period, YYYY-MM", examples=["2027-01"])
-    ],
-    body: CycleOutOfTurnIn | None = None,
-) -> Response[CycleQueued]:
+def _cycle_json(period: str) -> dict[str, Any]:
+    return CycleOut.model_validate(cycles.summary_json(cycles.summary(period))).model_dump(mode="json")
+
+
+def _desk(action: Callable[[], Any]) -> Any:
+    try:
+        return action()
+    except DeskError as error:
+        raise ErrorAnswer(json_error(error.status, error.code, error.message)) from None
+
+
+@endpoint(router, "prepare_cycle", status_code=202)
+def prepare_cycle(period: PathPeriod, body: CycleOutOfTurnIn | None = None) -> Response[CycleOut]:
     config = get_settings().property_config
     staff = caller_of(router.context)
     assert isinstance(staff, StaffUser)
     now = datetime.now(UTC)
     out_of_turn = OutOfTurn(reason=body.reason, staff_id=staff.sub) if body is not None else None
-    try:
-        check_cycle(period, config=config, today=local_today(config), out_of_turn=out_of_turn, now=now)
-    except DeskError as error:
-        raise ErrorAnswer(json_error(error.status, error.code, error.message)) from None
-    result = plan_cycle(period, config=config)
-    return json_ok({"period": period, "units": result.units, "batches": result.batches}, status=202)
+    _desk(
+        lambda: cycles.prepare_cycle(
+            period,
+            config=config,
+            today=local_today(config),
+            now=now,
+            staff_id=staff.sub,
+            out_of_turn=out_of_turn,
+        )
+    )
+    return json_ok(_desk(lambda: _cycle_json(period)), status=202)
+
+
+@endpoint(router, "get_cycle")
+def get_cycle(period: PathPeriod) -> Response[CycleOut]:
+    return json_ok(_desk(lambda: _cycle_json(period)))
+
+
+@endpoint(router, "approve_cycle")
+def approve_cycle(period: PathPeriod) -> Response[CycleOut]:
+    staff = caller_of(router.context)
+    assert isinstance(staff, StaffUser)
+    config = get_settings().property_config
+    _desk(lambda: cycles.approve_cycle(period, config=config, staff_id=staff.sub, now=datetime.now(UTC)))
+    return json_ok(_desk(lambda: _cycle_json(period)))
+
+
+@endpoint(router, "void_cycle")
+def void_cycle(period: PathPeriod, body: CycleVoidIn) -> Response[CycleOut]:
+    staff = caller_of(router.context)
+    assert isinstance(staff, StaffUser)
+    config = get_settings().property_config
+    _desk(
+        lambda: cycles.void_cycle(
+            period, config=config, staff_id=staff.sub, reason=body.reason, now=datetime.now(UTC)
+        )
+    )
+    return json_ok(_desk(lambda: _cycle_json(period)))
 
 
 CallListId = Annotated[

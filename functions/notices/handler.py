@@ -1,12 +1,16 @@
-"""Notices: the daily scheduled run plans a cycle on its notice day; the queue worker issues bills.
+"""Notices: the daily scheduled run prepares a cycle's draft on its notice day; the queue worker
+computes the draft's batches, issues an approved cycle's bills and voids a voided one's.
 
 Scheduled event (EventBridge Scheduler): ``{"action": "plan_cycle"}``, optionally with
 ``"period": "YYYY-MM"`` to force a cycle. Today always comes from the clock, in the
-property's time zone, never from the event. Queue event: SQS records of ``IssueBills``.
+property's time zone, never from the event. Queue event: SQS records, each a job named by its
+``kind``: ``tally_bills`` (``TallyBills``), ``issue_bills`` (``IssueBills``), ``void_bills``
+(``VoidBills``).
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +20,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from propdesk.domain.calendar import local_today, parse_period
-from propdesk.services.notices import issue_bills, parse_issue_bills, run_notice_day
+from propdesk.services import cycles
+from propdesk.services.notices import ISSUE_BILLS, IssueBills
 from propdesk.settings import Settings, get_settings, load_at_cold_start
 
 logger = Logger()
@@ -32,6 +37,8 @@ class HandlerSettings(Settings):
     """What the notices function cannot work without."""
 
     units_table: str
+    owners_table: str
+    cycles_table: str
     bills_table: str
     accounts_table: str
     ledger_table: str
@@ -44,14 +51,22 @@ class HandlerSettings(Settings):
 load_at_cold_start(HandlerSettings)
 
 
+class UnknownJob(ValueError):
+    pass
+
+
 def record_handler(record: SQSRecord) -> None:
-    request = parse_issue_bills(record.body)
-    issue_bills(
-        request.period,
-        request.unit_ids,
-        config=get_settings().property_config,
-        now=datetime.now(UTC),
-    )
+    body: Any = json.loads(record.body)
+    kind = body.get("kind") if isinstance(body, dict) else None
+    config, now = get_settings().property_config, datetime.now(UTC)
+    if kind == cycles.TALLY_BILLS:
+        cycles.tally_batch(cycles.TallyBills.model_validate(body), config=config, now=now)
+    elif kind == ISSUE_BILLS:
+        cycles.issue_approved(IssueBills.model_validate(body), config=config, now=now)
+    elif kind == cycles.VOID_BILLS:
+        cycles.void_bills(cycles.VoidBills.model_validate(body), now=now)
+    else:
+        raise UnknownJob(f"unknown notices job kind: {kind!r}")
 
 
 def _scheduled(event: dict[str, Any]) -> dict[str, Any]:
@@ -61,9 +76,9 @@ def _scheduled(event: dict[str, Any]) -> dict[str, Any]:
     if period is not None:
         parse_period(str(period))
     config = get_settings().property_config
-    today = local_today(datetime.now(UTC), config.tz)
-    result = run_notice_day(today, config=config, period=period)
-    return {"period": result.period, "units": result.units, "batches": result.batches}
+    now = datetime.now(UTC)
+    result = cycles.run_notice_day(local_today(now, config.tz), config=config, now=now, period=period)
+    return {"period": result.period, "units": result.units, "batches": result.batches, "state": result.state}
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -160,7 +160,14 @@ SAMPLES: dict[str, dict] = {
     "approve_refund": {"params": {"refund_id": "rf_matrix-refund-01"}},
     "period_summary": {"query": {"period": PERIOD}},
     "import_units": {"body": b"unit_id\n", "content_type": "text/csv"},
-    "issue_cycle": {"params": {"period": "2099-01"}},
+    "prepare_cycle": {"params": {"period": "2099-01"}},
+    "get_cycle": {"params": {"period": "2099-01"}},
+    "approve_cycle": {"params": {"period": "2099-01"}},
+    "void_cycle": {
+        "params": {"period": "2099-01"},
+        "body": b'{"reason":"matrix check of a void"}',
+        "content_type": "application/json",
+    },
     "create_ticket": {
         "body": json.dumps(
             {"kind": "consultation", "category": "fees", "channel": "hotline", "summary": "matrix"}

@@ -54,7 +54,7 @@ def _staff_routes(value: str) -> list:
         ("unit_account", {"unit_id": _path_value(value)}, None),
         ("cash_up", None, {"date": value or "x"}),
         ("list_bills", None, {"period": "2026-03", "days_overdue": value or "x"}),
-        ("issue_cycle", {"period": _path_value(value)}, None),
+        ("prepare_cycle", {"period": _path_value(value)}, None),
     ]
 
 

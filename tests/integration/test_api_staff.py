@@ -164,7 +164,7 @@ def test_cycle_is_queued(aws, demo_config):
     call("import_units", body=text, headers={"content-type": "text/csv"})
     # WHEN an admin issues April's cycle on its notice day (15 days before April)
     with time_machine.travel(datetime(2026, 3, 17, 9, 0, tzinfo=SHANGHAI)):
-        status, body = call("issue_cycle", params={"period": "2026-04"})
+        status, body = call("prepare_cycle", params={"period": "2026-04"})
     # THEN 202 and every unit queued in batches on the notices queue
     assert status == 202
     assert body["period"] == "2026-04" and body["units"] == 312 and body["batches"] >= 1
@@ -176,7 +176,7 @@ def test_cycle_is_queued(aws, demo_config):
 
 def test_cycle_with_bad_period_is_4xx(aws):
     for period in ["2026-00", "26-04", "2026-04-01", "';--"]:
-        status, body = call("issue_cycle", params={"period": period})
+        status, body = call("prepare_cycle", params={"period": period})
         assert 400 <= status < 500, period
         assert "error" in body
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 import time_machine
-from ops_support import drain, drain_json, import_demo_units
+from ops_support import approved_cycle, drain, drain_json, import_demo_units
 
 from infra.config import units_csv_path
 from infra.local.events import LambdaContext, scheduler_event, sqs_event
@@ -14,6 +14,7 @@ from notices.handler import lambda_handler
 from propdesk import naming
 from propdesk.messaging.requests import parse_message
 from propdesk.payments.links import verify_pay_link
+from propdesk.services.cycles import approve_cycle
 from propdesk.services.errors import DeskError
 from propdesk.services.units import import_units_csv
 from propdesk.store.bills import BillRepository
@@ -37,10 +38,13 @@ def test_scheduled_run_on_the_notice_day_plans_batches_of_units(aws, demo_config
         result = lambda_handler(scheduler_event({"action": "plan_cycle"}), LambdaContext())
         # (read inside the travel: the queue would expire messages from the "past")
         batches = drain_json(aws["NOTICES_QUEUE_URL"])
-    # THEN every unit is queued once, 50 per message, for period 2026-07
-    assert result == {"period": "2026-07", "units": 312, "batches": 7}
+    # THEN the draft of period 2026-07 is being prepared: every unit is queued once, 50 per
+    # message, to be computed (not issued: nothing leaves before a manager approves)
+    assert result == {"period": "2026-07", "units": 312, "batches": 7, "state": "preparing"}
     assert len(batches) == 7
     assert {b["period"] for b in batches} == {"2026-07"}
+    assert {b["kind"] for b in batches} == {"tally_bills"}
+    assert sorted(b["batch"] for b in batches) == list(range(1, 8))
     unit_ids = [u for b in batches for u in b["unit_ids"]]
     assert len(unit_ids) == len(set(unit_ids)) == 312
     assert max(len(b["unit_ids"]) for b in batches) == 50
@@ -51,7 +55,7 @@ def test_scheduled_run_on_another_day_does_nothing(aws, demo_config):
     # GIVEN 23:30 UTC on 15 June is already 16 June in Shanghai, but 15 June 07:30 local is not
     with time_machine.travel(datetime(2026, 6, 14, 23, 30, tzinfo=UTC), tick=False):
         result = lambda_handler(scheduler_event({"action": "plan_cycle"}), LambdaContext())
-    assert result == {"period": None, "units": 0, "batches": 0}
+    assert result == {"period": None, "units": 0, "batches": 0, "state": None}
     assert drain(aws["NOTICES_QUEUE_URL"]) == []
 
 
@@ -84,9 +88,15 @@ def test_worker_issues_itemised_bills_and_queues_one_notice_each(aws, demo_confi
     import_demo_units(demo_config, 200)
     with time_machine.travel(NOTICE_DAY_0900_LOCAL, tick=False):
         lambda_handler(scheduler_event({"action": "plan_cycle"}), LambdaContext())
-        bodies = drain(aws["NOTICES_QUEUE_URL"])
-        # WHEN the worker gets the batches (one record per invocation, as configured)
-        for body in bodies:
+        # WHEN the worker computes the draft (one record per invocation, as configured)
+        for body in drain(aws["NOTICES_QUEUE_URL"]):
+            response = lambda_handler(sqs_event([body], queue_arn=NOTICES_QUEUE_ARN), LambdaContext())
+            assert response == {"batchItemFailures": []}
+        # THEN nothing is issued or sent before approval
+        assert BillItem.count() == 0 and drain(aws["MESSAGES_QUEUE_URL"]) == []
+        # WHEN the manager approves and the worker gets the issue batches
+        approve_cycle("2026-07", config=demo_config, staff_id="admin-1", now=NOTICE_DAY_0900_LOCAL)
+        for body in drain(aws["NOTICES_QUEUE_URL"]):
             response = lambda_handler(sqs_event([body], queue_arn=NOTICES_QUEUE_ARN), LambdaContext())
             assert response == {"batchItemFailures": []}
         notices = [parse_message(body) for body in drain(aws["MESSAGES_QUEUE_URL"])]
@@ -120,6 +130,7 @@ def test_worker_issues_itemised_bills_and_queues_one_notice_each(aws, demo_confi
 
 def test_malformed_batch_fails_only_itself(aws, demo_config):
     _import(demo_config)
+    approved_cycle("2026-07", now=NOTICE_DAY_0900_LOCAL)
     good = '{"kind": "issue_bills", "period": "2026-07", "unit_ids": ["A-101"]}'
     event = sqs_event(
         ["not json", '{"kind": "issue_bills", "period": "2026-13", "unit_ids": ["A-101"]}', good]
@@ -154,7 +165,7 @@ def test_the_planner_reads_units_without_a_scan(aws, demo_config, monkeypatch):
         result = lambda_handler(scheduler_event({"action": "plan_cycle"}), LambdaContext())
         batches = drain_json(aws["NOTICES_QUEUE_URL"])
     # every unit of every building, once, from the building index
-    assert result == {"period": "2026-07", "units": 312, "batches": 7}
+    assert result == {"period": "2026-07", "units": 312, "batches": 7, "state": "preparing"}
     unit_ids = [u for b in batches for u in b["unit_ids"]]
     assert len(set(unit_ids)) == 312
     assert {u.split("-")[0] for u in unit_ids} == {b.code for b in demo_config.buildings}

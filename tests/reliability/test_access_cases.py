@@ -17,7 +17,10 @@ from tests.route_events import LambdaContext, route_event
 STAFF_ROUTES = sorted(route.key for route in routes.ROUTES if isinstance(route.audience, routes.Staff))
 PARAMS = {
     "get_unit_bill": {"unit_id": "A-101", "period": "2026-03"},
-    "issue_cycle": {"period": "2026-03"},
+    "prepare_cycle": {"period": "2026-03"},
+    "get_cycle": {"period": "2026-03"},
+    "approve_cycle": {"period": "2026-03"},
+    "void_cycle": {"period": "2026-03"},
     "get_ticket": {"ticket_id": "T-0001"},
     "unit_account": {"unit_id": "A-101"},
     "record_desk_payment": {"unit_id": "A-101"},
@@ -79,7 +82,7 @@ def test_access_21_agent_may_read_but_not_import_or_issue(aws):
     agent = {"sub": "u-2", "cognito:groups": "[agent]"}
     read = call(route_event("list_bills", query={"period": "2026-03"}, claims=agent))
     summary = call(route_event("period_summary", query={"period": "2026-03"}, claims=agent))
-    cycle = call(route_event("issue_cycle", params={"period": "2026-03"}, claims=agent))
+    cycle = call(route_event("prepare_cycle", params={"period": "2026-03"}, claims=agent))
     assert (read["statusCode"], summary["statusCode"], cycle["statusCode"]) == (200, 403, 403)
 
 
@@ -92,7 +95,7 @@ def test_access_21_no_token_beats_bad_input(aws):
 
 def test_access_21_wrong_role_beats_bad_input(aws):
     claims = {"sub": "u-3", "cognito:groups": "[agent]"}
-    response = call(route_event("issue_cycle", params={"period": "nonsense"}, claims=claims))
+    response = call(route_event("prepare_cycle", params={"period": "nonsense"}, claims=claims))
     assert response["statusCode"] == 403
 
 

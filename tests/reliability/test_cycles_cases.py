@@ -41,7 +41,7 @@ def _queued(aws) -> int:
 )
 def test_cycles_33_only_the_next_period_is_issued_without_a_reason(aws, today, period):
     with time_machine.travel(today.replace(tzinfo=SHANGHAI)):
-        status, body = call("issue_cycle", params={"period": period})
+        status, body = call("prepare_cycle", params={"period": period})
     assert status == 409 and body["error"] == "not_the_next_period"
     assert "backdated" in body["message"] and period in body["message"]
     assert _queued(aws) == 0  # nothing queued, nothing billed
@@ -58,10 +58,10 @@ def test_cycles_33_another_period_needs_a_reason_and_the_word_backdated_and_is_k
             {"reason": out_of_turn["reason"], "confirm": "yes"},
             {"reason": out_of_turn["reason"]},
         ):
-            status, _ = call("issue_cycle", params={"period": "2026-03"}, body=body)
+            status, _ = call("prepare_cycle", params={"period": "2026-03"}, body=body)
             assert status == 422, body
         assert _queued(aws) == 0
-        status, answer = call("issue_cycle", params={"period": "2026-03"}, body=out_of_turn)
+        status, answer = call("prepare_cycle", params={"period": "2026-03"}, body=out_of_turn)
     assert status == 202 and answer["period"] == "2026-03"
     [entry] = ledger.entries(ledger.cycle_entity("2026-03"), "out_of_turn#")
     assert entry.event == "issued_out_of_turn"
@@ -72,7 +72,7 @@ def test_cycles_33_another_period_needs_a_reason_and_the_word_backdated_and_is_k
 def test_cycles_33_a_period_with_no_fee_standard_in_force_is_never_billed(aws, demo_config):
     # The demo's standard SH-2026-01 takes effect on 2026-01-01: 2025-01 has none, backdated or not
     body = {"reason": "Billing the year before we took over", "confirm": "backdated"}
-    status, answer = call("issue_cycle", params={"period": "2025-01"}, body=body)
+    status, answer = call("prepare_cycle", params={"period": "2025-01"}, body=body)
     assert status == 409 and answer["error"] == "no_fee_standard"
     assert demo_config.fee_standard.version in answer["message"]
     assert _queued(aws) == 0

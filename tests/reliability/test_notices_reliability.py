@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from ops_support import drain, drain_json, import_demo_units
+from ops_support import approved_cycle, drain, drain_json, import_demo_units
 
 from infra.local.events import LambdaContext, scheduler_event, sqs_event
 from notices.handler import lambda_handler
 from propdesk.messaging.requests import MESSAGES_QUEUE, parse_message
 from propdesk.queues import QueueProducer
+from propdesk.services.cycles import approve_cycle, summary
 from propdesk.services.notices import NOTICES_QUEUE, issue_bills, plan_cycle
 from propdesk.store.bills import BillRepository
 from propdesk.store.models import BillItem, LedgerItem
@@ -63,18 +64,30 @@ class CrashingBatches:
         return self.queue.send(bodies)
 
 
-def test_notices_12_double_fire(aws, units):
+def test_notices_12_double_fire(aws, demo_config, units):
     # GIVEN the notice-day schedule fires twice (scheduler retry, or an operator's manual run)
     with time_machine.travel(NOTICE_DAY, tick=False):
-        lambda_handler(scheduler_event({"action": "plan_cycle"}), LambdaContext())
-        lambda_handler(scheduler_event({"action": "plan_cycle"}), LambdaContext())
+        first = lambda_handler(scheduler_event({"action": "plan_cycle"}), LambdaContext())
+        second = lambda_handler(scheduler_event({"action": "plan_cycle"}), LambdaContext())
+        tallies = drain(aws["NOTICES_QUEUE_URL"])
+        # WHEN the worker computes every batch of both runs
+        for body in tallies:
+            assert lambda_handler(sqs_event([body]), LambdaContext()) == {"batchItemFailures": []}
+        # THEN the draft counts each unit once
+        draft = summary("2026-07")
+        assert (first["state"], second["state"], draft.header.state) == ("preparing", "preparing", "draft")
+        assert len(tallies) == 6 and draft.bills == UNITS
+        # AND a third fire after the draft is ready changes nothing
+        third = lambda_handler(scheduler_event({"action": "plan_cycle"}), LambdaContext())
+        assert third["state"] == "draft" and drain(aws["NOTICES_QUEUE_URL"]) == []
+        approve_cycle("2026-07", config=demo_config, staff_id="admin-1", now=NOTICE_DAY)
         bodies = drain(aws["NOTICES_QUEUE_URL"])
-        # WHEN the worker processes every batch of both runs
-        for body in bodies:
+        # WHEN every issue batch is delivered twice (SQS at least once)
+        for body in bodies + bodies:
             assert lambda_handler(sqs_event([body]), LambdaContext()) == {"batchItemFailures": []}
         notices = [parse_message(b) for b in drain(aws["MESSAGES_QUEUE_URL"])]
     # THEN each unit has one bill, recorded once, and each notice id is the bill's
-    assert len(bodies) == 6
+    assert len(bodies) == 3
     assert BillItem.count() == UNITS
     assert LedgerItem.count("bill#A-101#2026-07") == 1
     ids = [n.message_id for n in notices]
@@ -87,6 +100,7 @@ def test_notices_12_double_fire(aws, units):
 def test_notices_15_crash_halfway_rerun(aws, demo_config, units):
     bills = BillRepository()
     with time_machine.travel(NOTICE_DAY, tick=False):
+        approved_cycle("2026-07", now=NOTICE_DAY)  # the draft approved: the crash is in issuing it
         # GIVEN the planner dies after two of its three batches
         with pytest.raises(Crash):
             plan_cycle("2026-07", config=demo_config, batches=CrashingBatches(crash_after=2))

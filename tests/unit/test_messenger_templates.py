@@ -232,7 +232,16 @@ AUTOPAY_NOTICE = {
     "bills": [{"bill_id": "A-101#2026-07", "period": "2026-07"}],
     "pay_url": "https://pay.example.test/pay/tok.sig",
 }
+VOIDED = {
+    "bill_id": "A-101#2026-07",
+    "unit_id": "A-101",
+    "period": "2026-07",
+    "total_minor": 32727,
+    "currency": "CNY",
+    "reason": "Wrong area for building 1",
+}
 CONTEXTS = {
+    "bill_voided": VOIDED,
     "autopay_notice": AUTOPAY_NOTICE,
     "payment_refunded": REFUNDED,
     "payment_failed": FAILED,
@@ -245,6 +254,7 @@ CONTEXTS = {
 }
 # What each template cannot do without; the rest of its context is optional.
 REQUIRED = {
+    "bill_voided": ("unit_id", "period", "total_minor", "currency", "reason"),
     "payment_refunded": ("receipt_no", "unit_id", "amount_minor", "currency", "disputed", "reopened"),
     "payment_failed": ("unit_id", "amount_minor", "currency", "bills"),
     "pay_link": ("unit_id", "pay_url"),

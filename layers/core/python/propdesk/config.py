@@ -89,6 +89,9 @@ class BillingCalendar(_Strict):
     due_day: int = Field(ge=1, le=31)
     # The friendly reminder (F3) goes this many days before the due date.
     reminder_offset_days: int = Field(ge=1, le=28)
+    # A cycle is prepared as a draft on its notice day; a manager approves it before anything
+    # leaves. True: the draft is approved by itself once computed (a property that trusts its data).
+    auto_issue: bool = False
 
 
 class PropertyContact(_Strict):

@@ -765,22 +765,73 @@ ROUTES: tuple[Route, ...] = (
         ),
     ),
     Route(
-        key="issue_cycle",
+        key="prepare_cycle",
         method="POST",
         path="/staff/cycles/{period}",
         function="api",
         audience=Staff((ROLE_ADMIN,)),
-        summary="Issue a billing cycle now",
-        description="Queues every unit's bill and notice for the period; safe to repeat. Only the "
-        "next period (the one whose notice day has come and whose following period's has not) is "
-        'issued as is; any other needs a JSON body with a reason and "confirm": "backdated", and '
-        "is written to the ledger. A period with no fee standard in force is never billed.",
+        summary="Prepare a billing cycle's draft",
+        description="Computes every unit's bill for the period without issuing any: the draft's totals "
+        "per building and its exceptions (owners no notice can reach, credit that covers the bill, units "
+        "that cannot be billed) are ready to review in a minute (GET). Nothing reaches an owner until the "
+        "draft is approved. Only the next period (the one whose notice day has come and whose following "
+        'period\'s has not) is prepared as is; any other needs a JSON body with a reason and "confirm": '
+        '"backdated", and is written to the ledger. A period with no fee standard in force is never billed.',
         tag="Billing cycles",
         max_body_bytes=2 * KIB,
         responses=MappingProxyType(
             {
-                409: "Not the next period, and no reason with the word backdated; or no fee "
-                "standard in force for the period",
+                409: "Not the next period, and no reason with the word backdated; no fee standard in "
+                "force for the period; or the cycle is prepared already",
+            }
+        ),
+    ),
+    Route(
+        key="get_cycle",
+        method="GET",
+        path="/staff/cycles/{period}",
+        function="api",
+        audience=Staff(STAFF_READERS),
+        summary="A billing cycle: its state, totals per building and exceptions",
+        description="What a manager reviews before approving: the draft's bills and amount per building "
+        "and in all, the fee standard version, the units to look at, and who prepared, approved or "
+        "voided it and when.",
+        tag="Billing cycles",
+        responses=MappingProxyType({404: "No cycle was prepared for the period"}),
+    ),
+    Route(
+        key="approve_cycle",
+        method="POST",
+        path="/staff/cycles/{period}/approval",
+        function="api",
+        audience=Staff((ROLE_ADMIN,)),
+        summary="Approve a draft cycle: issue its bills and notices",
+        description="Issues every bill of the reviewed draft on its unit's account and sends each "
+        "owner's notice. A cycle is approved once: approving again, approving a draft still being "
+        "computed, a voided cycle, or a draft computed under a fee standard no longer in force is "
+        "refused and changes nothing.",
+        tag="Billing cycles",
+        max_body_bytes=1 * KIB,
+        responses=MappingProxyType(
+            {404: "No cycle was prepared for the period", 409: "Not a draft ready for approval"}
+        ),
+    ),
+    Route(
+        key="void_cycle",
+        method="POST",
+        path="/staff/cycles/{period}/void",
+        function="api",
+        audience=Staff((ROLE_ADMIN,)),
+        summary="Void a cycle before anyone has paid it",
+        description="With a reason. A draft is voided as it is; an approved cycle's bills are voided on "
+        "their accounts (credit that paid one goes back to the account) and every owner is told. "
+        "Refused while any bill of the cycle has a payment of its owner's allocated.",
+        tag="Billing cycles",
+        max_body_bytes=2 * KIB,
+        responses=MappingProxyType(
+            {
+                404: "No cycle was prepared for the period",
+                409: "Voided already, or an owner has paid a bill of it",
             }
         ),
     ),

@@ -13,6 +13,7 @@ from propdesk.domain.units import Unit
 
 STATUS_OPEN = "open"
 STATUS_PAID = "paid"
+STATUS_VOID = "void"  # its cycle was voided before anyone paid it
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ TEMPLATE_NAMES = (
     "payment_failed",
     "pay_link",
     "autopay_notice",
+    "bill_voided",
 )
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field
 
-from propdesk.config import PropertyConfig
+from propdesk.config import FeeStandard, PropertyConfig
 from propdesk.domain.accounts import OpenBill, allocate
 from propdesk.domain.billing import STATUS_OPEN, STATUS_PAID, Bill, compute_bill
 from propdesk.domain.calendar import (
@@ -29,7 +29,6 @@ from propdesk.domain.calendar import (
     next_to_notice,
     notice_date,
     parse_period,
-    period_noticed_on,
 )
 from propdesk.messaging.requests import MESSAGES_QUEUE, MessageRequest
 from propdesk.naming import NOTICES_QUEUE
@@ -61,13 +60,6 @@ class IssueBills(BaseModel):
 PayUrl = Callable[[Bill], str]
 
 
-@dataclass(frozen=True)
-class PlanResult:
-    period: str | None  # None: today is no period's notice day
-    units: int = 0
-    batches: int = 0
-
-
 def batched(ids: Iterable[str], size: int) -> Iterator[tuple[str, ...]]:
     """``size`` ids at a time, the last batch shorter."""
     source = iter(ids)
@@ -82,7 +74,7 @@ def plan_cycle(
     units: UnitRepository | None = None,
     batches: Producer | None = None,
     batch_size: int = BATCH_SIZE,
-) -> PlanResult:
+) -> int:
     """Queue every unit of the property's buildings for ``period``'s bills, ``batch_size`` unit
     ids per message (the ids come from the building index: no Scan). Safe to run twice: the
     worker's writes are conditional and its notices deduplicated."""
@@ -95,7 +87,7 @@ def plan_cycle(
         count += len(page)
         sent += 1
     logger.info("notice cycle planned", period=period, units=count, batches=sent)
-    return PlanResult(period=period, units=count, batches=sent)
+    return sent
 
 
 BACKDATED = "backdated"  # the word an admin types to issue a period out of turn
@@ -109,9 +101,9 @@ class OutOfTurn:
     staff_id: str
 
 
-def check_standard(period: str, config: PropertyConfig) -> None:
-    """A period is billed under the fee standard in force for it: one that takes effect on or
-    before its first day. None in force: ``DeskError`` 409, nothing is billed."""
+def standard_in_force(period: str, config: PropertyConfig) -> FeeStandard:
+    """The fee standard a period is billed under: the version in force on its first day. None in
+    force: ``DeskError`` 409, nothing is billed."""
     standard = config.fee_standard
     if first_day(period) < standard.effective_from:
         raise DeskError(
@@ -120,6 +112,7 @@ def check_standard(period: str, config: PropertyConfig) -> None:
             f"No fee standard is in force for {period}: {standard.version} takes effect on "
             f"{standard.effective_from.isoformat()}. A period without one cannot be billed.",
         )
+    return standard
 
 
 def check_cycle(
@@ -129,15 +122,16 @@ def check_cycle(
     today: date,
     out_of_turn: OutOfTurn | None = None,
     now: datetime,
-) -> None:
+) -> FeeStandard:
     """Refuse a cycle that must not go out (``DeskError``): a period with no fee standard in force
     (the version in force takes effect on or before the period's first day), or a period other
     than the next one (``next_to_notice``) without an admin's reason and the word "backdated".
-    A period issued out of turn is written to the ledger with who and why."""
-    check_standard(period, config)
+    A period issued out of turn is written to the ledger with who and why. The standard in
+    force for the period is the answer."""
+    standard = standard_in_force(period, config)
     expected = next_to_notice(today, config.billing)
     if period == expected:
-        return
+        return standard
     if out_of_turn is None:
         raise DeskError(
             409,
@@ -156,24 +150,7 @@ def check_cycle(
     logger.warning(
         "cycle issued out of turn", period=period, next_period=expected, staff_id=out_of_turn.staff_id
     )
-
-
-def run_notice_day(
-    today: date,
-    *,
-    config: PropertyConfig,
-    period: str | None = None,
-    units: UnitRepository | None = None,
-    batches: Producer | None = None,
-) -> PlanResult:
-    """The daily scheduled run: plan the period whose notice day is ``today`` (or ``period``
-    when an operator forces one); on any other day do nothing."""
-    target = period or period_noticed_on(today, config.billing)
-    if target is None:
-        logger.info("not a notice day", today=today.isoformat())
-        return PlanResult(period=None)
-    check_standard(target, config)  # none in force: the run fails (alarmed), nothing is billed
-    return plan_cycle(target, config=config, units=units, batches=batches)
+    return standard
 
 
 @dataclass(frozen=True)
@@ -285,6 +262,7 @@ def issue_bills(
     outbox = outbox or QueueProducer(MESSAGES_QUEUE)
     pay_url = pay_url or pay_links().url
 
+    standard = standard_in_force(period, config)
     found = units.get_many(unit_ids)
     computed: dict[str, Bill] = {}
     failed = 0
@@ -299,7 +277,7 @@ def issue_bills(
             computed[unit_id] = compute_bill(
                 unit,
                 has_elevator=building.has_elevator,
-                fee_standard=config.fee_standard,
+                fee_standard=standard,
                 period=period,
                 calendar=config.billing,
                 currency=config.currency,

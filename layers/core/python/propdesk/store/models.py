@@ -20,6 +20,7 @@ from pynamodb.attributes import (
     ListAttribute,
     MapAttribute,
     NumberAttribute,
+    NumberSetAttribute,
     TTLAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
@@ -547,6 +548,25 @@ class MandateItem(_Table):
     active_index = MandateActiveIndex()
 
 
+class CycleItem(_Table):
+    """A billing cycle (F2) a manager reviews before it goes out: its header (``part`` "header":
+    state, who prepared and approved it, how many batches the draft is computed in and which are
+    done) and one tally per batch (``part`` "batch#00001": the batch's totals per building and
+    its exceptions). The header changes only under a condition on its state, so a cycle is
+    approved or voided once; a batch's tally is a put of what it computed, so a rerun writes the
+    same thing again."""
+
+    class Meta(_Meta):
+        table_key = "cycles"
+
+    period = UnicodeAttribute(hash_key=True)  # YYYY-MM
+    part = UnicodeAttribute(range_key=True)  # header | batch#<n>
+    state = UnicodeAttribute(null=True)  # header: preparing | draft | approved | voided
+    data = UnicodeAttribute()  # JSON: the header's facts, or the batch's tally
+    batches_done = NumberSetAttribute(null=True)  # header: the batches tallied (ADD, idempotent)
+    updated_at = UTCDateTimeAttribute()
+
+
 class IdempotencyItem(_Table):
     """The Powertools idempotency table (webhook event ids), expired by TTL."""
 
@@ -586,6 +606,7 @@ TABLES: tuple[TableDef, ...] = (
     TableDef("orders", OrderItem),
     TableDef("statements", StatementItem),
     TableDef("mandates", MandateItem),
+    TableDef("cycles", CycleItem),
 )
 
 

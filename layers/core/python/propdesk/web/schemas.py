@@ -233,14 +233,75 @@ class CycleOutOfTurnIn(BaseModel):
     confirm: Literal["backdated"]
 
 
-class CycleQueued(_Out):
+class CycleVoidIn(BaseModel):
+    """Why the cycle is voided: kept in the ledger and told to every owner it reached."""
+
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"period": "2027-01", "units": 312, "batches": 7}]}
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={"examples": [{"reason": "Wrong area for building 3; corrected and re-billed"}]},
+    )
+
+    reason: str = Field(min_length=10, max_length=300)
+
+
+class CycleBuildingOut(_Out):
+    building: str
+    bills: int
+    total_minor: int
+
+
+class CycleExceptionOut(_Out):
+    unit_id: str
+    kind: Literal["no_contact", "credit_covers", "not_computable", "unit_missing"]
+    amount_minor: int | None = None
+
+
+class CycleOut(_Out):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "period": "2027-01",
+                    "state": "draft",
+                    "fee_standard_version": "SH-2026-01",
+                    "units": 312,
+                    "batches": 7,
+                    "batches_done": 7,
+                    "bills": 312,
+                    "total_minor": 10236455,
+                    "by_building": [{"building": "A", "bills": 80, "total_minor": 2856320}],
+                    "exceptions": [{"unit_id": "C-0201", "kind": "no_contact", "amount_minor": None}],
+                    "prepared_by": "system",
+                    "prepared_at": "2026-12-17T01:00:00+00:00",
+                    "approved_by": None,
+                    "approved_at": None,
+                    "voided_by": None,
+                    "voided_at": None,
+                    "void_reason": None,
+                }
+            ]
+        },
     )
 
     period: str
+    state: Literal["preparing", "draft", "approved", "voided"]
+    fee_standard_version: str | None
     units: int
     batches: int
+    batches_done: int
+    bills: int
+    total_minor: int
+    by_building: list[CycleBuildingOut]
+    exceptions: list[CycleExceptionOut]
+    prepared_by: str | None = None
+    prepared_at: str | None = None
+    approved_by: str | None = None
+    approved_at: str | None = None
+    voided_by: str | None = None
+    voided_at: str | None = None
+    void_reason: str | None = None
 
 
 class TicketIn(BaseModel):
