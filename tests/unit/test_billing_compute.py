@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from propdesk.config import BillingCalendar, FeeStandard
 from propdesk.domain.billing import bill_id_for, compute_bill
@@ -142,3 +144,100 @@ def test_naive_issue_time_is_refused():
             currency="CNY",
             issued_at=datetime(2026, 6, 16),
         )
+
+
+# Property-based: whatever the standard and the unit, a bill adds up, is never negative and is
+# the same computed twice (a rerun, or the draft and the approved cycle, agree to the fen).
+_codes = st.from_regex(r"[a-z][a-z0-9_]{1,10}", fullmatch=True)
+_items = st.lists(
+    st.fixed_dictionaries(
+        {
+            "code": _codes,
+            "basis": st.sampled_from(["per_m2", "per_unit"]),
+            "rate": st.integers(min_value=0, max_value=50_000),
+            "requires_elevator": st.booleans(),
+            "buildings": st.one_of(st.none(), st.lists(st.sampled_from("ABC"), min_size=1, max_size=3)),
+        }
+    ),
+    min_size=1,
+    max_size=8,
+    unique_by=lambda item: item["code"],
+)
+
+
+def _from(drawn) -> FeeStandard:
+    return _standard(
+        *(
+            _item(
+                d["code"],
+                d["basis"],
+                d["rate"],
+                requires_elevator=d["requires_elevator"],
+                buildings=tuple(sorted(set(d["buildings"]))) if d["buildings"] else None,
+            )
+            for d in drawn
+        )
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    drawn=_items,
+    area=st.integers(min_value=1, max_value=100_000_00),
+    building=st.sampled_from("ABCD"),
+    has_elevator=st.booleans(),
+)
+def test_a_bill_adds_up_is_never_negative_and_is_the_same_computed_twice(drawn, area, building, has_elevator):
+    standard = _from(drawn)
+    unit = _unit(area_centi_m2=area, building=building)
+
+    def bill():
+        return compute_bill(
+            unit,
+            has_elevator=has_elevator,
+            fee_standard=standard,
+            period="2026-07",
+            calendar=CALENDAR,
+            currency="CNY",
+            issued_at=ISSUED,
+        )
+
+    first, again = bill(), bill()
+    assert first == again
+    assert first.total_minor == sum(line.amount_minor for line in first.lines)
+    assert all(line.amount_minor >= 0 for line in first.lines) and first.total_minor >= 0
+    # one line per item that applies to the unit's building, in the standard's order
+    applies = [
+        d["code"]
+        for d in drawn
+        if (not d["buildings"] or building in d["buildings"])
+        and not (d["requires_elevator"] and not has_elevator)
+    ]
+    assert [line.code for line in first.lines] == applies
+    # a per-m² line is the rate times the area, half up to the fen: never off by more than half a fen
+    for line in first.lines:
+        if line.basis == "per_m2":
+            assert abs(line.amount_minor * 100 - line.rate_minor * area) <= 50
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    drawn=_items,
+    area=st.integers(min_value=1, max_value=10_000_00),
+    more=st.integers(min_value=1, max_value=5000),
+)
+def test_a_larger_unit_never_pays_less(drawn, area, more):
+    standard = _from(drawn)
+
+    def total(centi_m2: int) -> int:
+        return compute_bill(
+            _unit(area_centi_m2=centi_m2),
+            has_elevator=True,
+            fee_standard=standard,
+            period="2026-07",
+            calendar=CALENDAR,
+            currency="CNY",
+            issued_at=ISSUED,
+        ).total_minor
+
+    assert total(area + more) >= total(area)
