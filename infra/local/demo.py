@@ -1089,6 +1089,37 @@ class FirstMonth:
     box: dict[str, Any]
     summary: dict[str, Any]
     summary_status: int
+    cycle: dict[str, Any]  # the cycle as the manager approved it
+
+
+def review_cycle(
+    config: PropertyConfig, base: str, http: requests.Session, period: str, say: Callable[[str], None]
+) -> dict[str, Any]:
+    """The manager reads the draft the notice run prepared (totals per building, the units to look
+    at) and approves it, which sends the notices; a property whose config issues by itself has
+    approved it already. The cycle as it stands after."""
+    admin = StaffClient(base, role="admin", sub="demo-manager")
+    draft = expect(admin.get(f"/staff/cycles/{period}"), 200)
+    currency = config.currency
+    buildings = ", ".join(
+        f"{b['building']} {b['bills']} / {money(b['total_minor'], currency)}" for b in draft["by_building"]
+    )
+    kinds = Counter(e["kind"] for e in draft["exceptions"])
+    say(
+        f"cycle {period} {draft['state']} under {draft['fee_standard_version']}: {draft['bills']} bills, "
+        f"{money(draft['total_minor'], currency)} ({buildings}); to look at: "
+        + (", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(kinds.items())) or "nothing")
+    )
+    if draft["state"] == "draft":
+        approved = expect(admin.post(f"/staff/cycles/{period}/approval"), 200)
+        again = admin.post(f"/staff/cycles/{period}/approval")
+        say(
+            f"approved by {approved['approved_by']}; approving again answers {again.status_code} {again.json()['error']}"
+        )
+        drain_queues(http, base)
+        return approved
+    say(f"issued without review: the property's config approves its drafts ({draft['approved_by']})")
+    return draft
 
 
 def first_month(
@@ -1107,6 +1138,8 @@ def first_month(
     fired = move_clock(http, base, moment)
     notice_runs = [f for f in fired if f["schedule"] == "notice-run"]
     say(f"{len(fired)} schedule runs fired on the way ({len(notice_runs)} notice runs)")
+    drain_queues(http, base)
+    cycle = review_cycle(config, base, http, period, say)
     drained = drain_queues(http, base)
     box = read_outbox(http, base)
     notice_tokens = links_by_unit(box, owners)
@@ -1147,6 +1180,7 @@ def first_month(
         box=read_outbox(http, base),
         summary=summary_response.json() if summary_response.ok else {},
         summary_status=summary_response.status_code,
+        cycle=cycle,
     )
 
 
@@ -1228,6 +1262,8 @@ def second_act(
     act.next_period = period
     say(f"moving the clock to {moment:%Y-%m-%d %H:%M}: notice day of period {period}")
     fired = move_clock(http, base, moment)
+    drain()
+    review_cycle(config, base, http, period, say)
     drained = drain()
     say(f"{len(fired)} schedule runs fired on the way; queues drained: {drained}")
     team = DeskTeam.sign_in(base)  # a month on: yesterday's tokens (an hour) have expired
@@ -1345,6 +1381,12 @@ def run_demo(
         )
         if month.summary_status != 200:
             checks.check(False, f"GET /staff/summary answered {month.summary_status}")
+        issued = sum(b.total_minor for b in month.records["bills"].values())
+        checks.check(
+            month.cycle.get("state") == "approved" and month.cycle.get("total_minor") == issued,
+            f"the cycle was reviewed as a draft and approved; its bills are the draft's "
+            f"({month.cycle.get('bills')} bills, {money(issued, config.currency)})",
+        )
         checks.results.extend(verify_desk(desk.act, desk.before, desk.after).results)
         checks.results.extend(pre_due_checks.results)
         rail_lines: list[str] = [f"  {pre_due_line}"]

@@ -86,6 +86,14 @@ def notice_day(runtime, demo_config):
     )
     assert response.status_code == 200, response.text
     assert runtime.wait_until_drained(300)
+    # The manager approves the draft the notice run prepared: the notices go out.
+    approval = requests.post(
+        f"{runtime.base_url}/staff/cycles/{period}/approval",
+        headers={"Authorization": "Bearer " + runtime.mint_token(["admin"], sub="e2e-manager")},
+        timeout=60,
+    )
+    assert approval.status_code == 200, approval.text
+    assert runtime.wait_until_drained(300)
     outbox = requests.get(f"{runtime.base_url}/_local/outbox", params={"format": "json"}, timeout=60).json()
     return NoticeDay(period=period, fired=response.json()["fired"], outbox=outbox)
 
