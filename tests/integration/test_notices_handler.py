@@ -59,7 +59,7 @@ def test_scheduled_run_on_another_day_does_nothing(aws, demo_config):
     assert drain(aws["NOTICES_QUEUE_URL"]) == []
 
 
-def test_notice_day_follows_the_property_time_zone(aws, demo_config):
+def test_notices_14_the_notice_day_follows_the_property_time_zone(aws, demo_config):
     _import(demo_config)
     # GIVEN 16:30 UTC on 15 June, which is 00:30 on 16 June in Shanghai
     with time_machine.travel(datetime(2026, 6, 15, 16, 30, tzinfo=UTC), tick=False):
