@@ -167,3 +167,9 @@ def test_a_taken_code_is_drawn_again_with_one_conditional_put_each(bill):
     # THEN the stored link is left as it was and a new code is used
     assert first.endswith("/p/Taken000000") and second.endswith("/p/Fresh000000")
     assert LinkItem.get("code#Taken000000").token == token_of(page_url)
+
+
+def test_a_url_that_is_not_a_pay_link_we_signed_is_sent_as_it_is(aws):
+    for url in ("https://pay.example.test/pay/t", "https://pay.example.test/account"):
+        assert ShortLinks().shorten(url) == url
+    assert list(LinkItem.scan()) == []

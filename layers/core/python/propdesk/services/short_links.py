@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 
 from aws_lambda_powertools import Logger
 
-from propdesk.payments.links import expiry_of, site_root, token_of
+from propdesk.payments.links import InvalidPayLink, expiry_of, site_root, token_of
 from propdesk.store.links import LinkRepository
 
 logger = Logger(child=True)
@@ -56,12 +56,17 @@ class ShortLinks:
     def shorten(self, page_url: str) -> str:
         """``<base>/p/<code>`` for an owner's page URL (``<base>/pay/<token>``): a new code mapped
         to its token until the token expires."""
-        token = token_of(page_url)
-        expires_at = expiry_of(token)
+        try:
+            root, token = site_root(page_url), token_of(page_url)
+            expires_at = expiry_of(token)
+        except (InvalidPayLink, ValueError):
+            # Not a pay link we signed (nothing to map, no expiry to keep): sent as it is.
+            logger.warning("not a pay link, not shortened")
+            return page_url
         for _ in range(PUT_ATTEMPTS):
             code = self._new_code()
             if self._links.put(code, token=token, expires_at=expires_at):
-                return f"{site_root(page_url)}{SHORT_PATH}{code}"
+                return f"{root}{SHORT_PATH}{code}"
         raise RuntimeError("no free short-link code found")  # the message is retried
 
     def open(self, code: str, *, client: str, now: datetime) -> Opened:
