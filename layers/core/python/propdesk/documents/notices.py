@@ -17,15 +17,15 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from propdesk.config import LOCALES, PropertyConfig
-from propdesk.documents.receipts import (
+from propdesk.documents.layout import (
     CREATOR,
     FRAME_PADDING,
     MARGIN_MM,
-    _fonts,
-    _labelled,
-    _markup,
-    _register_cjk_font,
-    _styles,
+    fonts_for,
+    labelled,
+    markup,
+    paragraph_styles,
+    register_cjk_font,
 )
 from propdesk.domain.billing import Bill
 from propdesk.formatting import format_date, format_money, format_period
@@ -138,11 +138,11 @@ def _story(doc: NoticeDocument, labels: Mapping[str, Any], width: float) -> list
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
-    fonts = _fonts(doc.locale)
-    styles = _styles(fonts, doc.locale)
+    fonts = fonts_for(doc.locale)
+    styles = paragraph_styles(fonts, doc.locale)
 
     def para(text: str, style: str) -> Paragraph:
-        return Paragraph(_markup(text, fonts), styles[style])
+        return Paragraph(markup(text, fonts), styles[style])
 
     def money(minor: int) -> str:
         return format_money(minor, doc.currency)
@@ -152,9 +152,9 @@ def _story(doc: NoticeDocument, labels: Mapping[str, Any], width: float) -> list
         para(doc.property_name, "property"),
         para(labels["title"], "title"),
         Spacer(1, 2 * mm),
-        para(_labelled(labels["company"], doc.company, doc.locale), "small"),
-        para(_labelled(labels["address"], doc.address, doc.locale), "small"),
-        para(_labelled(labels["phone"], doc.phone, doc.locale), "small"),
+        para(labelled(labels["company"], doc.company, doc.locale), "small"),
+        para(labelled(labels["address"], doc.address, doc.locale), "small"),
+        para(labelled(labels["phone"], doc.phone, doc.locale), "small"),
         Spacer(1, 5 * mm),
     ]
     rule = colors.HexColor("#999999")
@@ -218,7 +218,7 @@ def render_notice_pdf(doc: NoticeDocument) -> bytes:
     from reportlab.lib.units import mm
     from reportlab.platypus import KeepInFrame, SimpleDocTemplate
 
-    _register_cjk_font()
+    register_cjk_font()
     labels = catalog(doc.locale)["notice_pdf"]
     out = io.BytesIO()
     pdf = SimpleDocTemplate(
