@@ -159,7 +159,14 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         timeout_s=150,
         consumes=(QueueTrigger("messages", batch_size=10, max_batching_window_s=1),),
         # bills: a reminder is re-read just before it goes, and dropped if its bill was paid
-        tables={"owners": "read", "messages": "read_write", "ledger": "read_write", "bills": "read"},
+        # links: the SMS's short link (one conditional put), made only when an SMS goes
+        tables={
+            "owners": "read",
+            "messages": "read_write",
+            "ledger": "read_write",
+            "bills": "read",
+            "links": "read_write",
+        },
         sends_email=True,
         sends_sms=True,
     ),
@@ -270,11 +277,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             "statements": "read_write",  # bank statements uploaded and their lines confirmed
             "mandates": "read_write",  # direct-debit enrolments
             "cycles": "read_write",  # billing cycles prepared, approved and voided by managers
+            "links": "read_write",  # short links opened (/p/{code}) and wrong codes counted
         },
         secrets=("stripe", "link_key", "wechatpay", "alipay"),
         reads_public_url=True,
-        documents="read_write",  # receipt PDFs
-        document_prefixes=("receipts/", "debit/"),  # debit/: the bank's deduction files
+        documents="read_write",  # receipt and notice PDFs
+        document_prefixes=("receipts/", "notices/", "debit/"),  # debit/: the bank's deduction files
         mandates_key="encrypt_decrypt",  # owners' bank accounts: enrolled, then in the bank's file
     ),
 )

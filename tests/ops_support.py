@@ -81,7 +81,7 @@ def bill_notice(
             "total_minor": sum(amount for _, amount in lines),
             "currency": "CNY",
             "due_date": f"{period}-15",
-            "pay_url": "https://pay.example.test/pay/tok.sig",
+            "pay_url": notice_pay_url(unit_id, period, owner_id),
         },
     )
 
@@ -133,3 +133,22 @@ def approved_cycle(period: str, *, now, version: str = "SH-2026-01") -> None:
     data = {"period": period, "batches": 0, "units": 0, "fee_standard_version": version}
     assert repo.create(period, data, now=now)
     assert repo.move(period, from_state=PREPARING, to_state=APPROVED, data=data, now=now)
+
+
+def notice_pay_url(unit_id: str, period: str, owner_id: str) -> str:
+    """A real pay link (signed with the tests' key, valid 30 days), as the notices worker makes it."""
+    from datetime import UTC, datetime, timedelta
+
+    from propdesk.payments.links import PayLinks, sign_pay_link
+    from tests.testkeys import TEST_LINK_KEY
+
+    token = sign_pay_link(
+        bill_id=f"{unit_id}#{period}",
+        unit_id=unit_id,
+        expires_at=datetime.now(UTC) + timedelta(days=30),
+        key=TEST_LINK_KEY.encode(),
+        owner_id=owner_id,
+    )
+    return PayLinks(
+        ttl=timedelta(days=30), key=TEST_LINK_KEY.encode(), base_url="https://pay.example.test"
+    ).page_url(token)

@@ -70,6 +70,7 @@ class HandlerSettings(Settings):
     statements_table: str
     mandates_table: str
     cycles_table: str
+    links_table: str
     mandates_key: str
     stripe_secret_name: str
     wechatpay_secret_name: str
@@ -95,7 +96,7 @@ access = Access(function="api", links=_verify_link)
 def is_owner_page(event: Mapping[str, Any]) -> bool:
     """Whether the request is for an owner page (answered with pages, not JSON), by its route."""
     route = routes.find(str(event.get("routeKey") or ""))
-    return route is not None and route.path.startswith("/pay/")
+    return route is not None and route.path.startswith(("/pay/", "/p/"))
 
 
 def _is_owner_page() -> bool:

@@ -22,9 +22,21 @@ from propdesk.payments import rails as offered
 from propdesk.payments.links import MAX_TOKEN_LENGTH, pay_links
 from propdesk.payments.port import PaymentProvider, ProviderRefused, device_of
 from propdesk.payments.port import ProviderUnavailable as RailUnavailable
-from propdesk.services import autopay, checkout, debit, invoices, rails, receipts, renewal, visits
+from propdesk.services import (
+    autopay,
+    checkout,
+    debit,
+    invoices,
+    notice_documents,
+    rails,
+    receipts,
+    renewal,
+    visits,
+)
 from propdesk.services.errors import DeskError
+from propdesk.services.short_links import ShortLinks
 from propdesk.settings import get_settings
+from propdesk.store.bills import BillRepository
 from propdesk.store.orders import OrderRepository
 from propdesk.store.payments import PaymentRecord, PaymentRepository
 from propdesk.web import pages
@@ -254,6 +266,53 @@ def owner_receipt(token: Token, payment_id: PaymentIdPath, lang: Lang = None) ->
         raise checkout.PayLinkRefused  # the one not-found page: nothing about other units
     locale = pages.choose_locale(lang, None, config.default_locale)
     return redirect(receipts.receipt_link(record, config=config, locale=locale).url)
+
+
+BillIdPath = Annotated[
+    str,
+    Path(
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]{1,32}#[0-9]{4}-[0-9]{2}$",
+        description="The bill (its unit and period)",
+        examples=["A-1203#2027-01"],
+    ),
+]
+
+
+@endpoint(router, "owner_bill_notice", status_code=303, html=True)
+def owner_bill_notice(token: Token, bill_id: BillIdPath, lang: Lang = None) -> Response[str]:
+    config = get_settings().property_config
+    holder = _holder()
+    bill = BillRepository().get(bill_id)
+    if bill is None or bill.unit_id != holder.link.unit_id:
+        raise checkout.PayLinkRefused  # the one not-found page: nothing about other units
+    locale = pages.choose_locale(lang, None, config.default_locale)
+    page_url = pay_links().page_url(holder.token)
+    return redirect(notice_documents.notice_link(bill, config=config, locale=locale, page_url=page_url))
+
+
+Code = Annotated[
+    str,
+    Path(
+        max_length=MAX_TOKEN_LENGTH,
+        description="The short link's code, from an SMS",
+        examples=["x7Kp2mQ9aZ4"],
+    ),
+]
+
+
+@endpoint(router, "short_link", status_code=303, html=True)
+def short_link(code: Code) -> Response[str]:
+    """A wrong code raises the same refusal an expired pay link gets: one answer for both."""
+    config = get_settings().property_config
+    client = router.current_event.request_context.http.source_ip
+    opened = ShortLinks().open(code, client=client, now=datetime.now(UTC))
+    if opened.retry_after is not None:
+        locale = pages.choose_locale(None, None, config.default_locale)
+        return html(429, pages.render_error(locale), headers={"Retry-After": str(opened.retry_after)})
+    if opened.token is None:
+        raise checkout.PayLinkRefused
+    return redirect(pay_links().page_url(opened.token))
 
 
 @endpoint(router, "renew_link", html=True)

@@ -34,6 +34,7 @@ class HandlerSettings(Settings):
     messages_table: str
     ledger_table: str
     bills_table: str  # a reminder's bill, read just before it goes
+    links_table: str  # an SMS's short link
 
 
 load_at_cold_start(HandlerSettings)

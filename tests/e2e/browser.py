@@ -26,8 +26,9 @@ def chromium() -> str:
     return path
 
 
-def rendered_dom(url: str, *, wait_ms: int = 8000) -> str:
-    """The page's DOM once its scripts have run (Chromium's virtual time lets them finish)."""
+def rendered_dom(url: str, *, wait_ms: int = 8000, width: int | None = None) -> str:
+    """The page's DOM once its scripts have run (Chromium's virtual time lets them finish), in a
+    window ``width`` CSS pixels wide if given."""
     with tempfile.TemporaryDirectory() as profile:
         result = subprocess.run(
             [
@@ -35,6 +36,7 @@ def rendered_dom(url: str, *, wait_ms: int = 8000) -> str:
                 *FLAGS,
                 f"--user-data-dir={profile}",
                 f"--virtual-time-budget={wait_ms}",
+                *((f"--window-size={width},900",) if width else ()),
                 "--dump-dom",
                 url,
             ],
@@ -46,9 +48,9 @@ def rendered_dom(url: str, *, wait_ms: int = 8000) -> str:
     return result.stdout
 
 
-def screenshot(url: str, *, width: int, height: int) -> bytes:
+def screenshot(url: str, *, width: int, height: int, dark: bool = False) -> bytes:
     """A PNG of what a browser window of ``width`` x ``height`` CSS pixels shows first, before
-    any scrolling (device scale 1)."""
+    any scrolling (device scale 1); ``dark``: as a system in dark mode shows it."""
     with tempfile.TemporaryDirectory() as folder:
         target = f"{folder}/shot.png"
         subprocess.run(
@@ -59,6 +61,7 @@ def screenshot(url: str, *, width: int, height: int) -> bytes:
                 f"--window-size={width},{height}",
                 "--force-device-scale-factor=1",
                 "--hide-scrollbars",
+                *(("--force-dark-mode",) if dark else ()),
                 f"--screenshot={target}",
                 url,
             ],

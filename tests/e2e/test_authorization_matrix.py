@@ -128,6 +128,8 @@ SAMPLES: dict[str, dict] = {
     "get_payment": {"params": {"payment_id": DESK_PAYMENT}},
     "payment_receipt": {"params": {"payment_id": DESK_PAYMENT}},
     "owner_receipt": {"params": {"payment_id": DESK_PAYMENT}},
+    "owner_bill_notice": {"params": {"bill_id": f"{OWN_UNIT}#{PERIOD}"}},
+    "short_link": {"params": {"code": "x7Kp2mQ9aZ4"}},
     "owner_invoice": {
         "params": {"payment_id": DESK_PAYMENT},
         "body": b"title=Anna%20Liu",

@@ -26,7 +26,7 @@ from propdesk.web import pages
 
 assert Path(propdesk.__file__).parent == Path(sys.argv[1]) / "propdesk", propdesk.__file__
 config = PropertyConfig.model_validate_json(os.environ["CONFIG_JSON"])
-context = {"unit_id": "A-101", "period": "2026-07", "lines": [{"code": "service", "amount_minor": 25024}],
+context = {"bill_id": "A-101#2026-07", "unit_id": "A-101", "period": "2026-07", "lines": [{"code": "service", "amount_minor": 25024}],
            "total_minor": 25024, "currency": "CNY", "due_date": "2026-07-15", "pay_url": "https://x/pay/t"}
 for locale in ("zh-CN", "en"):
     assert "</html>" in pages.render_not_found(locale)

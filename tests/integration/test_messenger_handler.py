@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from ops_support import bill_notice, import_demo_units, sent_emails, sent_sms
 
@@ -9,7 +11,10 @@ import messenger.handler as messenger_handler
 from infra.local.events import LambdaContext, sqs_event
 from messenger.handler import lambda_handler
 from propdesk.messaging.requests import MessageRequest
-from propdesk.store.models import LedgerItem, MessageItem
+from propdesk.messaging.sms import segments
+from propdesk.payments.links import verify_pay_link
+from propdesk.store.models import LedgerItem, LinkItem, MessageItem
+from tests.testkeys import TEST_LINK_KEY
 
 # Demo owners: O0001 en, email + phone, SMS consent; O0002 zh-CN, email + phone, no consent;
 # O0003 zh-CN, phone only, consent.
@@ -41,7 +46,13 @@ def test_notice_goes_by_email_and_sms_in_the_owners_locale(owners, demo_config):
     assert "¥260.24" in email.body
     ((phone, text),) = sent_sms()
     assert phone == "+8613872620224"
-    assert "¥260.24" in text and "pay/tok.sig" in text
+    # with a short link to the pay page (in place of the 134-character pay link), one segment
+    assert "¥260.24" in text and "https://pay.example.test/p/" in text and "/pay/" not in text
+    code = text.rsplit("/p/", 1)[1]
+    link = verify_pay_link(
+        LinkItem.get(f"code#{code}").token, key=TEST_LINK_KEY.encode(), now=datetime.now(UTC)
+    )
+    assert (link.unit_id, link.bill_id) == ("A-101", "A-101#2026-07") and segments(text) == 1
     item = MessageItem.get("bill_notice#A-101#2026-07")
     assert item.status == "sent" and list(item.channels) == ["email", "sms"] and item.sent_at is not None
     assert LedgerItem.count("message#bill_notice#A-101#2026-07") == 1

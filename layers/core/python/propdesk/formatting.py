@@ -88,6 +88,22 @@ def format_date(day: date | str, locale: str) -> str:
     return f"{day.day} {MONTHS_EN[day.month - 1]} {day.year}"
 
 
+def format_short_date(day: date | str, locale: str) -> str:
+    """A day without its year, for an SMS that must fit one segment: ``7月15日`` or ``15 Jul``."""
+    if isinstance(day, str):
+        day = date.fromisoformat(day)
+    if locale == ZH:
+        return f"{day.month}月{day.day}日"
+    return f"{day.day} {MONTHS_EN[day.month - 1][:3]}"
+
+
+def format_short_period(period: str, locale: str) -> str:
+    """A period without its year, for an SMS: ``7月`` or ``Jul``."""
+    format_period(period, locale)  # the same checks
+    month = int(str(period)[5:7])
+    return f"{month}月" if locale == ZH else MONTHS_EN[month - 1][:3]
+
+
 def _aware(moment: datetime | str) -> datetime:
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))

@@ -15,7 +15,9 @@ Filters (locale, configuration and time zone come from the render's variables):
 ``money(currency)``, ``month`` (``2026-07``), ``day`` (ISO date), ``local_time`` and
 ``local_day`` (timestamps, in the property's zone), ``area`` (1/100 m²), ``local``
 (a configured zh-CN/en text), ``fee_item`` (a fee item's code), ``pay_method`` (a payment
-method's code), and ``fill(**values)``, which
+method's code), ``short_day`` and ``short_month`` (no year: SMS), ``notice_link(bill_id)`` and
+``standard_link(version)`` (pages reached from a pay link), ``label(section)`` (a code in the
+catalog's words), and ``fill(**values)``, which
 fills a catalog sentence's ``{placeholders}``, escaping both sentence and values in HTML.
 """
 
@@ -42,6 +44,7 @@ from markupsafe import escape
 
 from propdesk import formatting
 from propdesk.config import LOCALES, PropertyConfig
+from propdesk.payments import links
 
 __all__ = ["LABELS_DIR", "LOCALES", "TEMPLATES_DIR", "catalog", "environment", "render_template"]
 
@@ -104,6 +107,32 @@ def _fee_item(ctx: Context, code: str) -> str:
 
 
 @pass_context
+def _short_day(ctx: Context, day: Any) -> str:
+    return formatting.format_short_date(day, ctx["locale"])
+
+
+@pass_context
+def _short_month(ctx: Context, period: str) -> str:
+    return formatting.format_short_period(period, ctx["locale"])
+
+
+@pass_context
+def _standard_link(ctx: Context, page_url: str, version: str) -> str:
+    """The fee standard's public page, in the message's language, on the pay link's site."""
+    return links.standard_page_url(page_url, version, ctx["locale"])
+
+
+@pass_context
+def _label(ctx: Context, code: Any, section: str) -> str:
+    """A code (a category, a priority, a status) in the message's language, from the catalog's
+    ``section`` (dotted, ``work_order.categories``); the code itself when the catalog lacks it."""
+    table: Any = catalog(ctx["locale"])
+    for name in section.split("."):
+        table = table[name]
+    return table.get(str(code), str(code))
+
+
+@pass_context
 def _pay_method(ctx: Context, method: str) -> str:
     """A payment method's name in the page's language (its code when the catalog lacks it)."""
     return catalog(ctx["locale"])["pay_method"].get(method, method)
@@ -132,6 +161,11 @@ def environment() -> Environment:
         local=_local,
         fee_item=_fee_item,
         pay_method=_pay_method,
+        short_day=_short_day,
+        short_month=_short_month,
+        notice_link=links.bill_notice_url,
+        standard_link=_standard_link,
+        label=_label,
     )
     return env
 

@@ -311,6 +311,20 @@ ROUTES: tuple[Route, ...] = (
         responses=MappingProxyType({303: "To the receipt PDF"}),
     ),
     Route(
+        key="owner_bill_notice",
+        method="GET",
+        path="/pay/{token}/bills/{bill_id}/notice",
+        function="api",
+        audience=OwnerLink(),
+        summary="A bill's printable notice (PDF)",
+        description="Redirects (303) to a link, valid a few minutes, to the bill's A4 notice (缴费通知书) in "
+        "the page's language: the property, the unit, the period, the itemised lines, the total, the "
+        "credit applied, what is due and by when, the ways to pay and the fee standard's version. Made "
+        "and stored on first asking. A bill of another unit is the not-found page.",
+        tag="Owner pages",
+        responses=MappingProxyType({303: "To the notice PDF"}),
+    ),
+    Route(
         key="owner_book_visit",
         method="POST",
         path="/pay/{token}/visits",
@@ -359,6 +373,21 @@ ROUTES: tuple[Route, ...] = (
         "the answer is the same page either way, so it says nothing about units or contacts.",
         tag="Owner pages",
         max_body_bytes=2 * KIB,
+    ),
+    Route(
+        key="short_link",
+        method="GET",
+        path="/p/{code}",
+        function="api",
+        audience=Public(),
+        summary="A short link from an SMS",
+        description="Redirects (303) to the pay link it stands for. A wrong or expired code is answered as an "
+        "expired pay link is (the not-found page); after 10 wrong codes in a minute from one address, "
+        "429 with Retry-After until the minute is over.",
+        tag="Owner pages",
+        responses=MappingProxyType(
+            {303: "To the owner's pay page", 404: "Wrong or expired code", 429: "Too many wrong codes"}
+        ),
     ),
     # Staff API (JSON).
     Route(

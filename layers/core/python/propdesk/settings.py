@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     statements_table: str | None = None
     mandates_table: str | None = None
     cycles_table: str | None = None
+    links_table: str | None = None
     idempotency_table: str | None = None
     # Queues (naming.queue_env).
     notices_queue_url: str | None = None

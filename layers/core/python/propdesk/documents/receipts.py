@@ -11,7 +11,8 @@ Design choices:
   the reader supplies the glyphs (every PDF reader that shows Chinese has one), so no font file
   is shipped or embedded and a receipt stays a few kilobytes. A zh-CN receipt is set in it
   throughout; an English one in Helvetica, with any run of characters Helvetica cannot show
-  (an owner's Chinese name) switched to ``STSong-Light``.
+  (an owner's Chinese name) switched to ``STSong-Light`` (fonts and styles: ``documents.layout``,
+  shared with the notice).
 - Every word comes from the label catalog (``[receipt_pdf]`` and ``[pay_method]`` in
   ``templates/labels/<locale>.toml``); money, months and dates go through ``propdesk.formatting``.
 - The same document gives the same bytes: ReportLab's ``invariant`` mode fixes the creation
@@ -32,10 +33,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from propdesk.config import LOCALES, PropertyConfig
+from propdesk.documents.layout import (
+    CJK_FONT,
+    CREATOR,
+    FRAME_PADDING,
+    LATIN_BOLD,
+    MARGIN_MM,
+    fonts_for,
+    labelled,
+    markup,
+    paragraph_styles,
+    register_cjk_font,
+)
 from propdesk.domain.receipts import parse_receipt_number
 from propdesk.formatting import MONTHS_EN, ZH, format_date, format_money, format_period
 from propdesk.rendering import catalog
@@ -66,12 +78,6 @@ REFUND = "refund"  # the part of the payment refunded (or taken back by a disput
 # Versions of a receipt's file: the one issued, and the one marked void or refunded beside it.
 KEY_VERSIONS = {"issued": "", VOID: "-void", REFUNDED_STATE: "-refunded"}
 
-CJK_FONT = "STSong-Light"
-LATIN_FONT = "Helvetica"
-LATIN_BOLD = "Helvetica-Bold"
-CREATOR = "PropDesk"
-MARGIN_MM = 12
-FRAME_PADDING = 6  # points: ReportLab's default padding inside a page's frame
 
 _PERIOD = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 
@@ -231,87 +237,6 @@ def format_paid_at(moment: datetime, time_zone: str, locale: str) -> str:
 # --- layout ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Fonts:
-    regular: str
-    bold: str
-    cjk_runs: bool  # switch runs Helvetica cannot show to the CJK font
-
-
-def _fonts(locale: str) -> _Fonts:
-    if locale == ZH:
-        return _Fonts(CJK_FONT, CJK_FONT, cjk_runs=False)  # the CID font has no bold: size stands out
-    return _Fonts(LATIN_FONT, LATIN_BOLD, cjk_runs=True)
-
-
-def _latin(char: str) -> bool:
-    try:
-        char.encode("cp1252")  # Helvetica's encoding in ReportLab (WinAnsi)
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _markup(text: str, fonts: _Fonts) -> str:
-    """Text as paragraph markup: escaped, runs Helvetica lacks set in the CJK font."""
-    if not fonts.cjk_runs:
-        return escape(text)
-    runs: list[str] = []
-    for char in text:
-        latin = _latin(char)
-        if runs and _latin(runs[-1][-1]) == latin:
-            runs[-1] += char
-        else:
-            runs.append(char)
-    return "".join(
-        escape(run) if _latin(run[-1]) else f'<font name="{CJK_FONT}">{escape(run)}</font>' for run in runs
-    )
-
-
-def _register_cjk_font() -> None:
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-
-    if CJK_FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
-
-
-def _styles(fonts: _Fonts, locale: str) -> dict[str, Any]:
-    from reportlab.lib import colors
-    from reportlab.lib.enums import TA_CENTER, TA_RIGHT
-    from reportlab.lib.styles import ParagraphStyle
-
-    wrap = "CJK" if locale == ZH else None
-    base = ParagraphStyle("body", fontName=fonts.regular, fontSize=9, leading=12.5, wordWrap=wrap)
-    return {
-        "property": ParagraphStyle(
-            "property", base, fontName=fonts.bold, fontSize=16, leading=20, alignment=TA_CENTER
-        ),
-        "title": ParagraphStyle(
-            "title", base, fontName=fonts.bold, fontSize=12.5, leading=17, alignment=TA_CENTER
-        ),
-        "small": ParagraphStyle("small", base, fontSize=8, leading=11, textColor=colors.HexColor("#333333")),
-        "label": ParagraphStyle("label", base, textColor=colors.HexColor("#555555")),
-        "label_amount": ParagraphStyle(
-            "label_amount", base, textColor=colors.HexColor("#555555"), alignment=TA_RIGHT
-        ),
-        "body": base,
-        "amount": ParagraphStyle("amount", base, alignment=TA_RIGHT),
-        "total": ParagraphStyle("total", base, fontName=fonts.bold, fontSize=11, leading=15),
-        "total_amount": ParagraphStyle(
-            "total_amount", base, fontName=fonts.bold, fontSize=11, leading=15, alignment=TA_RIGHT
-        ),
-        "state": ParagraphStyle(
-            "state",
-            base,
-            fontName=fonts.bold,
-            fontSize=10.5,
-            leading=14,
-            textColor=colors.HexColor("#c0171d"),
-        ),
-    }
-
-
 def _story(
     doc: ReceiptDocument, labels: Mapping[str, Any], methods: Mapping[str, str], width: float
 ) -> list[Flowable]:
@@ -320,11 +245,11 @@ def _story(
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
-    fonts = _fonts(doc.locale)
-    styles = _styles(fonts, doc.locale)
+    fonts = fonts_for(doc.locale)
+    styles = paragraph_styles(fonts, doc.locale)
 
     def para(text: str, style: str) -> Paragraph:
-        return Paragraph(_markup(text, fonts), styles[style])
+        return Paragraph(markup(text, fonts), styles[style])
 
     def money(minor: int) -> str:
         return format_money(minor, doc.currency)
@@ -333,9 +258,9 @@ def _story(
         para(doc.property_name, "property"),
         para(labels["title"], "title"),
         Spacer(1, 2 * mm),
-        para(_labelled(labels["payee"], doc.company, doc.locale), "small"),
-        para(_labelled(labels["address"], doc.address, doc.locale), "small"),
-        para(_labelled(labels["phone"], doc.phone, doc.locale), "small"),
+        para(labelled(labels["payee"], doc.company, doc.locale), "small"),
+        para(labelled(labels["address"], doc.address, doc.locale), "small"),
+        para(labelled(labels["phone"], doc.phone, doc.locale), "small"),
         Spacer(1, 3 * mm),
     ]
     if doc.state != VALID:
@@ -402,10 +327,6 @@ def _story(
     return story
 
 
-def _labelled(label: str, value: str, locale: str) -> str:
-    return f"{label}：{value}" if locale == ZH else f"{label}: {value}"
-
-
 def _stamp(doc: ReceiptDocument, labels: Mapping[str, Any]) -> Callable[[Canvas, Any], None]:
     """The page callback that draws a void/refunded receipt's stamp across the page."""
     from reportlab.lib import colors
@@ -445,7 +366,7 @@ def render_receipt_pdf(doc: ReceiptDocument) -> bytes:
     from reportlab.lib.units import mm
     from reportlab.platypus import KeepInFrame, SimpleDocTemplate
 
-    _register_cjk_font()
+    register_cjk_font()
     labels = catalog(doc.locale)["receipt_pdf"]
     methods = catalog(doc.locale)["pay_method"]
     out = io.BytesIO()

@@ -9,13 +9,14 @@ to ``recipient_name``, ``config`` (the property), ``locale`` and ``t`` (the labe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import jinja2
 
 from propdesk.config import LOCALES, PropertyConfig
+from propdesk.messaging.sms import choose as choose_sms
 from propdesk.rendering import render_template
 
 TEMPLATE_NAMES = (
@@ -49,9 +50,22 @@ class Rendered:
     sms: str
 
 
+ShortLink = Callable[[str], str]
+
+
 def render(
-    template: str, *, locale: str, context: Mapping[str, Any], recipient_name: str, config: PropertyConfig
+    template: str,
+    *,
+    locale: str,
+    context: Mapping[str, Any],
+    recipient_name: str,
+    config: PropertyConfig,
+    short_link: ShortLink | None = None,
 ) -> Rendered:
+    """The message's four parts. ``short_link`` turns a pay page's URL into a short one for the
+    SMS (``sms_link`` in ``sms.txt``); the messenger passes it only when the SMS goes, so an
+    e-mail-only message never makes one. Without it the SMS part keeps the full URL. It is called
+    at most once per URL, however many wordings ``sms.txt`` offers (``propdesk.messaging.sms``)."""
     if template not in TEMPLATE_NAMES:
         raise TemplateError(f"unknown template {template!r}")
     locale = locale if locale in LOCALES else config.default_locale
@@ -64,13 +78,22 @@ def render(
             f"messages/{folder}/{name}", {**variables, **extra}, locale=locale, config=config
         )
 
+    made: dict[str, str] = {}
+
+    def sms_link(url: str) -> str:
+        if short_link is None:
+            return url
+        if url not in made:
+            made[url] = short_link(url)
+        return made[url]
+
     try:
         subject = part("subject.txt").strip()
         return Rendered(
             subject=subject,
             text=part("text.txt"),
             html=part("email.html", subject=subject),
-            sms=part("sms.txt").strip(),
+            sms=choose_sms(part("sms.txt", sms_link=sms_link)),
         )
     except (jinja2.TemplateError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise TemplateError(

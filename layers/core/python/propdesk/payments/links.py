@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 MAX_TOKEN_LENGTH = 512
 
@@ -108,6 +108,41 @@ def link_key_from_secret(secret: dict) -> bytes:
 def pay_path(token: str, suffix: str = "") -> str:
     """``/pay/<token><suffix>``, the token quoted: the one way an owner's page is addressed."""
     return f"/pay/{quote(token, safe='')}{suffix}"
+
+
+def site_root(page_url: str) -> str:
+    """The public base URL an owner's page URL (``<base>/pay/<token>...``) sits under."""
+    root, found, _rest = page_url.rpartition("/pay/")
+    if not found:
+        raise ValueError("not an owner's page URL")
+    return root
+
+
+def bill_notice_url(page_url: str, bill_id: str) -> str:
+    """The bill's printable notice (PDF) under the owner's page: ``<page>/bills/<bill id>/notice``."""
+    return f"{page_url.rstrip('/')}/bills/{quote(bill_id, safe='')}/notice"
+
+
+def standard_page_url(page_url: str, version: str, locale: str) -> str:
+    """The public page of a fee standard's version, in ``locale``, on the same site as the page."""
+    return f"{site_root(page_url)}/standards/{quote(version, safe='')}?lang={quote(locale, safe='')}"
+
+
+def token_of(page_url: str) -> str:
+    """The token of an owner's page URL (unquoted), as made by ``PayLinks.page_url``."""
+    rest = page_url.rpartition("/pay/")[2]
+    return unquote(rest.split("/", 1)[0].split("?", 1)[0])
+
+
+def expiry_of(token: str) -> datetime:
+    """When a token we signed expires, read from its payload without checking the signature: for
+    keeping something that leads to it (a short link) no longer than it; the token itself is
+    verified whenever it is used."""
+    try:
+        payload = token.split(".", 1)[0]
+        return datetime.fromtimestamp(int(json.loads(_unb64(payload))["e"]), tz=UTC)
+    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        raise InvalidPayLink from exc
 
 
 class LinkedBill(Protocol):

@@ -27,6 +27,7 @@ from propdesk.messaging.channels import EMAIL, SMS, Delivery, choose_channels
 from propdesk.messaging.requests import MessageRequest
 from propdesk.messaging.senders import EmailSender, SesEmailSender, SmsNotPossible, SmsSender, SnsSmsSender
 from propdesk.messaging.templates import render
+from propdesk.services.short_links import ShortLinks
 from propdesk.store import ledger
 from propdesk.store.bills import BillRepository
 from propdesk.store.messages import (
@@ -235,6 +236,10 @@ class Messenger:
             context=request.context,
             recipient_name=recipient.name,
             config=self._config,
+            # The SMS's short link, made only when an SMS is still to go (never for e-mail alone).
+            short_link=ShortLinks().shorten
+            if SMS in delivery.channels and SMS not in record.channels
+            else None,
         )
         done = list(record.channels)
         notes = [delivery.note] if delivery.note else []

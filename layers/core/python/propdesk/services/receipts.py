@@ -17,16 +17,13 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from propdesk import aws
 from propdesk.config import PropertyConfig
 from propdesk.documents.receipts import receipt_document, receipt_key, render_receipt_pdf
-from propdesk.settings import get_settings
+from propdesk.services.documents import LINK_SECONDS, stored_pdf_link
 from propdesk.store.owners import OwnerRepository
 from propdesk.store.payments import REFUNDED, VOIDED, PaymentRecord
 
 logger = Logger(child=True)
-
-LINK_SECONDS = 300
 
 
 class NoReceipt(Exception):
@@ -62,37 +59,18 @@ def receipt_link(
     """A short-lived link to the payment's receipt PDF, made and stored first if need be."""
     if not record.receipt_no or not record.unit_id:
         raise NoReceipt(record.payment_id)
-    s3 = s3 or aws.s3_client()
-    bucket = bucket or get_settings().documents_bucket
-    if not bucket:
-        raise RuntimeError("documents_bucket is not configured for this function")
     key = receipt_key(config.property_id, record.receipt_no, version=_version(record), locale=locale)
-    # Listing the key's prefix, not HeadObject: the function may list its prefix, and S3 answers a
-    # HeadObject on a missing key with 403 (not 404) to a caller without bucket-wide listing.
-    listed = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])
-    if not any(item.get("Key") == key for item in listed):
+
+    def make() -> bytes:
         owner_name = _owner_name(record, owners or OwnerRepository())
         note = record.void_reason if record.status == VOIDED else None
         document = receipt_document(
             record, config=config, owner_name=owner_name, locale=locale, state_note=note
         )
-        s3.put_object(
-            Bucket=bucket,
-            Key=key,
-            Body=render_receipt_pdf(document),
-            ContentType="application/pdf",
-            ServerSideEncryption="AES256",
-        )
-        logger.info("receipt stored", receipt_no=record.receipt_no, key=key)
-    url = s3.generate_presigned_url(
-        "get_object",
-        Params={
-            "Bucket": bucket,
-            "Key": key,
-            "ResponseContentType": "application/pdf",
-            "ResponseContentDisposition": f'inline; filename="{record.receipt_no}.pdf"',
-        },
-        ExpiresIn=expires_in,
+        return render_receipt_pdf(document)
+
+    url = stored_pdf_link(
+        key, make, filename=f"{record.receipt_no}.pdf", s3=s3, bucket=bucket, expires_in=expires_in
     )
     return ReceiptLink(receipt_no=record.receipt_no, key=key, url=url, expires_in=expires_in)
 

@@ -577,6 +577,20 @@ class IdempotencyItem(_Table):
     expiration = TTLAttribute(null=True)
 
 
+class LinkItem(_Table):
+    """Short links of SMS notices, and the count of wrong codes per client address, both expired
+    by TTL. ``key`` is ``code#<code>`` (the signed pay token it leads to, expiring with the token)
+    or ``miss#<client ip>#<minute>`` (an atomic counter for that minute)."""
+
+    class Meta(_Meta):
+        table_key = "links"
+
+    key = UnicodeAttribute(hash_key=True)
+    token = UnicodeAttribute(null=True)
+    misses = NumberAttribute(null=True)
+    expires = TTLAttribute()
+
+
 @dataclass(frozen=True)
 class TableDef:
     """A table: its key (in names and specs), its model, and its TTL attribute if any."""
@@ -607,6 +621,7 @@ TABLES: tuple[TableDef, ...] = (
     TableDef("statements", StatementItem),
     TableDef("mandates", MandateItem),
     TableDef("cycles", CycleItem),
+    TableDef("links", LinkItem, ttl_attribute="expires"),
 )
 
 
