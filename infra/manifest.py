@@ -148,8 +148,15 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         memory_mb=256,
         timeout_s=150,
         consumes=(QueueTrigger("messages", batch_size=10, max_batching_window_s=1),),
-        # bills: a reminder is re-read just before it goes, and dropped if its bill was paid
-        tables={"owners": "read", "messages": "read_write", "ledger": "read_write", "bills": "read"},
+        # bills: a reminder is re-read just before it goes, and dropped if its bill was paid;
+        # standards: a notice names its items as the bill's fee standard version does
+        tables={
+            "owners": "read",
+            "messages": "read_write",
+            "ledger": "read_write",
+            "bills": "read",
+            "standards": "read",
+        },
         sends_email=True,
         sends_sms=True,
     ),
@@ -259,11 +266,13 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             "orders": "read_write",  # WeChat Pay and Alipay orders started from the account page
             "statements": "read_write",  # bank statements uploaded and their lines confirmed
             "mandates": "read_write",  # direct-debit enrolments
+            "standards": "read_write",  # fee standard versions: drafts, publication, public pages
         },
         secrets=("stripe", "link_key", "wechatpay", "alipay"),
         reads_public_url=True,
-        documents="read_write",  # receipt PDFs
-        document_prefixes=("receipts/", "debit/"),  # debit/: the bank's deduction files
+        documents="read_write",  # receipt PDFs, fee standard notices
+        # debit/: the bank's deduction files; standards/: the fee standards' printable notices
+        document_prefixes=("receipts/", "debit/", "standards/"),
         mandates_key="encrypt_decrypt",  # owners' bank accounts: enrolled, then in the bank's file
     ),
 )

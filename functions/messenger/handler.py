@@ -34,6 +34,7 @@ class HandlerSettings(Settings):
     messages_table: str
     ledger_table: str
     bills_table: str  # a reminder's bill, read just before it goes
+    standards_table: str  # a notice's items are named as its bill's fee standard version names them
 
 
 load_at_cold_start(HandlerSettings)

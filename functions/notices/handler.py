@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from propdesk.domain.calendar import local_today, parse_period
+from propdesk.services import standards
 from propdesk.services.notices import issue_bills, parse_issue_bills, run_notice_day
 from propdesk.settings import Settings, get_settings, load_at_cold_start
 
@@ -45,6 +46,10 @@ load_at_cold_start(HandlerSettings)
 
 
 def record_handler(record: SQSRecord) -> None:
+    announcement = standards.announcement(record.body)
+    if announcement is not None:  # a published fee standard, told to every owner in batches
+        standards.announce(announcement, config=get_settings().property_config)
+        return
     request = parse_issue_bills(record.body)
     issue_bills(
         request.period,

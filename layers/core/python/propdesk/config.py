@@ -89,6 +89,9 @@ class BillingCalendar(_Strict):
     due_day: int = Field(ge=1, le=31)
     # The friendly reminder (F3) goes this many days before the due date.
     reminder_offset_days: int = Field(ge=1, le=28)
+    # A new fee standard is publicly posted (公示) at least this many days, starting at least this
+    # many days before it takes effect (Shanghai practice: 30).
+    standard_publication_days: int = Field(default=30, ge=1, le=365)
 
 
 class PropertyContact(_Strict):

@@ -26,6 +26,7 @@ Template = Literal[
     "payment_failed",
     "pay_link",
     "autopay_notice",
+    "standard_published",
 ]
 Channel = Literal["email", "sms"]
 

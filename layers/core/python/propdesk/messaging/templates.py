@@ -28,6 +28,7 @@ TEMPLATE_NAMES = (
     "payment_failed",
     "pay_link",
     "autopay_notice",
+    "standard_published",
 )
 
 

@@ -547,6 +547,23 @@ class MandateItem(_Table):
     active_index = MandateActiveIndex()
 
 
+class StandardItem(_Table):
+    """A version of the property's fee standard (收费标准, F1): a draft, then published, and then
+    never changed. Every version is in one partition (``kind``), so the versions in force are
+    one Query."""
+
+    class Meta(_Meta):
+        table_key = "standards"
+
+    kind = UnicodeAttribute(hash_key=True)  # "fee"
+    version = UnicodeAttribute(range_key=True)  # e.g. "SH-2027-01"
+    status = UnicodeAttribute()  # draft | published
+    effective_from = UnicodeAttribute()  # ISO date
+    body = UnicodeAttribute()  # the version (legal basis, items, cost breakdown, publication), JSON
+    updated_at = UTCDateTimeAttribute()
+    row_version = VersionAttribute()
+
+
 class IdempotencyItem(_Table):
     """The Powertools idempotency table (webhook event ids), expired by TTL."""
 
@@ -586,6 +603,7 @@ TABLES: tuple[TableDef, ...] = (
     TableDef("orders", OrderItem),
     TableDef("statements", StatementItem),
     TableDef("mandates", MandateItem),
+    TableDef("standards", StandardItem),
 )
 
 
