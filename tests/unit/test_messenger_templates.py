@@ -232,7 +232,14 @@ AUTOPAY_NOTICE = {
     "bills": [{"bill_id": "A-101#2026-07", "period": "2026-07"}],
     "pay_url": "https://pay.example.test/pay/tok.sig",
 }
+STANDARD_PUBLISHED = {
+    "unit_id": "A-101",
+    "version": "SH-2027-01",
+    "effective_from": "2027-03-01",
+    "page_url": "https://pay.example.test/standards/SH-2027-01",
+}
 CONTEXTS = {
+    "standard_published": STANDARD_PUBLISHED,
     "autopay_notice": AUTOPAY_NOTICE,
     "payment_refunded": REFUNDED,
     "payment_failed": FAILED,
@@ -245,6 +252,7 @@ CONTEXTS = {
 }
 # What each template cannot do without; the rest of its context is optional.
 REQUIRED = {
+    "standard_published": ("unit_id", "version", "effective_from", "page_url"),
     "payment_refunded": ("receipt_no", "unit_id", "amount_minor", "currency", "disputed", "reopened"),
     "payment_failed": ("unit_id", "amount_minor", "currency", "bills"),
     "pay_link": ("unit_id", "pay_url"),
@@ -400,7 +408,7 @@ def test_optional_values_may_be_left_out(demo_config):
 @pytest.mark.parametrize("template", TEMPLATE_NAMES)
 def test_sms_stays_short(demo_config, template):
     context = CONTEXTS[template]
-    url = context.get("pay_url", "")
+    url = context.get("pay_url") or context.get("page_url", "")
     zh = render(template, locale="zh-CN", context=context, recipient_name="吴娜", config=demo_config).sms
     en = render(template, locale="en", context=context, recipient_name="Anna", config=demo_config).sms
     # One UCS-2 segment (70) for Chinese, besides the link; English within 120 characters.

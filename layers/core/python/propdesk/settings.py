@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     orders_table: str | None = None
     statements_table: str | None = None
     mandates_table: str | None = None
+    standards_table: str | None = None
     idempotency_table: str | None = None
     # Queues (naming.queue_env).
     notices_queue_url: str | None = None

@@ -33,7 +33,8 @@ def _item(version: StandardVersion, *, now: datetime, row_version: int | None) -
         body=version.model_dump_json(),
         updated_at=now.astimezone(UTC),
     )
-    item.row_version = row_version
+    if row_version is not None:
+        item.row_version = row_version
     return item
 
 

@@ -190,7 +190,7 @@ def render_error(locale: str, *, message_key: str = "error_body") -> str:
 
 
 def standard_path(version: str, suffix: str = "", *, locale: str | None = None) -> str:
-    """A fee standard version's public page (or its printable notice, ``/notice.pdf``)."""
+    """A fee standard version's public page (or its printable notice, ``/notice``)."""
     path = f"/standards/{quote(version, safe='')}{suffix}"
     return f"{path}?lang={quote(locale)}" if locale else path
 
@@ -225,7 +225,7 @@ def render_standard_page(
             {"version": v, "state": state(v), "href": standard_path(v.version, locale=locale)}
             for v in sorted(published, key=lambda v: v.effective_from, reverse=True)
         ],
-        pdf_url=standard_path(version.version, "/notice.pdf", locale=locale),
+        pdf_url=standard_path(version.version, "/notice", locale=locale),
         switch={
             "href": standard_path(version.version, locale=_other_locale(locale)),
             "lang": _other_locale(locale),
