@@ -289,14 +289,14 @@ def test_the_public_page_in_chinese_and_english(published):
     # THEN each shows the property, version, effective date, legal basis, items, costs, publication
     for text in (
         '<html lang="zh-CN">', "锦绣花园", "SH-2027-01", "2027年3月1日", "沪房物备〔2026〕第0412号",
-        "《锦绣花园物业服务合同》 第五章第二十一条", "物业服务费", "¥2.95/平方米/月", "¥10.00/户/月",
+        "《锦绣花园物业服务合同》 第五章第二十一条", "物业服务费", "服务项目与收费标准", "¥2.95/平方米/月", "¥10.00/户/月",
         "仅限有电梯的楼栋", "公共区域保洁", "35%", "13.5%", "100%", "2026年12月5日 至 2027年1月31日",
         "各楼栋单元门口", "/standards/SH-2027-01/notice?lang=zh-CN",
     ):  # fmt: skip
         assert text in zh, text
     for text in (
         '<html lang="en">', "Fee standard", "1 March 2027", "Pudong Housing Administration",
-        "¥2.95 per m² per month", "¥10.00 per unit per month", "Landscaping", "11.5%",
+        "Service items and rates", "¥2.95 per m² per month", "¥10.00 per unit per month", "Landscaping", "11.5%",
         "5 December 2026 to 31 January 2027", "Each building&#39;s door",
     ):  # fmt: skip
         assert text in en, text

@@ -109,7 +109,7 @@ def _story(standard: StandardVersion, config: PropertyConfig, locale: str, width
         story.append(para(f"{labels['publication']}{separator}{period}"))
     story += [para(labels["legal_basis"], "heading")]
     story += [para(f"· {line}") for line in standard.basis_lines(locale)]
-    story += [para(labels["items"], "heading")]
+    story += [para(labels["item_rates"], "heading")]
     rows = [[para(labels["item"]), para(labels["basis"]), para(labels["rate"], "right")]]
     rows += [
         [
