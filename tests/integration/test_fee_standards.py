@@ -429,3 +429,37 @@ def test_standard_for_picks_the_version_in_force_for_each_period(published, demo
     # AND a bill's version is found by its id, the draft's is not
     assert standards.standard_by_version("SH-2027-01", demo_config) == march
     assert standards.standard_by_version("SH-2028-01", demo_config) is None
+
+
+def test_a_bill_s_items_are_named_as_its_own_version_names_them(published, demo_config):
+    from datetime import timedelta
+
+    from propdesk.domain.billing import Bill, BillLine
+    from propdesk.messaging.templates import render
+    from propdesk.services.checkout import checkout_request
+
+    # GIVEN a bill computed under SH-2027-01, whose elevator item has another name than the launch one's
+    bill = Bill(
+        "A-101#2027-03", "A-101", "O0001", "2027-03", "SH-2027-01",
+        (BillLine("elevator", "per_m2", 45, 8937, 4022),), 4022, "CNY", date(2027, 3, 15), "open", NOW,
+    )  # fmt: skip
+    # WHEN its notice is rendered and its checkout asked for
+    notice = render(
+        "bill_notice",
+        locale="en",
+        context={
+            "unit_id": "A-101", "period": "2027-03", "lines": [{"code": "elevator", "amount_minor": 4022}],
+            "total_minor": 4022, "currency": "CNY", "due_date": "2027-03-15",
+            "pay_url": "https://pay.example.test/pay/tok", "fee_standard_version": "SH-2027-01",
+        },
+        recipient_name="Anna",
+        config=demo_config,
+    )  # fmt: skip
+    request = checkout_request(
+        bill, config=demo_config, now=NOW + timedelta(days=90), page_url="https://x.test/pay/t", locale="en"
+    )
+    # THEN both name the item as SH-2027-01 does
+    assert (
+        "Elevator upkeep: ¥40.22" in notice.text
+    )  # the launch standard: "Elevator operation and maintenance"
+    assert [line.name for line in request.lines] == ["Elevator upkeep · 2027-03"]
