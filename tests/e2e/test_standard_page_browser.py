@@ -84,14 +84,14 @@ def published(small_runtime, demo_config) -> str:
 
 def _dark_pixels(png: bytes) -> int:
     image = Image.open(io.BytesIO(png)).convert("RGB")
-    return sum(1 for pixel in image.getdata() if max(pixel) < TEXT_DARK)
+    return sum(1 for pixel in image.get_flattened_data() if max(pixel) < TEXT_DARK)
 
 
 @pytest.mark.parametrize(
     ("lang", "words"),
     [
         ("zh-CN", ("收费标准公示", "物业服务费", "¥2.95/平方米/月", "40%", "SH-2026-01")),
-        ("en", ("Fee standard", "Property service fee", "¥2.95 per m² per month", "40%", "SH-2026-01")),
+        ("en", ("Fee standard", "Property service fee", "¥2.95/m²/month", "40%", "SH-2026-01")),
     ],
 )
 def test_the_public_standard_page_on_a_phone(published, lang, words):

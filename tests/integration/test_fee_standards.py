@@ -296,8 +296,8 @@ def test_the_public_page_in_chinese_and_english(published):
         assert text in zh, text
     for text in (
         '<html lang="en">', "Fee standard", "1 March 2027", "Pudong Housing Administration",
-        "Service items and rates", "¥2.95 per m² per month", "¥10.00 per unit per month", "Landscaping", "11.5%",
-        "5 December 2026 to 31 January 2027", "Each building&#39;s door",
+        "Service items and rates", "¥2.95/m²/month", "¥10.00/unit/month", "Landscaping", "11.5%",
+        "5 December 2026 to 31 January 2027", "each building&#39;s door",
     ):  # fmt: skip
         assert text in en, text
     # AND the earlier version is listed with its date, linked, and marked in force today
