@@ -199,7 +199,8 @@ def test_a_publication_too_short_too_late_or_elsewhere_is_refused_and_changes_no
 ):
     before = state()
     status, answer, _ = call("publish_standard", params=VERSION, body=publication)
-    assert status == 422 and answer["error"] == code, answer
+    assert status == (422 if code == "invalid_request" else 409) and answer["error"] == code, answer
+    assert answer["message"]
     assert state() == before
     assert drain(aws["NOTICES_QUEUE_URL"]) == []
 

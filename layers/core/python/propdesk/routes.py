@@ -881,9 +881,8 @@ ROUTES: tuple[Route, ...] = (
         responses=MappingProxyType(
             {
                 404: "No version with this id",
-                409: "Published already (standard_published), or it would not take effect after the "
-                "published versions",
-                422: "The publication period is too short, starts too late or in the past",
+                409: "Published already (standard_published), it would not take effect after the "
+                "published versions, or the period is too short, starts too late or in the past",
             }
         ),
     ),

@@ -193,27 +193,28 @@ def check_publication(
 ) -> None:
     """Whether ``draft`` may be published with this period: it is still a draft, takes effect after
     every published version, and is posted from today or later, for at least ``min_days`` days
-    (both ends included), starting at least ``min_days`` days before it takes effect."""
+    (both ends included), starting at least ``min_days`` days before it takes effect. A period
+    that does not fit today and the version is a conflict (409), like the others."""
     if draft.published:
         raise StandardRefused(409, "standard_published", PUBLISHED_NEVER_CHANGES)
     check_effective_date(draft.effective_from, versions, version=draft.version)
     if starts_on < today:
         raise StandardRefused(
-            422, "publication_in_the_past", f"The publication starts today ({today.isoformat()}) or later."
+            409, "publication_in_the_past", f"The publication starts today ({today.isoformat()}) or later."
         )
     if ends_on < starts_on:
-        raise StandardRefused(422, "publication_ends_before_start", "The publication ends before it starts.")
+        raise StandardRefused(409, "publication_ends_before_start", "The publication ends before it starts.")
     length = (ends_on - starts_on).days + 1
     if length < min_days:
         raise StandardRefused(
-            422,
+            409,
             "publication_too_short",
             f"The publication lasts {length} days; it must last at least {min_days} days.",
         )
     latest_start = draft.effective_from - timedelta(days=min_days)
     if starts_on > latest_start:
         raise StandardRefused(
-            422,
+            409,
             "publication_too_late",
             f"The publication must start at least {min_days} days before {draft.version} takes effect "
             f"({draft.effective_from.isoformat()}): on {latest_start.isoformat()} at the latest.",

@@ -1027,7 +1027,7 @@ class PublicationIn(BaseModel):
     starts_on: IsoDate
     ends_on: IsoDate
     channels: list[Literal["notice_board", "building_doors", "website", "owner_message"]] = Field(
-        min_length=1, max_length=4
+        min_length=1, max_length=4, json_schema_extra={"uniqueItems": True}
     )
 
     @model_validator(mode="after")
