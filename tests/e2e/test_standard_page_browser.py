@@ -59,7 +59,7 @@ def _draft(effective_from: str) -> dict:
 
 @pytest.fixture(scope="module")
 def published(small_runtime, demo_config) -> str:
-    """SH-E2E-01 drafted and published by an admin, posted from today for 35 days."""
+    """SH-E2E-01 drafted and published by an admin, posted from today for 35 days, every owner told."""
     today = small_runtime.clock.now().astimezone(ZoneInfo(demo_config.time_zone)).date()
     admin = {"Authorization": "Bearer " + small_runtime.mint_token(["admin"], sub="e2e-admin")}
     base = small_runtime.base_url
@@ -73,7 +73,7 @@ def published(small_runtime, demo_config) -> str:
     publication = {
         "starts_on": today.isoformat(),
         "ends_on": (today + timedelta(days=35)).isoformat(),
-        "channels": ["notice_board", "building_doors", "website"],
+        "channels": ["notice_board", "building_doors", "website", "owner_message"],
     }
     done = requests.post(
         f"{base}/staff/fee-standards/{VERSION}/publication", json=publication, headers=admin, timeout=60
@@ -110,3 +110,18 @@ def test_the_public_standard_page_on_a_phone(published, lang, words):
     # AND the printable notice it links to is a PDF
     notice = requests.get(f"{published}/notice", params={"lang": lang}, timeout=60)
     assert notice.status_code == 200 and notice.content.startswith(b"%PDF-")
+
+
+def test_every_owner_is_told_through_the_notices_and_messenger_functions(small_runtime, published):
+    # WHEN the queues have been worked off by the functions, each in its own process
+    assert small_runtime.wait_until_drained(120)
+    outbox = requests.get(
+        f"{small_runtime.base_url}/_local/outbox", params={"format": "json"}, timeout=60
+    ).json()
+    # THEN the owners got the announcement with the public page's link, each once
+    mails = [m for m in outbox["email"] if VERSION in m["subject"]]
+    texts = [s for s in outbox["sms"] if VERSION in s["text"]]
+    assert mails or texts
+    assert all(published in m["body"] for m in mails) and all(published in s["text"] for s in texts)
+    recipients = [tuple(m["to"]) for m in mails]
+    assert len(recipients) == len(set(recipients))
