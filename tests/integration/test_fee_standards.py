@@ -464,3 +464,28 @@ def test_a_bill_s_items_are_named_as_its_own_version_names_them(published, demo_
         "Elevator upkeep: ¥40.22" in notice.text
     )  # the launch standard: "Elevator operation and maintenance"
     assert [line.name for line in request.lines] == ["Elevator upkeep · 2027-03"]
+
+
+class _QueueDown:
+    def send(self, bodies):
+        raise RuntimeError("SQS unavailable")
+
+
+def test_a_publication_cut_short_is_finished_by_asking_again(drafted, aws, demo_config):
+    # GIVEN a publish whose announcement could not be queued (the version was fixed before)
+    with pytest.raises(RuntimeError):
+        standards.publish(
+            "SH-2027-01", starts_on=date(2026, 12, 5), ends_on=date(2027, 1, 31),
+            channels=PUBLICATION["channels"], config=demo_config, staff_id="admin-zhao", now=NOW,
+            today=date(2026, 12, 2), base_url="https://pay.example.test", notices=_QueueDown(),
+        )  # fmt: skip
+    assert StandardRepository().get("SH-2027-01").version.published
+    assert drain(aws["NOTICES_QUEUE_URL"]) == []
+    # WHEN the admin asks again, twice
+    first = call("publish_standard", params=VERSION, body=PUBLICATION)
+    second = call("publish_standard", params=VERSION, body=PUBLICATION)
+    # THEN both are told it is published, and the owners' announcement is queued once
+    assert [first[1]["error"], second[1]["error"]] == ["standard_published", "standard_published"]
+    [queued] = drain(aws["NOTICES_QUEUE_URL"])
+    assert json.loads(queued)["version"] == "SH-2027-01"
+    assert ledger.keys(ledger.standard_entity("SH-2027-01"), "announced") == ["announced"]

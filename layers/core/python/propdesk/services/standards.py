@@ -262,8 +262,8 @@ def publish(
 ) -> StandardVersion:
     """Publish a draft: check the period (``rules.check_publication``), fix the version with its
     publication under a conditional write (a second publish, at once or later, is refused and
-    changes nothing), record it in the ledger, store the printable notices and queue the owners'
-    message. ``store_notice(version, locale)`` stores one locale's printable notice (by default in
+    changes nothing, though it finishes a first one cut short), record it in the ledger, store the
+    printable notices and queue the owners' message. ``store_notice(version, locale)`` stores one locale's printable notice (by default in
     the documents bucket: ``notice_link``)."""
     repo = repo or StandardRepository()
     if version == config.fee_standard.version:
@@ -271,6 +271,9 @@ def publish(
     stored = repo.get(version)
     if stored is None:
         raise StandardRefused(404, "not_found", f"No fee standard version {version}.")
+    if stored.version.published:
+        _finish(stored.version, config=config, base_url=base_url, notices=notices, store_notice=store_notice)
+        raise StandardRefused(409, "standard_published", rules.PUBLISHED_NEVER_CHANGES)
     rules.check_publication(
         stored.version,
         list_versions(config, repo=repo),
@@ -289,35 +292,50 @@ def publish(
     published = stored.version.model_copy(update={"status": PUBLISHED, "publication": publication})
     if not repo.replace(published, row_version=stored.row_version, now=now):
         raise StandardRefused(409, "standard_published", rules.PUBLISHED_NEVER_CHANGES)
+    logger.info("fee standard published", version=version, channels=list(publication.channels))
+    _finish(published, config=config, base_url=base_url, notices=notices, store_notice=store_notice)
+    return published
+
+
+def _finish(
+    published: StandardVersion,
+    *,
+    config: PropertyConfig,
+    base_url: str,
+    notices: Producer | None,
+    store_notice: Callable[[StandardVersion, str], object] | None,
+) -> None:
+    """What follows the publication, each step once: the ledger entry, the printable notices, the
+    owners' announcement. Asking to publish again finishes one cut short (S3 or SQS down)."""
+    publication = published.publication
+    assert publication is not None
+    entity = ledger.standard_entity(published.version)
     ledger.append(
-        ledger.standard_entity(version),
+        entity,
         "published",
-        at=now,
+        at=publication.published_at,
         key="published",
         data={
-            "by": staff_id,
+            "by": publication.published_by,
             "effective_from": published.effective_from.isoformat(),
-            "starts_on": starts_on.isoformat(),
-            "ends_on": ends_on.isoformat(),
+            "starts_on": publication.starts_on.isoformat(),
+            "ends_on": publication.ends_on.isoformat(),
             "channels": list(publication.channels),
         },
     )
-    logger.info("fee standard published", version=version, channels=list(publication.channels))
     store = store_notice or (lambda made, locale: notice_link(made, config=config, locale=locale))
     for locale in LOCALES:
         store(published, locale)
-    if "owner_message" in publication.channels:
-        (notices or QueueProducer(NOTICES_QUEUE)).send(
-            [
-                AnnounceStandard(
-                    kind=ANNOUNCE_STANDARD,
-                    version=version,
-                    effective_from=published.effective_from,
-                    page_url=base_url.rstrip("/") + page_path(version),
-                )
-            ]
-        )
-    return published
+    if "owner_message" not in publication.channels or ledger.keys(entity, "announced"):
+        return
+    announcement = AnnounceStandard(
+        kind=ANNOUNCE_STANDARD,
+        version=published.version,
+        effective_from=published.effective_from,
+        page_url=base_url.rstrip("/") + page_path(published.version),
+    )
+    (notices or QueueProducer(NOTICES_QUEUE)).send([announcement])
+    ledger.append(entity, "announced", at=publication.published_at, key="announced")
 
 
 # --- the printable notice ---------------------------------------------------------------------------
