@@ -140,9 +140,11 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         ),
         consumes=(QueueTrigger("notices", batch_size=1),),
         sends_to=("notices", "messages"),
-        # owners: a draft lists the owners no notice can reach; cycles: drafts, approvals, voids
+        # owners: a draft lists the owners no notice can reach; cycles: drafts, approvals, voids;
+        # standards: the version in force for the period
         tables={
             "units": "read",
+            "standards": "read",
             "owners": "read",
             "bills": "read_write",
             "accounts": "read_write",
@@ -158,14 +160,16 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         memory_mb=256,
         timeout_s=150,
         consumes=(QueueTrigger("messages", batch_size=10, max_batching_window_s=1),),
-        # bills: a reminder is re-read just before it goes, and dropped if its bill was paid
-        # links: the SMS's short link (one conditional put), made only when an SMS goes
+        # bills: a reminder is re-read just before it goes, and dropped if its bill was paid;
+        # links: the SMS's short link (one conditional put), made only when an SMS goes;
+        # standards: a notice names its items as the bill's fee standard version does
         tables={
             "owners": "read",
             "messages": "read_write",
             "ledger": "read_write",
             "bills": "read",
             "links": "read_write",
+            "standards": "read",
         },
         sends_email=True,
         sends_sms=True,
@@ -278,11 +282,13 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             "mandates": "read_write",  # direct-debit enrolments
             "cycles": "read_write",  # billing cycles prepared, approved and voided by managers
             "links": "read_write",  # short links opened (/p/{code}) and wrong codes counted
+            "standards": "read_write",  # fee standard versions: drafts, publication, public pages
         },
         secrets=("stripe", "link_key", "wechatpay", "alipay"),
         reads_public_url=True,
-        documents="read_write",  # receipt and notice PDFs
-        document_prefixes=("receipts/", "notices/", "debit/"),  # debit/: the bank's deduction files
+        documents="read_write",  # receipts, billing notices, fee standard notices (PDF)
+        # debit/: the bank's deduction files; standards/: the fee standards' printable notices
+        document_prefixes=("receipts/", "notices/", "debit/", "standards/"),
         mandates_key="encrypt_decrypt",  # owners' bank accounts: enrolled, then in the bank's file
     ),
 )

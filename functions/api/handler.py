@@ -1,7 +1,8 @@
 """The HTTP API function: owner pay pages (HTML) and the staff API (JSON).
 
-Its routes are the route table's ``api`` routes, served by six routers (``api.pay``,
-``api.staff``, ``api.desk``, ``api.refunds``, ``api.tickets``, ``api.visits``). Every request
+Its routes are the route table's ``api`` routes, served by its routers (``api.pay``,
+``api.staff``, ``api.desk``, ``api.bank``, ``api.refunds``, ``api.tickets``, ``api.visits``,
+``api.standards``). Every request
 first passes the authorization step
 (``propdesk.web.access``): a refused one is answered here (HTML for owner pages, JSON for
 staff), and errors map to clear 4xx answers; no stack trace ever leaves.
@@ -23,7 +24,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from api import bank, desk, pay, refunds, staff, tickets, visits
+from api import bank, desk, pay, refunds, staff, standards, tickets, visits
 from api.responses import html
 from propdesk import routes
 from propdesk.domain.calendar import InvalidPeriod
@@ -46,6 +47,7 @@ ROUTERS = (
     refunds.router,
     tickets.router,
     visits.router,
+    standards.router,
 )
 
 
@@ -71,6 +73,7 @@ class HandlerSettings(Settings):
     mandates_table: str
     cycles_table: str
     links_table: str
+    standards_table: str
     mandates_key: str
     stripe_secret_name: str
     wechatpay_secret_name: str
@@ -94,9 +97,10 @@ access = Access(function="api", links=_verify_link)
 
 
 def is_owner_page(event: Mapping[str, Any]) -> bool:
-    """Whether the request is for an owner page (answered with pages, not JSON), by its route."""
+    """Whether the request is for a page (answered with pages, not JSON), by its route: the owner's
+    pay pages and the public fee standard pages."""
     route = routes.find(str(event.get("routeKey") or ""))
-    return route is not None and route.path.startswith(("/pay/", "/p/"))
+    return route is not None and route.path.startswith(("/pay/", "/p/", "/standards/"))
 
 
 def _is_owner_page() -> bool:

@@ -35,6 +35,7 @@ class HandlerSettings(Settings):
     ledger_table: str
     bills_table: str  # a reminder's bill, read just before it goes
     links_table: str  # an SMS's short link
+    standards_table: str  # a notice's items are named as its bill's fee standard version names them
 
 
 load_at_cold_start(HandlerSettings)

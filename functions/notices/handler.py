@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from propdesk.domain.calendar import local_today, parse_period
-from propdesk.services import cycles
+from propdesk.services import cycles, standards
 from propdesk.services.notices import ISSUE_BILLS, IssueBills
 from propdesk.settings import Settings, get_settings, load_at_cold_start
 
@@ -39,6 +39,7 @@ class HandlerSettings(Settings):
     units_table: str
     owners_table: str
     cycles_table: str
+    standards_table: str
     bills_table: str
     accounts_table: str
     ledger_table: str
@@ -65,6 +66,8 @@ def record_handler(record: SQSRecord) -> None:
         cycles.issue_approved(IssueBills.model_validate(body), config=config, now=now)
     elif kind == cycles.VOID_BILLS:
         cycles.void_bills(cycles.VoidBills.model_validate(body), now=now)
+    elif kind == standards.ANNOUNCE_STANDARD:  # a published fee standard, told to every owner
+        standards.announce(standards.AnnounceStandard.model_validate(body), config=config)
     else:
         raise UnknownJob(f"unknown notices job kind: {kind!r}")
 

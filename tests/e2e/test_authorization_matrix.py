@@ -64,6 +64,16 @@ class Call:
 DESK_PAYMENT = "desk:matrix-0000001"
 TOMORROW = (datetime.now(UTC) + timedelta(hours=8, days=1)).date().isoformat()  # in Shanghai
 
+STANDARD_DRAFT = {
+    "effective_from": "2030-01-01",
+    "legal_basis": {
+        "document": {"kind": "filing", "reference": "沪房物备〔2029〕第1号", "issued_by": {"zh-CN": "房管局", "en": "Housing"}},
+        "contract_clauses": [{"contract": {"zh-CN": "合同", "en": "Contract"}, "clause": {"zh-CN": "第五章", "en": "ch. 5"}}],
+    },
+    "items": [{"code": "service", "name": {"zh-CN": "物业服务费", "en": "Service"}, "basis": "per_m2", "rate_minor": 300}],
+    "cost_breakdown": [{"name": {"zh-CN": "保洁", "en": "Cleaning"}, "share_bp": 10000}],
+}  # fmt: skip
+
 # One sample request per route: what a legitimate caller would send.
 SAMPLES: dict[str, dict] = {
     "bill_page": {},
@@ -115,6 +125,26 @@ SAMPLES: dict[str, dict] = {
         "body": b'{"outcome":"no_answer"}',
         "content_type": "application/json",
     },
+    "create_standard": {
+        "body": json.dumps({**STANDARD_DRAFT, "version": "SH-2030-01"}).encode(),
+        "content_type": "application/json",
+    },
+    "replace_standard": {
+        "params": {"version": "SH-2030-01"},
+        "body": json.dumps(STANDARD_DRAFT).encode(),
+        "content_type": "application/json",
+    },
+    "list_standards": {},
+    "get_standard": {"params": {"version": "SH-2026-01"}},
+    "publish_standard": {
+        "params": {"version": "SH-2030-01"},
+        "body": json.dumps(
+            {"starts_on": TOMORROW, "ends_on": "2029-12-31", "channels": ["notice_board", "website"]}
+        ).encode(),
+        "content_type": "application/json",
+    },
+    "standard_page": {"params": {"version": "SH-2026-01"}, "query": {"lang": "en"}},
+    "standard_notice": {"params": {"version": "SH-2026-01"}},
     "resolve_reconciliation": {
         "params": {"reconciliation_id": "RC20261201AL", "line": "1"},
         "body": b'{"note":"matrix check"}',

@@ -240,8 +240,15 @@ VOIDED = {
     "currency": "CNY",
     "reason": "Wrong area for building 1",
 }
+STANDARD_PUBLISHED = {
+    "unit_id": "A-101",
+    "version": "SH-2027-01",
+    "effective_from": "2027-03-01",
+    "page_url": "https://pay.example.test/standards/SH-2027-01",
+}
 CONTEXTS = {
     "bill_voided": VOIDED,
+    "standard_published": STANDARD_PUBLISHED,
     "autopay_notice": AUTOPAY_NOTICE,
     "payment_refunded": REFUNDED,
     "payment_failed": FAILED,
@@ -255,6 +262,7 @@ CONTEXTS = {
 # What each template cannot do without; the rest of its context is optional.
 REQUIRED = {
     "bill_voided": ("unit_id", "period", "total_minor", "currency", "reason"),
+    "standard_published": ("unit_id", "version", "effective_from", "page_url"),
     "payment_refunded": ("receipt_no", "unit_id", "amount_minor", "currency", "disputed", "reopened"),
     "payment_failed": ("unit_id", "amount_minor", "currency", "bills"),
     "pay_link": ("unit_id", "pay_url"),
@@ -410,7 +418,7 @@ def test_optional_values_may_be_left_out(demo_config):
 @pytest.mark.parametrize("template", TEMPLATE_NAMES)
 def test_sms_stays_short(demo_config, template):
     context = CONTEXTS[template]
-    url = context.get("pay_url", "")
+    url = context.get("pay_url") or context.get("page_url", "")
     zh = render(template, locale="zh-CN", context=context, recipient_name="吴娜", config=demo_config).sms
     en = render(template, locale="en", context=context, recipient_name="Anna", config=demo_config).sms
     # One UCS-2 segment (70) for Chinese, besides the link; English within 120 characters.

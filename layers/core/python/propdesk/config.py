@@ -92,6 +92,9 @@ class BillingCalendar(_Strict):
     # A cycle is prepared as a draft on its notice day; a manager approves it before anything
     # leaves. True: the draft is approved by itself once computed (a property that trusts its data).
     auto_issue: bool = False
+    # A new fee standard is publicly posted (公示) at least this many days, starting at least this
+    # many days before it takes effect (Shanghai practice: 30).
+    standard_publication_days: int = Field(default=30, ge=1, le=365)
 
 
 class PropertyContact(_Strict):

@@ -59,6 +59,13 @@ def format_money(minor: int, currency: str) -> str:
     return f"{sign}{SYMBOLS[currency]}{major:,}{fraction}"
 
 
+def format_share(basis_points: int) -> str:
+    """A share in basis points (``7000``, ``850``) as a percentage: ``70%``, ``8.5%``."""
+    value = _minor_units(basis_points)
+    whole, rest = divmod(value, 100)
+    return f"{whole}%" if rest == 0 else f"{whole}.{rest:02d}".rstrip("0") + "%"
+
+
 def format_area(hundredths: int) -> str:
     """A floor area held in 1/100 m² (``8937``) as ``89.37``."""
     value = _minor_units(hundredths)

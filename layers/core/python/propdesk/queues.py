@@ -9,7 +9,8 @@ The queue's URL comes from the function's settings (``<NAME>_QUEUE_URL``).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -63,3 +64,10 @@ class QueueProducer:
         count = len(batch)
         batch.clear()
         return count
+
+
+def batched(ids: Iterable[str], size: int) -> Iterator[tuple[str, ...]]:
+    """``size`` ids at a time, the last batch shorter: the unit ids of one queue message."""
+    source = iter(ids)
+    while page := tuple(islice(source, size)):
+        yield page

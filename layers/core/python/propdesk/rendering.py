@@ -13,9 +13,10 @@ The environment is built once per process, so a warm Lambda reuses its compiled 
 
 Filters (locale, configuration and time zone come from the render's variables):
 ``money(currency)``, ``month`` (``2026-07``), ``day`` (ISO date), ``local_time`` and
-``local_day`` (timestamps, in the property's zone), ``area`` (1/100 m²), ``local``
-(a configured zh-CN/en text), ``fee_item`` (a fee item's code), ``pay_method`` (a payment
-method's code), ``short_day`` and ``short_month`` (no year: SMS), ``notice_link(bill_id)`` and
+``local_day`` (timestamps, in the property's zone), ``area`` (1/100 m²), ``share`` (basis
+points as a percentage), ``local`` (a configured zh-CN/en text), ``fee_item`` (a fee item's
+code, named by the bill's fee standard version), ``pay_method`` (a payment method's code),
+``short_day`` and ``short_month`` (no year: SMS), ``notice_link(bill_id)`` and
 ``standard_link(version)`` (pages reached from a pay link), ``label(section)`` (a code in the
 catalog's words), and ``fill(**values)``, which
 fills a catalog sentence's ``{placeholders}``, escaping both sentence and values in HTML.
@@ -99,8 +100,17 @@ def _local(ctx: Context, text: Any) -> str:
 
 
 @pass_context
-def _fee_item(ctx: Context, code: str) -> str:
-    for item in ctx["config"].fee_standard.items:
+def _fee_item(ctx: Context, code: str, version: str | None = None) -> str:
+    """A fee item's name as the bill's fee standard version names it: ``version``, else the
+    render's ``fee_standard_version`` (a notice's), else the launch standard's."""
+    config = ctx["config"]
+    version = version or ctx.get("fee_standard_version") or config.fee_standard.version
+    standard = config.fee_standard
+    if version != standard.version:
+        from propdesk.services.standards import standard_by_version  # reads the store: only when needed
+
+        standard = standard_by_version(version, config) or standard
+    for item in (*standard.items, *config.fee_standard.items):
         if item.code == code:
             return item.name.get(ctx["locale"])
     return code
@@ -158,6 +168,7 @@ def environment() -> Environment:
         local_time=_local_time,
         local_day=_local_day,
         area=formatting.format_area,
+        share=formatting.format_share,
         local=_local,
         fee_item=_fee_item,
         pay_method=_pay_method,

@@ -890,6 +890,109 @@ ROUTES: tuple[Route, ...] = (
         responses=MappingProxyType({404: "No such call", 409: "Done already, or changed meanwhile"}),
     ),
     Route(
+        key="create_standard",
+        method="POST",
+        path="/staff/fee-standards",
+        function="api",
+        audience=Staff((ROLE_ADMIN,)),
+        summary="Draft a new fee standard version",
+        description="The version's id, effective date, legal basis (the government approval or filing "
+        "and the contract's fee clauses), each item with its basis and monthly rate in minor units, and "
+        "the cost breakdown, whose shares add up to exactly 100 % (10000 basis points). It takes effect "
+        "after every published version. Nothing is public until it is published.",
+        tag="Fee standards",
+        responses=MappingProxyType(
+            {409: "The id is taken, or it would not take effect after the published versions"}
+        ),
+    ),
+    Route(
+        key="replace_standard",
+        method="PUT",
+        path="/staff/fee-standards/{version}",
+        function="api",
+        audience=Staff((ROLE_ADMIN,)),
+        summary="Replace a draft version",
+        description="A draft is replaced as a whole. A published version never changes: publish a "
+        "correction as a new version with its effective date.",
+        tag="Fee standards",
+        responses=MappingProxyType(
+            {
+                404: "No version with this id",
+                409: "Published (standard_published), changed meanwhile, or it would not take effect "
+                "after the published versions",
+            }
+        ),
+    ),
+    Route(
+        key="list_standards",
+        method="GET",
+        path="/staff/fee-standards",
+        function="api",
+        audience=Staff(STAFF_READERS),
+        summary="Fee standard versions",
+        description="Every version, drafts included, oldest effective date first, and the one in force "
+        "today. The launch standard from the property's configuration is the first published one.",
+        tag="Fee standards",
+    ),
+    Route(
+        key="get_standard",
+        method="GET",
+        path="/staff/fee-standards/{version}",
+        function="api",
+        audience=Staff(STAFF_READERS),
+        summary="One fee standard version",
+        tag="Fee standards",
+        responses=MappingProxyType({404: "No version with this id"}),
+    ),
+    Route(
+        key="publish_standard",
+        method="POST",
+        path="/staff/fee-standards/{version}/publication",
+        function="api",
+        audience=Staff((ROLE_ADMIN,)),
+        summary="Publish a draft (公示)",
+        description="With the publication period (local dates, both included) and the channels it is "
+        "posted on. The period lasts at least billing.standard_publication_days days and starts that "
+        "many days before the version takes effect, today or later. The version is then fixed; its "
+        "public page and printable notice are online, the publication is in the ledger, and with "
+        "owner_message every owner gets a message (queued in batches).",
+        tag="Fee standards",
+        max_body_bytes=2 * KIB,
+        responses=MappingProxyType(
+            {
+                404: "No version with this id",
+                409: "Published already (standard_published), it would not take effect after the "
+                "published versions, or the period is too short, starts too late or in the past",
+            }
+        ),
+    ),
+    Route(
+        key="standard_page",
+        method="GET",
+        path="/standards/{version}",
+        function="api",
+        audience=Public(),
+        summary="A published fee standard (public page)",
+        description="For everyone, no login, in zh-CN or en (?lang=; another value shows the property's "
+        "default language): the version, its effective date, legal basis, items and rates, cost "
+        "breakdown, publication, the printable notice and the earlier versions. A draft or an unknown "
+        "version is the not-found page.",
+        tag="Fee standards",
+        responses=MappingProxyType({404: "No published version with this id"}),
+    ),
+    Route(
+        key="standard_notice",
+        method="GET",
+        path="/standards/{version}/notice",
+        function="api",
+        audience=Public(),
+        summary="A published fee standard's printable notice (PDF, A4)",
+        description="Redirects (303) to a link, valid a few minutes, to the A4 notice posted at the "
+        "entrances and building doors, in zh-CN or en (?lang=).",
+        tag="Fee standards",
+        responses=MappingProxyType({303: "To the notice PDF", 404: "No published version with this id"}),
+    ),
+    Route(
         key="create_ticket",
         method="POST",
         path="/staff/tickets",

@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     mandates_table: str | None = None
     cycles_table: str | None = None
     links_table: str | None = None
+    standards_table: str | None = None
     idempotency_table: str | None = None
     # Queues (naming.queue_env).
     notices_queue_url: str | None = None

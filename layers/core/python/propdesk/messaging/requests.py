@@ -27,6 +27,7 @@ Template = Literal[
     "pay_link",
     "autopay_notice",
     "bill_voided",
+    "standard_published",
 ]
 Channel = Literal["email", "sms"]
 

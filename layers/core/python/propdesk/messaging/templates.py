@@ -30,6 +30,7 @@ TEMPLATE_NAMES = (
     "pay_link",
     "autopay_notice",
     "bill_voided",
+    "standard_published",
 )
 
 

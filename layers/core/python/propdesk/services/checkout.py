@@ -23,6 +23,7 @@ from propdesk.payments import rails as offered
 from propdesk.payments.links import PayLink, PayLinks
 from propdesk.payments.port import PaymentLine, PaymentProvider, PaymentRequest
 from propdesk.services.accounts import AccountView, account_view
+from propdesk.services.standards import standard_by_version
 from propdesk.settings import get_settings
 from propdesk.store.accounts import AccountStore
 from propdesk.web.pages import choose_locale
@@ -89,6 +90,15 @@ def bills_to_pay(view: AccountView, choice: str | None) -> list[Bill]:
     return [bill for bill in owing if bill.bill_id == choice]
 
 
+def _item_names(bills: Sequence[Bill], *, config: PropertyConfig, locale: str) -> dict[tuple[str, str], str]:
+    """Each bill's item names, as its own fee standard version names them ((version, code) -> name)."""
+    names: dict[tuple[str, str], str] = {}
+    for version in {bill.fee_standard_version for bill in bills}:
+        standard = standard_by_version(version, config) or config.fee_standard
+        names.update({(version, item.code): item.name.get(locale) for item in standard.items})
+    return names
+
+
 def checkout_request(
     bills: Bill | Sequence[Bill],
     *,
@@ -103,7 +113,7 @@ def checkout_request(
     bills = [bills] if isinstance(bills, Bill) else list(bills)
     if not bills or len({bill.unit_id for bill in bills}) != 1:
         raise ValueError("a checkout pays one or more bills of one unit")
-    item_names = {item.code: item.name.get(locale) for item in config.fee_standard.items}
+    item_names = _item_names(bills, config=config, locale=locale)
     lines: list[PaymentLine] = []
     # Each fee line of a bill not paid at all, unless that would pass Stripe's 100 line items:
     # then one line per bill.
@@ -111,7 +121,10 @@ def checkout_request(
     for bill in bills:
         if bill.paid_minor == 0 and itemise:
             lines += [
-                PaymentLine(f"{item_names.get(line.code, line.code)} · {bill.period}", line.amount_minor)
+                PaymentLine(
+                    f"{item_names.get((bill.fee_standard_version, line.code), line.code)} · {bill.period}",
+                    line.amount_minor,
+                )
                 for line in bill.lines
                 if line.amount_minor > 0
             ]

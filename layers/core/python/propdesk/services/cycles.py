@@ -31,7 +31,7 @@ from propdesk.domain.billing import STATUS_VOID, Bill, bill_id_for, compute_bill
 from propdesk.domain.calendar import PERIOD_PATTERN, next_to_notice, period_noticed_on
 from propdesk.messaging.requests import MESSAGES_QUEUE, MessageRequest
 from propdesk.naming import NOTICES_QUEUE
-from propdesk.queues import Producer, QueueProducer
+from propdesk.queues import Producer, QueueProducer, batched
 from propdesk.services.calls import reachable
 from propdesk.services.errors import DeskError
 from propdesk.services.notices import (
@@ -40,7 +40,6 @@ from propdesk.services.notices import (
     IssueBills,
     IssueResult,
     OutOfTurn,
-    batched,
     check_cycle,
     issue_bills,
     plan_cycle,

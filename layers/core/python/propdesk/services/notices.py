@@ -11,10 +11,9 @@ however often the batch is retried.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from itertools import islice
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -25,7 +24,6 @@ from propdesk.domain.accounts import OpenBill, allocate
 from propdesk.domain.billing import STATUS_OPEN, STATUS_PAID, Bill, compute_bill
 from propdesk.domain.calendar import (
     PERIOD_PATTERN,
-    first_day,
     next_to_notice,
     notice_date,
     parse_period,
@@ -33,8 +31,9 @@ from propdesk.domain.calendar import (
 from propdesk.messaging.requests import MESSAGES_QUEUE, MessageRequest
 from propdesk.naming import NOTICES_QUEUE
 from propdesk.payments.links import pay_links
-from propdesk.queues import Producer, QueueProducer
+from propdesk.queues import Producer, QueueProducer, batched
 from propdesk.services.errors import DeskError
+from propdesk.services.standards import standard_for
 from propdesk.store import ledger
 from propdesk.store.accounts import Account, AccountStore, Entry, Posting, PostResult
 from propdesk.store.units import UnitRepository
@@ -58,13 +57,6 @@ class IssueBills(BaseModel):
 
 
 PayUrl = Callable[[Bill], str]
-
-
-def batched(ids: Iterable[str], size: int) -> Iterator[tuple[str, ...]]:
-    """``size`` ids at a time, the last batch shorter."""
-    source = iter(ids)
-    while page := tuple(islice(source, size)):
-        yield page
 
 
 def plan_cycle(
@@ -104,13 +96,14 @@ class OutOfTurn:
 def standard_in_force(period: str, config: PropertyConfig) -> FeeStandard:
     """The fee standard a period is billed under: the version in force on its first day. None in
     force: ``DeskError`` 409, nothing is billed."""
-    standard = config.fee_standard
-    if first_day(period) < standard.effective_from:
+    standard = standard_for(period, config)
+    if standard is None:
+        first = config.fee_standard
         raise DeskError(
             409,
             "no_fee_standard",
-            f"No fee standard is in force for {period}: {standard.version} takes effect on "
-            f"{standard.effective_from.isoformat()}. A period without one cannot be billed.",
+            f"No fee standard is in force for {period}: the first, {first.version}, takes effect on "
+            f"{first.effective_from.isoformat()}. A period without one cannot be billed.",
         )
     return standard
 

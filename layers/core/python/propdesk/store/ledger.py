@@ -35,6 +35,11 @@ def cycle_entity(period: str) -> str:
     return f"cycle#{period}"
 
 
+def standard_entity(version: str) -> str:
+    """A fee standard's version (F1): its drafts and its publication."""
+    return f"standard#{version}"
+
+
 def message_entity(message_id: str) -> str:
     return f"message#{message_id}"
 

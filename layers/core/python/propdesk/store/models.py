@@ -567,6 +567,23 @@ class CycleItem(_Table):
     updated_at = UTCDateTimeAttribute()
 
 
+class StandardItem(_Table):
+    """A version of the property's fee standard (收费标准, F1): a draft, then published, and then
+    never changed. Every version is in one partition (``kind``), so the versions in force are
+    one Query."""
+
+    class Meta(_Meta):
+        table_key = "standards"
+
+    kind = UnicodeAttribute(hash_key=True)  # "fee"
+    version = UnicodeAttribute(range_key=True)  # e.g. "SH-2027-01"
+    status = UnicodeAttribute()  # draft | published
+    effective_from = UnicodeAttribute()  # ISO date
+    body = UnicodeAttribute()  # the version (legal basis, items, cost breakdown, publication), JSON
+    updated_at = UTCDateTimeAttribute()
+    row_version = VersionAttribute()
+
+
 class IdempotencyItem(_Table):
     """The Powertools idempotency table (webhook event ids), expired by TTL."""
 
@@ -622,6 +639,7 @@ TABLES: tuple[TableDef, ...] = (
     TableDef("mandates", MandateItem),
     TableDef("cycles", CycleItem),
     TableDef("links", LinkItem, ttl_attribute="expires"),
+    TableDef("standards", StandardItem),
 )
 
 

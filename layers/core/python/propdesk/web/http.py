@@ -38,8 +38,8 @@ class Resolver(APIGatewayHttpResolver):
     Path parameters reach the resolver percent-encoded (it matches the raw path, as API Gateway
     sends it); they are decoded once here, before validation, so a route gets ``A-101#2027-01``
     for ``A-101%232027-01`` and a length limit counts characters, not escapes. Query parameters a
-    route does not declare are refused (422), except on owner pages, whose links may carry
-    tracking parameters.
+    route does not declare are refused (422), except on owner pages and public pages, whose links
+    may carry tracking parameters.
     """
 
     def __init__(self) -> None:
@@ -50,10 +50,18 @@ class Resolver(APIGatewayHttpResolver):
         return {name: unquote(value) for name, value in match.groupdict().items()}
 
 
+def _takes_any_query(route: routes.Route) -> bool:
+    """Pages people open from a link (an owner's page, a public GET page shared in a chat group)
+    may carry tracking parameters the sender added: those are ignored, not refused."""
+    return isinstance(route.audience, routes.OwnerLink) or (
+        isinstance(route.audience, routes.Public) and route.method == "GET"
+    )
+
+
 def refuse_unknown_query_parameters(app: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response:
     route = routes.find(f"{app.request.method} {app.request.route}")
     sent = set(app.current_event.query_string_parameters or {})
-    if sent and route is not None and not isinstance(route.audience, routes.OwnerLink):
+    if sent and route is not None and not _takes_any_query(route):
         declared = {param.alias for param in app.context["_route"].dependant.query_params}
         unknown = sorted(sent - declared)
         if unknown:

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from propdesk.config import LOCALES, PropertyConfig
 from propdesk.domain.banks import CN_BANKS
+from propdesk.domain.standards import StandardVersion, in_force
 from propdesk.formatting import format_date, format_period
 from propdesk.payments.links import pay_path
 from propdesk.rendering import catalog, render_template
@@ -33,6 +34,9 @@ __all__ = [
     "render_not_found",
     "render_renew_sent",
     "render_return_page",
+    "render_standard_not_found",
+    "render_standard_page",
+    "standard_path",
 ]
 
 _FALLBACK = "zh-CN"
@@ -183,3 +187,58 @@ def render_renew_sent(locale: str, config: PropertyConfig) -> str:
 
 def render_error(locale: str, *, message_key: str = "error_body") -> str:
     return _page("error.html", locale, message_key=message_key)
+
+
+def standard_path(version: str, suffix: str = "", *, locale: str | None = None) -> str:
+    """A fee standard version's public page (or its printable notice, ``/notice``)."""
+    path = f"/standards/{quote(version, safe='')}{suffix}"
+    return f"{path}?lang={quote(locale)}" if locale else path
+
+
+def render_standard_page(
+    version: StandardVersion,
+    versions: Sequence[StandardVersion],
+    *,
+    config: PropertyConfig,
+    locale: str,
+    today: date,
+) -> str:
+    """A published fee standard for everyone (F1): the property, the version and its effective
+    date, legal basis, each item's basis and rate, the cost breakdown, the publication, the
+    printable notice, and every published version with its dates (which is in force today)."""
+    locale = _known(locale)
+    published = [v for v in versions if v.published]
+    current = in_force(published, today)
+
+    def state(other: StandardVersion) -> str:
+        if current is not None and other.version == current.version:
+            return "in_force"
+        return "upcoming" if other.effective_from > today else "superseded"
+
+    return _page(
+        "standard.html",
+        locale,
+        config,
+        standard=version,
+        basis_lines=version.basis_lines(locale),
+        history=[
+            {"version": v, "state": state(v), "href": standard_path(v.version, locale=locale)}
+            for v in sorted(published, key=lambda v: v.effective_from, reverse=True)
+        ],
+        pdf_url=standard_path(version.version, "/notice", locale=locale),
+        switch={
+            "href": standard_path(version.version, locale=_other_locale(locale)),
+            "lang": _other_locale(locale),
+        },
+    )
+
+
+def render_standard_not_found(locale: str, config: PropertyConfig, current: str | None) -> str:
+    """No published version with this id (unknown, or still a draft): the same page either way."""
+    locale = _known(locale)
+    return _page(
+        "standard_not_found.html",
+        locale,
+        config,
+        current_url=standard_path(current, locale=locale) if current else None,
+    )

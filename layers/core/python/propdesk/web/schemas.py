@@ -915,3 +915,254 @@ class DebitAppliedOut(_Out):
 
 class DebitResultsOut(_Out):
     results: list[DebitAppliedOut]
+
+
+# --- fee standards (F1) ----------------------------------------------------------------------------
+
+STANDARD_VERSION_PATTERN = r"^[A-Za-z0-9._-]{1,32}$"
+FEE_ITEM_CODE_PATTERN = r"^[a-z][a-z0-9_]{1,31}$"
+FULL_SHARE_BP = 10_000
+
+
+class LocalizedIn(BaseModel):
+    """A text in every locale the property's pages and messages use: zh-CN and en."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    zh_CN: str = Field(alias="zh-CN", min_length=1, max_length=300)
+    en: str = Field(min_length=1, max_length=300)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_locales(cls, data: object) -> object:
+        if isinstance(data, dict):
+            unknown = sorted(str(key) for key in data if key not in ("zh-CN", "en"))
+            if unknown:
+                raise ValueError(f"unknown locale {', '.join(unknown)}: give the text in zh-CN and en")
+        return data
+
+
+class LegalDocumentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["approval", "filing"] = Field(description="A government approval (审批) or filing (备案)")
+    reference: str = Field(min_length=1, max_length=120, examples=["沪房物备〔2026〕第0412号"])
+    issued_by: LocalizedIn
+
+
+class ContractClauseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    contract: LocalizedIn
+    clause: LocalizedIn
+
+
+class LegalBasisIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    document: LegalDocumentIn
+    contract_clauses: list[ContractClauseIn] = Field(min_length=1, max_length=10)
+
+
+class FeeItemIn(BaseModel):
+    """A service item and its monthly rate in minor units: per m² of floor area, or per unit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=FEE_ITEM_CODE_PATTERN, examples=["service"])
+    name: LocalizedIn
+    basis: Literal["per_m2", "per_unit"]
+    rate_minor: int = Field(ge=0, le=MAX_AMOUNT_MINOR, description="Per month, in minor units (fen)")
+    buildings: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,16}$")]] | None = Field(
+        default=None, max_length=100, description="Only these buildings (none: every building)"
+    )
+    requires_elevator: bool = Field(default=False, description="Only buildings with elevators")
+
+
+class CostLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: LocalizedIn
+    share_bp: int = Field(ge=1, le=FULL_SHARE_BP, description="Share of the fee, in basis points (1/100 %)")
+    item: str | None = Field(
+        default=None, pattern=FEE_ITEM_CODE_PATTERN, description="The fee item it is the cost of"
+    )
+
+
+_STANDARD_EXAMPLE = {
+    "effective_from": "2027-03-01",
+    "legal_basis": {
+        "document": {
+            "kind": "filing",
+            "reference": "沪房物备〔2026〕第0412号",
+            "issued_by": {"zh-CN": "上海市浦东新区房屋管理局", "en": "Pudong Housing Administration"},
+        },
+        "contract_clauses": [
+            {
+                "contract": {
+                    "zh-CN": "《锦绣花园物业服务合同》",
+                    "en": "Jinxiu Garden property-service contract",
+                },
+                "clause": {"zh-CN": "第五章第二十一条", "en": "chapter 5, clause 21"},
+            }
+        ],
+    },
+    "items": [
+        {
+            "code": "service",
+            "name": {"zh-CN": "物业服务费", "en": "Property service fee"},
+            "basis": "per_m2",
+            "rate_minor": 295,
+        },
+        {
+            "code": "waste",
+            "name": {"zh-CN": "生活垃圾清运费", "en": "Household waste removal"},
+            "basis": "per_unit",
+            "rate_minor": 1000,
+        },
+    ],
+    "cost_breakdown": [
+        {"name": {"zh-CN": "保洁", "en": "Cleaning"}, "share_bp": 3500},
+        {"name": {"zh-CN": "安保", "en": "Security"}, "share_bp": 3000},
+        {"name": {"zh-CN": "绿化养护", "en": "Landscaping"}, "share_bp": 1500},
+        {"name": {"zh-CN": "垃圾清运", "en": "Waste removal"}, "share_bp": 2000, "item": "waste"},
+    ],
+}
+
+
+class FeeStandardDraftIn(BaseModel):
+    """A draft version: its effective date, legal basis, items and cost breakdown (whose shares add
+    up to exactly 100 %, 10000 basis points)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_STANDARD_EXAMPLE]})
+
+    effective_from: IsoDate = Field(description="The property's local date it takes effect")
+    legal_basis: LegalBasisIn
+    items: list[FeeItemIn] = Field(min_length=1, max_length=30)
+    cost_breakdown: list[CostLineIn] = Field(min_length=1, max_length=30)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FeeStandardDraftIn:
+        codes = [item.code for item in self.items]
+        repeated = sorted({code for code in codes if codes.count(code) > 1})
+        if repeated:
+            raise ValueError(f"fee item codes must be unique, repeated: {', '.join(repeated)}")
+        total = sum(line.share_bp for line in self.cost_breakdown)
+        if total != FULL_SHARE_BP:
+            raise ValueError(
+                f"the cost breakdown's shares add up to {total} basis points; they must add up to "
+                f"exactly {FULL_SHARE_BP} (100 %)"
+            )
+        unknown = sorted({line.item for line in self.cost_breakdown if line.item and line.item not in codes})
+        if unknown:
+            raise ValueError(f"cost lines name fee items the version does not have: {', '.join(unknown)}")
+        return self
+
+
+class FeeStandardIn(FeeStandardDraftIn):
+    """A new draft version, with its id."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"version": "SH-2027-01", **_STANDARD_EXAMPLE}]}
+    )
+
+    version: str = Field(pattern=STANDARD_VERSION_PATTERN, examples=["SH-2027-01"])
+
+
+class PublicationIn(BaseModel):
+    """The publication (公示): from when to when it is posted (local dates, both included), and where."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "starts_on": "2027-01-05",
+                    "ends_on": "2027-02-28",
+                    "channels": ["notice_board", "building_doors", "website", "owner_message"],
+                }
+            ]
+        },
+    )
+
+    starts_on: IsoDate
+    ends_on: IsoDate
+    channels: list[Literal["notice_board", "building_doors", "website", "owner_message"]] = Field(
+        min_length=1, max_length=4, json_schema_extra={"uniqueItems": True}
+    )
+
+    @model_validator(mode="after")
+    def _each_channel_once(self) -> PublicationIn:
+        if len(set(self.channels)) != len(self.channels):
+            raise ValueError("each channel once")
+        return self
+
+
+class LocalizedOut(_Out):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    zh_CN: str = Field(alias="zh-CN")
+    en: str
+
+
+class FeeItemOut(_Out):
+    code: str
+    name: LocalizedOut
+    basis: Literal["per_m2", "per_unit"]
+    rate_minor: int
+    buildings: list[str] | None = None
+    requires_elevator: bool = False
+    cost_share_bp: int | None = None
+
+
+class CostLineOut(_Out):
+    name: LocalizedOut
+    share_bp: int
+    item: str | None = None
+
+
+class LegalDocumentOut(_Out):
+    kind: Literal["approval", "filing"]
+    reference: str
+    issued_by: LocalizedOut
+
+
+class ContractClauseOut(_Out):
+    contract: LocalizedOut
+    clause: LocalizedOut
+
+
+class LegalBasisOut(_Out):
+    document: LegalDocumentOut
+    contract_clauses: list[ContractClauseOut]
+
+
+class PublicationOut(_Out):
+    starts_on: str
+    ends_on: str
+    channels: list[str]
+    published_by: str
+    published_at: datetime
+
+
+class FeeStandardOut(_Out):
+    """A version: the launch standard (from the property's configuration, ``launch``) has its legal
+    basis as lines only."""
+
+    version: str
+    status: Literal["draft", "published"]
+    effective_from: str
+    legal_basis: LegalBasisOut | None
+    legal_basis_lines: list[str]
+    items: list[FeeItemOut]
+    cost_breakdown: list[CostLineOut]
+    publication: PublicationOut | None
+    created_at: datetime | None
+    created_by: str | None
+    launch: bool
+    public_url: str | None = Field(description="The public page, once published")
+
+
+class FeeStandardList(_Out):
+    in_force: str | None = Field(description="The version in force today")
+    versions: list[FeeStandardOut]
