@@ -28,7 +28,7 @@ class CountingEmail:
     def __init__(self) -> None:
         self.sent: list[str] = []
 
-    def send(self, *, to, subject, text, html):
+    def send(self, *, to, subject, text, html, tags=None):
         self.sent.append(to)
         return f"e{len(self.sent)}"
 
@@ -156,7 +156,7 @@ def test_handler_reports_a_message_being_sent_elsewhere_as_a_batch_item_failure(
 class RejectingEmail:
     """SES answering as it does, with the recipient in the error text."""
 
-    def send(self, *, to, subject, text, html):
+    def send(self, *, to, subject, text, html, tags=None):
         raise ClientError(
             {"Error": {"Code": "MessageRejected", "Message": f"Email address is not verified: {to}"}},
             "SendEmail",
