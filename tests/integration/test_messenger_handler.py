@@ -11,6 +11,9 @@ from messenger.handler import lambda_handler
 from propdesk.messaging.requests import MessageRequest
 from propdesk.store.models import LedgerItem, MessageItem
 
+# What goes out, not when: messages are sent in the daytime (quiet hours hold SMS overnight).
+pytestmark = pytest.mark.usefixtures("daytime")
+
 # Demo owners: O0001 en, email + phone, SMS consent; O0002 zh-CN, email + phone, no consent;
 # O0003 zh-CN, phone only, consent.
 

@@ -17,6 +17,9 @@ from propdesk.services.messenger import Messenger, Pacer
 from propdesk.store.messages import SEND_LEASE, SENT, MessageInFlight, MessageRepository
 from propdesk.store.models import MessageItem
 
+# What goes out, not when: messages are sent in the daytime (quiet hours hold SMS overnight).
+pytestmark = pytest.mark.usefixtures("daytime")
+
 EMAIL_O1, PHONE_O1 = "owner0001@mail.example.com", "+8613872620224"
 
 
