@@ -41,6 +41,7 @@ class HandlerSettings(Settings):
     ledger_table: str
     bills_table: str  # a reminder's bill, read just before it goes
     counters_table: str  # owners' weekly contact counts
+    messages_queue_url: str  # held messages are queued again when quiet hours end
 
 
 load_at_cold_start(HandlerSettings)

@@ -854,3 +854,25 @@ class DebitAppliedOut(_Out):
 
 class DebitResultsOut(_Out):
     results: list[DebitAppliedOut]
+
+
+class ContactMarkOut(_Out):
+    reason: Literal["bounced", "complained", "sms_failed"]
+    detail: str | None = Field(description="The provider's bounce type or SMS delivery response")
+    at: datetime = Field(description="When the provider reported it")
+
+
+class UnreachableContactOut(_Out):
+    """An owner with a marked address or number (personal data: never logged)."""
+
+    owner_id: str
+    owner_name: str
+    unit_ids: list[str]
+    email: str | None
+    phone: str | None
+    email_mark: ContactMarkOut | None
+    phone_mark: ContactMarkOut | None
+
+
+class UnreachableContacts(_Out):
+    items: list[UnreachableContactOut]
