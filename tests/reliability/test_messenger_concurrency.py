@@ -196,3 +196,33 @@ def test_failed_record_log_carries_no_contact_details(owners, demo_config, monke
     assert item.status == "failed" and item.attempts == 1
     assert item.note == "email failed: MessageRejected; sms failed: InternalError"
     assert item.lease_until is None and item.claimed_by is None
+
+
+def test_a_failed_outcome_write_after_the_last_send_is_retried_without_resending_it(
+    owners, demo_config, monkeypatch
+):
+    from pynamodb.exceptions import TransactWriteError
+    from pynamodb.transactions import TransactWrite
+
+    email, sms = CountingEmail(), CountingSms()
+    messenger = Messenger(demo_config, email=email, sms=sms, pacer=_no_wait(demo_config))
+    # GIVEN the store fails the outcome's transaction once, after both channels went out
+    calls = {"n": 0}
+    commit = TransactWrite._commit
+
+    def failing_once(self):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise TransactWriteError("throttled", None)
+        return commit(self)
+
+    monkeypatch.setattr(TransactWrite, "_commit", failing_once)
+    with pytest.raises(TransactWriteError):
+        messenger.deliver(_notice())
+    # THEN both channels are on the record, and the queue's retry only finishes the message
+    item = MessageItem.get(_notice().message_id)
+    assert item.status == "failed" and list(item.channels) == ["email", "sms"]
+    again = messenger.deliver(_notice())
+    assert again.status == SENT and again.channels == ("email", "sms")
+    assert len(email.sent) == 1 and len(sms.sent) == 1
+    assert MessageItem.get(_notice().message_id).status == SENT

@@ -215,11 +215,13 @@ class MessageRepository:
                     transaction.update(CounterItem(outcome.counter), actions=[CounterItem.value.add(1)])
                     kinds.append("counter")
         except TransactWriteError as exc:
-            reasons = [reason.code if reason else None for reason in (exc.cancellation_reasons or [])]
-            if _CONDITION_FAILED not in reasons or kinds[reasons.index(_CONDITION_FAILED)] != "message":
-                raise  # an entry written before its message ended: a bug, not a race
+            # The last channel went out whatever the outcome's write did: record it on its own, so
+            # neither the retry (the write failed) nor the lease's new holder sends it again.
             if outcome.sent is not None:
                 self.channel_sent(message_id, channel=outcome.sent[0], provider_id=outcome.sent[1])
+            reasons = [reason.code if reason else None for reason in (exc.cancellation_reasons or [])]
+            if _CONDITION_FAILED not in reasons or kinds[reasons.index(_CONDITION_FAILED)] != "message":
+                raise  # the store failed (retried by the queue), or an entry written twice: a bug
             return False
         return True
 
