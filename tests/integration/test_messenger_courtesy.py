@@ -100,7 +100,9 @@ def test_quiet_hours_hold_every_channel_of_a_phone_only_owner(owners, demo_confi
     assert item.status == "held" and item.held_until == local(demo_config, NIGHT, 8, 0)
 
 
-def test_a_held_reminder_whose_bill_is_paid_by_morning_is_dropped(owners, demo_config, aws):
+def test_reminders_34_a_reminder_held_overnight_whose_bill_is_paid_by_morning_is_not_sent(
+    owners, demo_config, aws
+):
     bill = store_bill(make_bill("A-101", "2026-07", owner_id="O0001"))
     reminder = step_message(
         bill, FRIENDLY_REMINDER, today=date(2026, 7, 16), pay_url="https://pay.example.test/p"
