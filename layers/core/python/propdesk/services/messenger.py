@@ -387,7 +387,8 @@ class Messenger:
         return counter
 
     def _quiet_until(self, request: MessageRequest, pending: list[str]) -> datetime | None:
-        if SMS not in pending or not may_be_held(request.template):
+        """Quiet hours are the owners': a message to staff (a work order) is never held."""
+        if SMS not in pending or not request.owner_id or not may_be_held(request.template):
             return None
         return quiet_until(
             self._now(), time_zone=self._config.time_zone, quiet=self._config.messaging.quiet_hours
