@@ -82,7 +82,7 @@ def _prepare(event: dict[str, Any]) -> None:
     for record in event["Records"]:
         try:
             requests.append(_parsed(record["body"]))
-        except (MalformedMessage, ValueError):
+        except ValueError:  # MalformedMessage, or not JSON: its record fails on its own
             continue
     messenger().prepare(requests)
 
