@@ -48,4 +48,6 @@ def function_environment(spec: FunctionSpec, resources: Resources) -> dict[str, 
         env[naming.DOCUMENTS_BUCKET_ENV] = resources.documents_bucket()
     if spec.mandates_key:
         env[naming.MANDATES_KEY_ENV] = naming.mandates_key_alias(pid)
+    if spec.sends_email:
+        env[naming.SES_CONFIGURATION_SET_ENV] = naming.ses_configuration_set(pid)
     return env

@@ -81,6 +81,9 @@ class FunctionSpec:
     # The mandates key (KMS): "encrypt" to enrol owners' bank accounts, "encrypt_decrypt" to also
     # write the bank's deduction file.
     mandates_key: Literal["encrypt", "encrypt_decrypt"] | None = None
+    # Receives the SES configuration set's bounce and complaint events (SNS) and the SMS delivery
+    # failures (CloudWatch Logs): marks the owners' addresses and numbers.
+    contact_events: bool = False
 
     @property
     def handler(self) -> str:
@@ -89,6 +92,11 @@ class FunctionSpec:
     @property
     def routes(self) -> tuple[Route, ...]:
         return route_table.routes_of(self.name)
+
+
+def _daily_at_clock(clock: str) -> str:
+    hour, minute = (int(part) for part in clock.split(":"))
+    return f"cron({minute} {hour} * * ? *)"
 
 
 def _daily_at(config: PropertyConfig, minutes_after: int = 0) -> str:
@@ -159,20 +167,32 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         description="Renders owner messages in the owner's locale and sends them by email (SES) and SMS (SNS)",
         memory_mb=256,
         timeout_s=150,
+        schedules=(
+            Schedule(
+                name="release-held",
+                description="End of quiet hours: queue again the messages whose SMS was held",
+                expression=lambda config: _daily_at_clock(config.messaging.quiet_hours.end),
+                payload={"action": "release_held"},
+            ),
+        ),
         consumes=(QueueTrigger("messages", batch_size=10, max_batching_window_s=1),),
+        sends_to=("messages",),  # held messages, queued again at the end of quiet hours
         # bills: a reminder is re-read just before it goes, and dropped if its bill was paid;
+        # owners: bounced addresses and failed numbers are marked; counters: weekly contact counts;
         # links: the SMS's short link (one conditional put), made only when an SMS goes;
         # standards: a notice names its items as the bill's fee standard version does
         tables={
-            "owners": "read",
+            "owners": "read_write",
             "messages": "read_write",
             "ledger": "read_write",
             "bills": "read",
+            "counters": "read_write",
             "links": "read_write",
             "standards": "read",
         },
         sends_email=True,
         sends_sms=True,
+        contact_events=True,
     ),
     FunctionSpec(
         name="payment_webhook",

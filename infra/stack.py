@@ -97,7 +97,9 @@ class PropertyStack(Stack):
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.auth = StaffAuth(self, "StaffAuth", property_id=pid, roles=manifest.staff_roles(config))
-        self.messaging = Messaging(self, "Messaging", sender_email=config.messaging.sender_email)
+        self.messaging = Messaging(
+            self, "Messaging", property_id=pid, sender_email=config.messaging.sender_email
+        )
         self.monitoring = Monitoring(self, "Monitoring", property_id=pid)
         resources = StackResources(
             property_id=pid,
@@ -131,6 +133,7 @@ class PropertyStack(Stack):
         for name, dlq in self.queues.dead_letter.items():
             self.monitoring.alarm_on_dead_letters(f"{name}-dlq", dlq)
         self.monitoring.alarm_on_dead_letters("schedules-dlq", self.schedules.dead_letter_queue)
+        self.monitoring.alarm_on_dead_letters("contact-events-dlq", self.messaging.contact_events_dlq)
         self.monitoring.alarm_on_dead_letters("failed-runs", self.functions.failed_async)
         self.monitoring.alarm_on_function_metrics(
             PAYMENT_WEBHOOK,
@@ -172,6 +175,8 @@ class PropertyStack(Stack):
             self.messaging.grant_send_email(fn)
         if spec.sends_sms:
             self.messaging.grant_send_sms(fn)
+        if spec.contact_events:
+            self.messaging.deliver_contact_events(fn)
 
         for trigger in spec.consumes:
             queue_spec = manifest.queue(trigger.queue)

@@ -87,3 +87,16 @@ def aws(property_config, monkeypatch):
         yield env
         get_settings.cache_clear()
         reset_clients()
+
+
+@pytest.fixture
+def daytime(property_config):
+    """Today at 10:00 in the property's time zone, the clock running: outside any quiet hours, so
+    a test of what the messenger sends does not depend on when it runs (SMS wait overnight)."""
+    from datetime import UTC, datetime, time
+
+    import time_machine
+
+    today = datetime.now(UTC).astimezone(property_config.tz).date()
+    with time_machine.travel(datetime.combine(today, time(10, 0), tzinfo=property_config.tz), tick=True):
+        yield

@@ -16,8 +16,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from api.responses import json_error, json_ok
 from propdesk.config import PropertyConfig
-from propdesk.domain.units import Owner
-from propdesk.services import calls, cycles, reports
+from propdesk.domain.units import ContactMark, Owner
+from propdesk.services import calls, contacts, cycles, reports
 from propdesk.services.errors import DeskError
 from propdesk.services.notices import OutOfTurn
 from propdesk.services.units import import_units_csv
@@ -39,6 +39,8 @@ from propdesk.web.schemas import (
     CycleOutOfTurnIn,
     CycleVoidIn,
     ImportResult,
+    UnreachableContactOut,
+    UnreachableContacts,
 )
 from propdesk.web.staff_errors import ErrorAnswer
 
@@ -210,6 +212,29 @@ def list_calls() -> Response[CallList]:
         {str(i.data.get("owner_id")) for i in items if i.data.get("owner_id")}
     )
     return json_ok({"items": [_call_json(item, owners) for item in items]})
+
+
+def _mark_json(mark: ContactMark | None) -> dict[str, Any] | None:
+    return None if mark is None else {"reason": mark.reason, "detail": mark.detail, "at": mark.at}
+
+
+@endpoint(router, "list_unreachable_contacts")
+def list_unreachable_contacts() -> Response[UnreachableContacts]:
+    items = [
+        UnreachableContactOut.model_validate(
+            {
+                "owner_id": line.owner.owner_id,
+                "owner_name": line.owner.name,
+                "unit_ids": list(line.unit_ids),
+                "email": line.owner.email,
+                "phone": line.owner.phone,
+                "email_mark": _mark_json(line.owner.email_mark),
+                "phone_mark": _mark_json(line.owner.phone_mark),
+            }
+        ).model_dump(mode="json")
+        for line in contacts.unreachable()
+    ]
+    return json_ok({"items": items})
 
 
 @endpoint(router, "record_call")

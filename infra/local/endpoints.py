@@ -48,6 +48,16 @@ LOCAL_ROUTES = (
     ("POST", "/_local/drain", "waits until every queue is processed"),
     ("GET", "/_local/health", "whether every function started"),
     ("GET", "/_local/stripe", "the Stripe stand-in: webhook secret and deliveries"),
+    (
+        "POST",
+        "/_local/ses/feedback",
+        '{"to": "<address>", "kind": "bounce" | "complaint"}: SES reports the newest e-mail to it',
+    ),
+    (
+        "POST",
+        "/_local/sms/failure",
+        '{"to": "<number>", "response": "Invalid phone number"}: SNS logs the newest SMS to it failed',
+    ),
 )
 
 
@@ -183,6 +193,20 @@ def register(gateway: Gateway, runtime: Runtime) -> None:
     def stripe_info(request: Request) -> Response:
         return Response.json(200, runtime.stripe_state())
 
+    def ses_feedback(request: Request) -> Response:
+        body = json_object(request.body)
+        kind, to = body.get("kind", "bounce"), body.get("to")
+        if kind not in ("bounce", "complaint") or not isinstance(to, str):
+            raise BadRequest('send {"to": "<address>", "kind": "bounce" | "complaint"}')
+        return Response.json(200, runtime.report_contact(kind=kind, to=to))
+
+    def sms_failure(request: Request) -> Response:
+        body = json_object(request.body)
+        to, response = body.get("to"), body.get("response")
+        if not isinstance(to, str) or not isinstance(response, str | None):
+            raise BadRequest('send {"to": "<E.164 number>", "response": "Invalid phone number"}')
+        return Response.json(200, runtime.report_contact(kind="sms_failure", to=to, response=response))
+
     routes = {
         ("GET", "/"): index,
         ("GET", "/_local/docs"): docs,
@@ -195,6 +219,8 @@ def register(gateway: Gateway, runtime: Runtime) -> None:
         ("POST", "/_local/drain"): drain,
         ("GET", "/_local/health"): health,
         ("GET", "/_local/stripe"): stripe_info,
+        ("POST", "/_local/ses/feedback"): ses_feedback,
+        ("POST", "/_local/sms/failure"): sms_failure,
         **{("GET", path): asset for path in ASSETS},
     }
     for (method, path), handler in routes.items():

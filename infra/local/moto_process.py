@@ -31,10 +31,11 @@ OUTBOX_PATH = "/_local/outbox.json"
 def _app() -> Callable[..., Iterable[bytes]]:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from infra.local import moto_speedups, moto_transactions, outbox
+    from infra.local import contact_events, moto_speedups, moto_transactions, outbox
 
     moto_transactions.install()  # DynamoDB's transaction cost and isolation (see the module)
     moto_speedups.install()  # the same answers, each computed once (see the module)
+    contact_events.install()  # SES echoes a message's tags in its events: keep them
     moto = DomainDispatcherApplication(create_backend_app)
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

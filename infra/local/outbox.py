@@ -18,7 +18,7 @@ from typing import Any
 from moto.ses.models import RawMessage, ses_backends
 from moto.sns.models import sns_backends
 
-from infra.local import pages
+from infra.local import contact_events, pages
 
 _TAG_RE = re.compile(r"<[^>]+>")
 
@@ -50,10 +50,13 @@ def sent_email() -> list[dict[str, Any]]:
                         for key in ("ToAddresses", "CcAddresses", "BccAddresses")
                         for addr in (message.destinations or {}).get(key, [])
                     ]
+                kept = contact_events.SENT.get(message.id) or {}
                 out.append(
                     {
                         "channel": "email",
                         "id": message.id,
+                        "tags": kept.get("tags") or {},
+                        "configuration_set": kept.get("configuration_set"),
                         "from": message.source,
                         "to": to,
                         "subject": subject,

@@ -507,6 +507,38 @@ class LocalRuntime:
             "deliveries": [d.summary() for d in self.standin.deliveries],
         }
 
+    def report_contact(self, *, kind: str, to: str, response: str | None = None) -> dict[str, Any]:
+        """Play back what SES (a permanent bounce, a complaint) or SNS (a failed SMS delivery)
+        would report about the newest message sent to ``to``, in their formats, to the
+        functions the manifest subscribes (``contact_events``); their answers."""
+        from infra.local import contact_events, outbox
+        from propdesk import naming
+
+        box = outbox.outbox()
+        at = self.clock.now()
+        if kind in ("bounce", "complaint"):
+            sent = next((m for m in box["email"] if to in m["to"]), None)
+            if sent is None:
+                raise BadRequest("no e-mail was sent to that address")
+            topic = f"arn:aws:sns:{LOCAL_REGION}:{contact_events.ACCOUNT}:{naming.prefix(self.config.property_id)}-contact-events"
+            event = contact_events.sns_delivery(
+                contact_events.ses_event(sent, kind=kind, at=at), topic_arn=topic, at=at
+            )
+        elif kind == "sms_failure":
+            sms = next((m for m in box["sms"] if m["to"] == to), None)
+            if sms is None:
+                raise BadRequest("no SMS was sent to that number")
+            event = contact_events.sms_failure_delivery(
+                sms, response=response or "Invalid phone number", region=LOCAL_REGION, at=at
+            )
+        else:
+            raise BadRequest("kind is bounce, complaint or sms_failure")
+        return {
+            spec.name: self.functions.invoke(spec.name, event)
+            for spec in self.functions.specs.values()
+            if spec.contact_events
+        }
+
     def mint_token(self, roles: list[str], *, sub: str | None = None, ttl_s: int = 3600) -> str:
         assert self.issuer is not None
         known = set(manifest.staff_roles(self.config))

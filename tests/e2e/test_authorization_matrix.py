@@ -120,6 +120,7 @@ SAMPLES: dict[str, dict] = {
     },
     "list_reconciliation": {},
     "list_calls": {},
+    "list_unreachable_contacts": {},
     "record_call": {
         "params": {"call_list_id": "CL202701", "line": "1"},
         "body": b'{"outcome":"no_answer"}',

@@ -230,6 +230,9 @@ def test_environment_names_exactly_what_the_spec_uses(resources, spec):
     if spec.mandates_key:
         expected.add(naming.MANDATES_KEY_ENV)
         assert env[naming.MANDATES_KEY_ENV] == naming.mandates_key_alias("demo")
+    if spec.sends_email:
+        expected.add(naming.SES_CONFIGURATION_SET_ENV)
+        assert env[naming.SES_CONFIGURATION_SET_ENV] == naming.ses_configuration_set("demo")
     assert wiring == expected
     for key in spec.secrets:
         assert env[naming.secret_env(key)] == naming.secret_name("demo", key)
@@ -331,11 +334,25 @@ def test_each_queue_has_a_dead_letter_queue_encryption_and_ssl_only(resources):
         assert denies_plain_http, lid
 
 
+def alarm_topic_id(resources) -> str:
+    """The alarm topic (the other topic carries SES bounces and complaints to the messenger)."""
+    (topic_id,) = [
+        lid
+        for lid, t in of_type(resources, "AWS::SNS::Topic").items()
+        if "alarms" in t["Properties"]["DisplayName"]
+    ]
+    return topic_id
+
+
 def test_dead_letter_queues_and_function_errors_raise_alarms_on_the_alarm_topic(resources):
     alarms = of_type(resources, "AWS::CloudWatch::Alarm").values()
-    (topic_id,) = of_type(resources, "AWS::SNS::Topic")
+    topic_id = alarm_topic_id(resources)
     on_topic = [a for a in alarms if {"Ref": topic_id} in a["Properties"]["AlarmActions"]]
-    dlq_names = {f"{q.name}-dlq" for q in manifest.QUEUES} | {"schedules-dlq", "failed-runs"}
+    dlq_names = {f"{q.name}-dlq" for q in manifest.QUEUES} | {
+        "schedules-dlq",
+        "failed-runs",
+        "contact-events-dlq",
+    }
     watched_queues = {
         d["Value"]["Fn::GetAtt"][0]
         for a in on_topic
@@ -408,7 +425,7 @@ def test_the_dispute_alarm_watches_a_real_outcome_and_says_where_to_look():
 
 
 def test_payment_webhook_metrics_raise_alarms_on_the_alarm_topic(resources):
-    (topic_id,) = of_type(resources, "AWS::SNS::Topic")
+    topic_id = alarm_topic_id(resources)
     env = function_env(resources, monitoring.PAYMENT_WEBHOOK)
     alarms = metric_alarms(resources)
     required = REQUIRED_WEBHOOK_ALARMS | ORDER_RAIL_ALARMS
@@ -779,9 +796,13 @@ def test_only_the_messenger_may_send_email_or_sms(resources, demo_config):
         for a in as_list(s["Action"])
     )
     # The messenger's email permission names the property's sender only.
-    (email,) = [
+    email, through_set = [
         s for s in statements_of(resources, ids["messenger"]) if "ses:SendEmail" in as_list(s["Action"])
     ]
+    # ... and sending through the property's configuration set (so bounces come back)
+    assert "configuration-set" in json.dumps(through_set["Resource"]) and "*" not in json.dumps(
+        through_set["Resource"]
+    )
     assert email["Condition"] == {"StringEquals": {"ses:FromAddress": demo_config.messaging.sender_email}}
     assert all(demo_config.messaging.sender_email.split("@")[1] in json.dumps(r) for r in email["Resource"])
     # SMS may not be used to publish to topics.
@@ -909,5 +930,34 @@ def test_a_property_gets_only_the_schedules_its_rails_need():
         config = load_config(property_id)
         return {s.name for spec in manifest.FUNCTIONS for s in spec.schedules if s.applies(config)}
 
-    assert deployed("harbour") == {"notice-run", "overdue-run", "reconcile", "autopay"}
-    assert deployed("demo") == {"notice-run", "overdue-run", "reconcile", "orders-sweep"}
+    assert deployed("harbour") == {"notice-run", "overdue-run", "reconcile", "autopay", "release-held"}
+    assert deployed("demo") == {"notice-run", "overdue-run", "reconcile", "orders-sweep", "release-held"}
+
+
+def test_bounces_and_complaints_reach_the_messenger(template):
+    # SES publishes permanent bounces and complaints of the owner mail configuration set to SNS
+    template.has_resource_properties(
+        "AWS::SES::ConfigurationSetEventDestination",
+        {
+            "ConfigurationSetName": {"Ref": Match.any_value()},
+            "EventDestination": Match.object_like(
+                {
+                    "Enabled": True,
+                    "MatchingEventTypes": ["bounce", "complaint"],
+                    "SnsDestination": Match.any_value(),
+                }
+            ),
+        },
+    )
+    template.has_resource_properties(
+        "AWS::SES::ConfigurationSet", {"Name": naming.ses_configuration_set("demo")}
+    )
+    # and the topic and the SMS failure log hand them to the messenger, with a dead-letter queue
+    template.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "lambda", "RedrivePolicy": Match.any_value()}
+    )
+    template.has_resource_properties("AWS::Logs::SubscriptionFilter", {"FilterPattern": ""})
+    template.has_resource_properties(
+        "AWS::Scheduler::Schedule",
+        {"ScheduleExpression": "cron(0 8 * * ? *)", "ScheduleExpressionTimezone": "Asia/Shanghai"},
+    )

@@ -16,6 +16,9 @@ from propdesk.payments.links import verify_pay_link
 from propdesk.store.models import LedgerItem, LinkItem, MessageItem
 from tests.testkeys import TEST_LINK_KEY
 
+# What goes out, not when: messages are sent in the daytime (quiet hours hold SMS overnight).
+pytestmark = pytest.mark.usefixtures("daytime")
+
 # Demo owners: O0001 en, email + phone, SMS consent; O0002 zh-CN, email + phone, no consent;
 # O0003 zh-CN, phone only, consent.
 

@@ -17,6 +17,9 @@ from propdesk.services.messenger import Messenger, Pacer
 from propdesk.store.messages import SEND_LEASE, SENT, MessageInFlight, MessageRepository
 from propdesk.store.models import MessageItem
 
+# What goes out, not when: messages are sent in the daytime (quiet hours hold SMS overnight).
+pytestmark = pytest.mark.usefixtures("daytime")
+
 EMAIL_O1, PHONE_O1 = "owner0001@mail.example.com", "+8613872620224"
 
 
@@ -28,7 +31,7 @@ class CountingEmail:
     def __init__(self) -> None:
         self.sent: list[str] = []
 
-    def send(self, *, to, subject, text, html):
+    def send(self, *, to, subject, text, html, tags=None):
         self.sent.append(to)
         return f"e{len(self.sent)}"
 
@@ -156,7 +159,7 @@ def test_handler_reports_a_message_being_sent_elsewhere_as_a_batch_item_failure(
 class RejectingEmail:
     """SES answering as it does, with the recipient in the error text."""
 
-    def send(self, *, to, subject, text, html):
+    def send(self, *, to, subject, text, html, tags=None):
         raise ClientError(
             {"Error": {"Code": "MessageRejected", "Message": f"Email address is not verified: {to}"}},
             "SendEmail",
@@ -193,3 +196,33 @@ def test_failed_record_log_carries_no_contact_details(owners, demo_config, monke
     assert item.status == "failed" and item.attempts == 1
     assert item.note == "email failed: MessageRejected; sms failed: InternalError"
     assert item.lease_until is None and item.claimed_by is None
+
+
+def test_a_failed_outcome_write_after_the_last_send_is_retried_without_resending_it(
+    owners, demo_config, monkeypatch
+):
+    from pynamodb.exceptions import TransactWriteError
+    from pynamodb.transactions import TransactWrite
+
+    email, sms = CountingEmail(), CountingSms()
+    messenger = Messenger(demo_config, email=email, sms=sms, pacer=_no_wait(demo_config))
+    # GIVEN the store fails the outcome's transaction once, after both channels went out
+    calls = {"n": 0}
+    commit = TransactWrite._commit
+
+    def failing_once(self):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise TransactWriteError("throttled", None)
+        return commit(self)
+
+    monkeypatch.setattr(TransactWrite, "_commit", failing_once)
+    with pytest.raises(TransactWriteError):
+        messenger.deliver(_notice())
+    # THEN both channels are on the record, and the queue's retry only finishes the message
+    item = MessageItem.get(_notice().message_id)
+    assert item.status == "failed" and list(item.channels) == ["email", "sms"]
+    again = messenger.deliver(_notice())
+    assert again.status == SENT and again.channels == ("email", "sms")
+    assert len(email.sent) == 1 and len(sms.sent) == 1
+    assert MessageItem.get(_notice().message_id).status == SENT

@@ -17,6 +17,9 @@ from propdesk.queues import QueueProducer
 from propdesk.services.messenger import Messenger, Pacer
 from propdesk.store.models import MessageItem
 
+# What goes out, not when: messages are sent in the daytime (quiet hours hold SMS overnight).
+pytestmark = pytest.mark.usefixtures("daytime")
+
 
 class Throttled(Exception):
     pass

@@ -19,6 +19,9 @@ from propdesk.services.overdue import run_ladder
 from propdesk.store.bills import BillRepository
 from propdesk.store.models import LedgerItem, MessageItem
 
+# What goes out, not when: messages are sent in the daytime (quiet hours hold SMS overnight).
+pytestmark = pytest.mark.usefixtures("daytime")
+
 DAY_AFTER_DUE = datetime(2026, 7, 16, 1, 30, tzinfo=UTC)
 
 

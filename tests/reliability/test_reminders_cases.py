@@ -18,6 +18,9 @@ from propdesk.store.messages import DROPPED, MessageRepository
 from propdesk.store.models import BillItem
 from tests.paytools import make_bill, store_bill
 
+# What goes out, not when: messages are sent in the daytime (quiet hours hold SMS overnight).
+pytestmark = pytest.mark.usefixtures("daytime")
+
 
 class Recording:
     def __init__(self) -> None:

@@ -46,3 +46,41 @@ def test_pacer_spaces_sends_per_channel():
     # THEN emails are 0.25 s apart and the SMS did not wait for the emails
     assert slept == [0.25, 0.25]
     assert now[0] == pytest.approx(100.5)
+
+
+def test_a_marked_address_gives_way_to_sms_and_a_marked_number_to_email():
+    # GIVEN an owner with both contacts, the address bounced
+    delivery = choose_channels(
+        ("email",), has_email=True, has_phone=True, sms_consent=True, email_marked="bounced"
+    )
+    # THEN the message falls back to SMS, saying why
+    assert delivery.channels == ("sms",)
+    assert delivery.note == "email skipped: address marked bounced; fallback to sms"
+    delivery = choose_channels(
+        ("email", "sms"), has_email=True, has_phone=True, sms_consent=True, phone_marked="sms_failed"
+    )
+    assert delivery.channels == ("email",) and delivery.note == "sms skipped: number marked sms_failed"
+    both = choose_channels(
+        ("email", "sms"),
+        has_email=True,
+        has_phone=True,
+        sms_consent=True,
+        email_marked="complained",
+        phone_marked="sms_failed",
+    )
+    assert both.channels == () and "undeliverable" in (both.note or "")
+
+
+def test_an_owner_whose_only_channel_is_marked_goes_on_the_call_list():
+    from datetime import UTC, datetime
+
+    from propdesk.domain.units import ContactMark, Owner
+    from propdesk.services.calls import reachable
+
+    owner = Owner("O1", "周先生", None, "a@example.com", "zh-CN", sms_consent=False)
+    assert reachable(owner)
+    marked = Owner(
+        "O1", "周先生", None, "a@example.com", "zh-CN", sms_consent=False,
+        email_mark=ContactMark("bounced", datetime(2026, 12, 2, tzinfo=UTC)),
+    )  # fmt: skip
+    assert not reachable(marked)

@@ -197,11 +197,29 @@ class Department(_Strict):
     handles: tuple[str, ...] = ()
 
 
+class QuietHours(_Strict):
+    """Local hours in which no SMS goes out (e-mail is not held): an SMS due then waits for
+    ``end``. ``start`` after ``end`` spans midnight (21:00-08:00)."""
+
+    start: str = Field(default="21:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    end: str = Field(default="08:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHours:
+        if self.start == self.end:
+            raise ValueError("messaging.quiet_hours: start and end must differ")
+        return self
+
+
 class Messaging(_Strict):
     sender_email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     sms_sender_id: str | None = Field(default=None, max_length=11)
     # Messages per second the messenger may send, per channel.
     max_send_rate: int = Field(default=10, ge=1, le=1000)
+    quiet_hours: QuietHours = Field(default_factory=QuietHours)
+    # Nudges (reminders) an owner gets at most per ISO week, in the property's time zone. Essential
+    # messages (notices, receipts, refunds, work orders, ...) are never capped nor counted.
+    weekly_cap: int = Field(default=3, ge=1, le=20)
 
 
 class PropertyConfig(_Strict):

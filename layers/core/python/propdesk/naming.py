@@ -12,6 +12,7 @@ PROPERTY_CONFIG_ENV = "PROPERTY_CONFIG"
 PUBLIC_URL_PARAMETER_ENV = "PUBLIC_URL_PARAMETER"
 DOCUMENTS_BUCKET_ENV = "DOCUMENTS_BUCKET"
 MANDATES_KEY_ENV = "MANDATES_KEY"
+SES_CONFIGURATION_SET_ENV = "SES_CONFIGURATION_SET"
 SERVICE_NAME_ENV = "POWERTOOLS_SERVICE_NAME"
 METRICS_NAMESPACE_ENV = "POWERTOOLS_METRICS_NAMESPACE"
 
@@ -40,6 +41,11 @@ def dead_letter_queue_name(property_id: str, name: str) -> str:
 
 def function_name(property_id: str, function: str) -> str:
     return f"{prefix(property_id)}-{function}"
+
+
+def ses_configuration_set(property_id: str) -> str:
+    """The SES configuration set owner e-mail goes through: it publishes bounces and complaints."""
+    return f"{prefix(property_id)}-owner-mail"
 
 
 def mandates_key_alias(property_id: str) -> str:

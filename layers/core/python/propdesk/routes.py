@@ -771,6 +771,18 @@ ROUTES: tuple[Route, ...] = (
         tag="Reports",
     ),
     Route(
+        key="list_unreachable_contacts",
+        method="GET",
+        path="/staff/contacts/unreachable",
+        function="api",
+        audience=Staff(STAFF_READERS),
+        summary="Owners a channel no longer reaches",
+        description="Owners whose e-mail address bounced for good or complained, or whose number "
+        "failed an SMS for good: the messenger uses their other channel. With their units, why "
+        "and when. Importing the units file with a new address or number clears the mark.",
+        tag="Units",
+    ),
+    Route(
         key="import_units",
         method="POST",
         path="/staff/units/import",

@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     # SSM parameter holding the public base URL of the API (owners' links point there).
     public_url_parameter: str | None = None
     documents_bucket: str | None = None
+    # The SES configuration set owner e-mail is sent through (its events mark bounced addresses).
+    ses_configuration_set: str | None = None
     mandates_key: str | None = None  # the KMS key (alias) of direct-debit mandates
     # Only set by the local runtime: where the Stripe SDK sends its API calls.
     stripe_api_base: str | None = None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -16,8 +17,19 @@ class Unit:
 
 
 @dataclass(frozen=True)
+class ContactMark:
+    """Why an address or number no longer takes our messages, and since when (provider time)."""
+
+    reason: str  # bounced | complained | sms_failed
+    at: datetime
+    detail: str | None = None  # e.g. the bounce type or the SMS provider's response
+
+
+@dataclass(frozen=True)
 class Owner:
-    """Contact details are personal data: never logged."""
+    """Contact details are personal data: never logged. A marked channel (``email_mark``,
+    ``phone_mark``) is not used; the marks are not part of the owner's details (``compare``):
+    the unit import compares what the CSV says."""
 
     owner_id: str
     name: str
@@ -25,3 +37,5 @@ class Owner:
     email: str | None
     locale: str  # zh-CN | en
     sms_consent: bool
+    email_mark: ContactMark | None = field(default=None, compare=False)
+    phone_mark: ContactMark | None = field(default=None, compare=False)

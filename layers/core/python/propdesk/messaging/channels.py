@@ -17,13 +17,25 @@ class Delivery:
 
 
 def choose_channels(
-    requested: Sequence[str], *, has_email: bool, has_phone: bool, sms_consent: bool
+    requested: Sequence[str],
+    *,
+    has_email: bool,
+    has_phone: bool,
+    sms_consent: bool,
+    email_marked: str | None = None,
+    phone_marked: str | None = None,
 ) -> Delivery:
+    """``email_marked`` / ``phone_marked``: why the address or number is not used any more (a
+    permanent bounce, a complaint, a failed SMS delivery); the other channel takes over."""
     reasons: dict[str, str] = {}
     if not has_email:
         reasons[EMAIL] = "no email address"
+    elif email_marked:
+        reasons[EMAIL] = f"address marked {email_marked}"
     if not has_phone:
         reasons[SMS] = "no phone number"
+    elif phone_marked:
+        reasons[SMS] = f"number marked {phone_marked}"
     elif not sms_consent:
         reasons[SMS] = "no SMS consent"
     possible = [channel for channel in (EMAIL, SMS) if channel not in reasons]

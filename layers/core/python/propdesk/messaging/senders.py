@@ -7,6 +7,7 @@ number), which raises ``SmsNotPossible`` so the messenger can fall back to email
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 from botocore.exceptions import ClientError
@@ -19,7 +20,9 @@ class SmsNotPossible(Exception):
 
 
 class EmailSender(Protocol):
-    def send(self, *, to: str, subject: str, text: str, html: str) -> str: ...
+    def send(
+        self, *, to: str, subject: str, text: str, html: str, tags: Mapping[str, str] | None = None
+    ) -> str: ...
 
 
 class SmsSender(Protocol):
@@ -27,13 +30,26 @@ class SmsSender(Protocol):
 
 
 class SesEmailSender:
-    def __init__(self, sender_email: str) -> None:
-        self._from = sender_email
+    """Sends through the property's configuration set when there is one, so SES publishes the
+    message's bounces and complaints (with its ``tags``: the owner it went to) to the contact
+    events topic."""
 
-    def send(self, *, to: str, subject: str, text: str, html: str) -> str:
+    def __init__(self, sender_email: str, *, configuration_set: str | None = None) -> None:
+        self._from = sender_email
+        self._configuration_set = configuration_set
+
+    def send(
+        self, *, to: str, subject: str, text: str, html: str, tags: Mapping[str, str] | None = None
+    ) -> str:
+        extra: dict = {}
+        if self._configuration_set:
+            extra["ConfigurationSetName"] = self._configuration_set
+        if tags:
+            extra["EmailTags"] = [{"Name": name, "Value": value} for name, value in tags.items()]
         response = client("sesv2").send_email(
             FromEmailAddress=self._from,
             Destination={"ToAddresses": [to]},
+            **extra,
             Content={
                 "Simple": {
                     "Subject": {"Data": subject, "Charset": "UTF-8"},

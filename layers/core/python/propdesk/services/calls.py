@@ -43,7 +43,12 @@ def reachable(owner: Owner | None) -> bool:
     if owner is None:
         return False
     delivery = choose_channels(
-        (EMAIL, SMS), has_email=bool(owner.email), has_phone=bool(owner.phone), sms_consent=owner.sms_consent
+        (EMAIL, SMS),
+        has_email=bool(owner.email),
+        has_phone=bool(owner.phone),
+        sms_consent=owner.sms_consent,
+        email_marked=owner.email_mark.reason if owner.email_mark else None,
+        phone_marked=owner.phone_mark.reason if owner.phone_mark else None,
     )
     return bool(delivery.channels)
 

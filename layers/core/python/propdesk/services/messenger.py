@@ -9,10 +9,22 @@ over once its lease runs out). Channels are chosen from what the recipient can r
 what failed), and a provider failure is raised so the queue retries and finally keeps the
 message in its dead-letter queue (as ``SendFailed``, whose text carries no contact). Logs carry
 ids, templates and channels, never contacts or names.
+
+Respecting owners (issue 8): an SMS due in the property's quiet hours is held (the message is
+recorded ``held`` with the request and the end of the quiet hours; its e-mail goes now) and the
+release run queues it again when they end, when it re-reads its bill like any message. A nudge
+(a reminder) over the owner's weekly cap is recorded ``capped`` and not sent. A channel marked
+unreachable (bounce, complaint, failed SMS) is not used; the other one is.
+
+DynamoDB requests: the batch's owners and contact counters are read once (``prepare``: one
+BatchGetItem); per message, the claim, the record of each channel but the last as it goes out
+(so a crash never resends it), and one transaction that writes the outcome, the last channel, the
+ledger entries and the contact count: 2 requests for one channel, 3 for two.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,27 +35,35 @@ from botocore.exceptions import ClientError
 
 from propdesk.config import PropertyConfig
 from propdesk.domain.billing import Bill
+from propdesk.domain.units import Owner
 from propdesk.messaging.channels import EMAIL, SMS, Delivery, choose_channels
-from propdesk.messaging.requests import MessageRequest
+from propdesk.messaging.courtesy import contact_week, is_nudge, may_be_held, quiet_until
+from propdesk.messaging.requests import MESSAGES_QUEUE, MessageRequest
 from propdesk.messaging.senders import EmailSender, SesEmailSender, SmsNotPossible, SmsSender, SnsSmsSender
 from propdesk.messaging.templates import render
+from propdesk.queues import Producer, QueueProducer
 from propdesk.services.short_links import ShortLinks
 from propdesk.store import ledger
 from propdesk.store.bills import BillRepository
 from propdesk.store.messages import (
+    CAPPED,
     DROPPED,
+    HELD,
     SENT,
     TERMINAL,
     UNDELIVERABLE,
+    Entry,
     MessageInFlight,
     MessageRecord,
     MessageRepository,
 )
-from propdesk.store.owners import OwnerRepository
+from propdesk.store.messages import Outcome as Ending
+from propdesk.store.owners import OwnerRepository, contact_counter
 
 logger = Logger(child=True)
 
 DEPARTMENT_RECIPIENT = "department"
+_UNSENT_LOG = {DROPPED: "message dropped", UNDELIVERABLE: "message undeliverable", CAPPED: "message capped"}
 
 
 class SendFailed(Exception):
@@ -107,12 +127,29 @@ class Recipient:
     phone: str | None
     sms_consent: bool
     locale: str
+    email_marked: str | None = None  # why the address is not used (bounced, complained)
+    phone_marked: str | None = None  # why the number is not used (sms_failed)
+
+
+def _owner_recipient(owner: Owner) -> Recipient:
+    return Recipient(
+        key=owner.owner_id,
+        name=owner.name,
+        email=owner.email,
+        phone=owner.phone,
+        sms_consent=owner.sms_consent,
+        locale=owner.locale,
+        email_marked=owner.email_mark.reason if owner.email_mark else None,
+        phone_marked=owner.phone_mark.reason if owner.phone_mark else None,
+    )
 
 
 @dataclass(frozen=True)
 class Outcome:
     message_id: str
-    status: str  # sent | undeliverable | dropped (its bill paid meanwhile) | skipped (already done)
+    # sent | undeliverable | dropped (its bill paid meanwhile) | held (its SMS waits for the end of
+    # quiet hours) | capped (a nudge over the weekly cap) | skipped (already done)
+    status: str
     channels: tuple[str, ...]
     note: str | None = None
 
@@ -127,33 +164,47 @@ class Messenger:
         email: EmailSender | None = None,
         sms: SmsSender | None = None,
         pacer: Pacer | None = None,
-        append: Callable[..., bool] = ledger.append,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         bills: Callable[[str], Bill | None] | None = None,
+        configuration_set: str | None = None,
     ) -> None:
         self._config = config
         self._owners = owners or OwnerRepository()
         self._messages = messages or MessageRepository()
-        self._email = email or SesEmailSender(config.messaging.sender_email)
+        self._email = email or SesEmailSender(
+            config.messaging.sender_email, configuration_set=configuration_set
+        )
         self._sms = sms or SnsSmsSender(config.messaging.sms_sender_id)
         self._pacer = pacer or Pacer(config.messaging.max_send_rate)
-        self._append = append
         self._now = now
         self._bills = bills or BillRepository().get
+        # The current batch's owners and contact counts (``prepare``); a message outside a
+        # prepared batch reads its own.
+        self._batch_owners: dict[str, Owner | None] = {}
+        self._counts: dict[str, int] = {}
+
+    def prepare(self, requests: list[MessageRequest]) -> None:
+        """Read the batch's owners, and the contact counts of those getting a nudge this week, in
+        one BatchGetItem: each message then reads none."""
+        owner_ids = [r.owner_id for r in requests if r.owner_id]
+        week = self._week()
+        counters = [
+            contact_counter(r.owner_id, week) for r in requests if r.owner_id and is_nudge(r.template)
+        ]
+        owners, counts = self._owners.get_with_counts(owner_ids, counters)
+        self._batch_owners = {owner_id: owners.get(owner_id) for owner_id in owner_ids}
+        self._counts = {name: counts.get(name, 0) for name in counters}
+
+    def _week(self) -> str:
+        return contact_week(self._now(), time_zone=self._config.time_zone)
 
     def _recipient(self, request: MessageRequest) -> Recipient | None:
         if request.owner_id:
-            owner = self._owners.get(request.owner_id)
-            if owner is None:
-                return None
-            return Recipient(
-                key=owner.owner_id,
-                name=owner.name,
-                email=owner.email,
-                phone=owner.phone,
-                sms_consent=owner.sms_consent,
-                locale=owner.locale,
-            )
+            if request.owner_id in self._batch_owners:
+                owner = self._batch_owners[request.owner_id]
+            else:
+                owner = self._owners.get(request.owner_id)
+            return _owner_recipient(owner) if owner else None
         if request.to_email:
             code = str(request.context.get("department") or "")
             name = next(
@@ -170,9 +221,9 @@ class Messenger:
             )
         return None
 
-    def _record(self, request: MessageRequest, event: str, data: dict) -> None:
+    def _entries(self, request: MessageRequest, event: str, data: dict) -> list[Entry]:
         at = self._now()
-        self._append(ledger.message_entity(request.message_id), event, at=at, key=event, data=data)
+        entries = [Entry(ledger.message_entity(request.message_id), event, event, at, data)]
         # The bill's ledger tells what its owner was told; a receipt (of a payment that may span
         # bills, or be credit only) is told on the account's.
         bill_id, unit_id = request.context.get("bill_id"), request.context.get("unit_id")
@@ -184,13 +235,10 @@ class Messenger:
             else None
         )
         if entity:
-            self._append(
-                entity,
-                f"{request.template}_{event}",
-                at=at,
-                key=f"{event}#{request.message_id}",
-                data=data,
+            entries.append(
+                Entry(entity, f"{event}#{request.message_id}", f"{request.template}_{event}", at, data)
             )
+        return entries
 
     def deliver(self, request: MessageRequest) -> Outcome:
         """Send the message unless it is done; raises ``MessageInFlight`` (retry later) while
@@ -216,7 +264,7 @@ class Messenger:
     def _send(self, request: MessageRequest, recipient: Recipient | None, record: MessageRecord) -> Outcome:
         assert record.claim is not None
         if request.while_unpaid and not self._still_owed(request.while_unpaid):
-            return self._dropped(request, claim=record.claim)
+            return self._end_unsent(request, DROPPED, "its bill was paid before it went", claim=record.claim)
         if recipient is None:
             delivery = Delivery(channels=(), note="undeliverable: unknown recipient")
         else:
@@ -225,28 +273,53 @@ class Messenger:
                 has_email=bool(recipient.email),
                 has_phone=bool(recipient.phone),
                 sms_consent=recipient.sms_consent,
+                email_marked=recipient.email_marked,
+                phone_marked=recipient.phone_marked,
             )
         if not delivery.channels:
-            return self._undeliverable(request, delivery.note, claim=record.claim)
-
+            return self._end_unsent(request, UNDELIVERABLE, delivery.note, claim=record.claim)
         assert recipient is not None
+
+        # A message held for quiet hours was admitted then (and counted): it only finishes now.
+        admitted = record.held_until is not None
+        counter = self._counter(request) if not admitted else None
+        if counter is not None and self._counts.get(counter, 0) >= self._config.messaging.weekly_cap:
+            # Not sent, and not deferred either: a nudge is about the moment (the next step of the
+            # ladder, or the due date, brings its own), and one saved for next week would arrive
+            # stale on top of that week's. The record says it was capped, for staff and the bill.
+            return self._end_unsent(
+                request,
+                CAPPED,
+                f"weekly cap of {self._config.messaging.weekly_cap} nudges reached",
+                claim=record.claim,
+            )
+
+        done = list(record.channels)
+        notes = [delivery.note] if delivery.note else []
+        pending = [channel for channel in delivery.channels if channel not in done]
+        held_until = None if admitted else self._quiet_until(request, pending)
+        if held_until is not None:
+            pending.remove(SMS)
+            notes.append("sms held for quiet hours")
+
         rendered = render(
             request.template,
             locale=recipient.locale,
             context=request.context,
             recipient_name=recipient.name,
             config=self._config,
-            # The SMS's short link, made only when an SMS is still to go (never for e-mail alone).
-            short_link=ShortLinks().shorten
-            if SMS in delivery.channels and SMS not in record.channels
-            else None,
+            # The SMS's short link, made only when an SMS goes now (not for e-mail alone, nor for an
+            # SMS held for quiet hours: it gets its link when it is released).
+            short_link=ShortLinks().shorten if SMS in pending else None,
         )
-        done = list(record.channels)
-        notes = [delivery.note] if delivery.note else []
-        pending = [channel for channel in delivery.channels if channel not in done]
+        last: tuple[str, str] | None = None  # the latest channel sent, recorded with the outcome
         failures: list[SendFailed] = []
         while pending:
             channel = pending.pop(0)
+            if last is not None:
+                # Record the one before at once, before trying another: a crash never resends it.
+                self._messages.channel_sent(request.message_id, channel=last[0], provider_id=last[1])
+                last = None
             try:
                 self._pacer.wait(channel)
                 if channel == EMAIL:
@@ -255,12 +328,18 @@ class Messenger:
                         subject=rendered.subject,
                         text=rendered.text,
                         html=rendered.html,
+                        tags={"owner": recipient.key, "template": request.template},
                     )
                 else:
                     provider_id = self._sms.send(phone=recipient.phone or "", text=rendered.sms)
             except SmsNotPossible as exc:
                 notes.append(f"sms refused by provider ({exc})")
-                if EMAIL not in done and EMAIL not in pending and recipient.email:
+                if (
+                    EMAIL not in done
+                    and EMAIL not in pending
+                    and recipient.email
+                    and not recipient.email_marked
+                ):
                     notes.append("fallback to email")
                     pending.append(EMAIL)
                 continue
@@ -275,49 +354,132 @@ class Messenger:
                     error=failures[-1].code,
                 )
                 continue
-            self._messages.channel_sent(request.message_id, channel=channel, provider_id=provider_id)
+            last = (channel, provider_id)
             done.append(channel)
         if failures:
+            if last is not None:
+                self._messages.channel_sent(request.message_id, channel=last[0], provider_id=last[1])
             # Raised without its cause: a provider's error text may quote the recipient's address,
             # and failed records are logged with their traceback.
             raise SendFailed.combined(failures) from None
 
         note = "; ".join(notes) or None
+        if held_until is not None:
+            return self._end_held(
+                request, done, note, held_until, last=last, counter=counter, claim=record.claim
+            )
         if not done:
-            return self._undeliverable(request, note, claim=record.claim)
-        self._finish(request, SENT, note, claim=record.claim)
-        self._record(request, "sent", {"template": request.template, "channels": done, "note": note or ""})
+            return self._end_unsent(request, UNDELIVERABLE, note, claim=record.claim)
+        data = {"template": request.template, "channels": done, "note": note or ""}
+        self._end(
+            request,
+            Ending(SENT, note, self._entries(request, "sent", data), sent=last, counter=counter),
+            claim=record.claim,
+        )
         logger.info(
             "message sent", message_id=request.message_id, template=request.template, channels=done, note=note
         )
         return Outcome(request.message_id, SENT, tuple(done), note)
 
-    def _finish(self, request: MessageRequest, status: str, note: str | None, *, claim: str) -> None:
-        if not self._messages.finish(
-            request.message_id, status=status, note=note, now=self._now(), claim=claim
-        ):
+    def _counter(self, request: MessageRequest) -> str | None:
+        """The owner's contact counter this week, for a nudge; None for an essential message."""
+        if not request.owner_id or not is_nudge(request.template):
+            return None
+        counter = contact_counter(request.owner_id, self._week())
+        if counter not in self._counts:  # outside a prepared batch
+            self._counts[counter] = self._owners.get_with_counts((), (counter,))[1].get(counter, 0)
+        return counter
+
+    def _quiet_until(self, request: MessageRequest, pending: list[str]) -> datetime | None:
+        """Quiet hours are the owners': a message to staff (a work order) is never held."""
+        if SMS not in pending or not request.owner_id or not may_be_held(request.template):
+            return None
+        return quiet_until(
+            self._now(), time_zone=self._config.time_zone, quiet=self._config.messaging.quiet_hours
+        )
+
+    def _end(self, request: MessageRequest, ending: Ending, *, claim: str) -> None:
+        if not self._messages.end(request.message_id, ending, now=self._now(), claim=claim):
             # Our lease ran out and another invocation took the message over: it finishes it.
-            logger.warning("send lease lost before finishing", message_id=request.message_id, status=status)
+            logger.warning(
+                "send lease lost before finishing", message_id=request.message_id, status=ending.status
+            )
+            return
+        if ending.counter is not None:
+            self._counts[ending.counter] = self._counts.get(ending.counter, 0) + 1
+
+    def _end_held(
+        self,
+        request: MessageRequest,
+        done: list[str],
+        note: str | None,
+        held_until: datetime,
+        *,
+        last: tuple[str, str] | None,
+        counter: str | None,
+        claim: str,
+    ) -> Outcome:
+        data = {"template": request.template, "channels": done, "until": held_until.isoformat()}
+        self._end(
+            request,
+            Ending(
+                HELD,
+                note,
+                self._entries(request, "held", data),
+                sent=last,
+                counter=counter,
+                held_until=held_until,
+                request=request.model_dump_json(),
+            ),
+            claim=claim,
+        )
+        logger.info(
+            "sms held for quiet hours",
+            message_id=request.message_id,
+            template=request.template,
+            channels=done,
+            until=held_until.isoformat(),
+        )
+        return Outcome(request.message_id, HELD, tuple(done), note)
 
     def _still_owed(self, bill_id: str) -> bool:
         """Read just before sending: the bill is open and owes something."""
         bill = self._bills(bill_id)
         return bill is not None and bill.is_open and bill.total_minor > bill.paid_minor
 
-    def _dropped(self, request: MessageRequest, *, claim: str) -> Outcome:
-        note = "its bill was paid before it went"
-        self._finish(request, DROPPED, note, claim=claim)
-        self._record(request, "dropped", {"template": request.template, "note": note})
-        logger.info("message dropped", message_id=request.message_id, template=request.template)
-        return Outcome(request.message_id, DROPPED, (), note)
-
-    def _undeliverable(self, request: MessageRequest, note: str | None, *, claim: str) -> Outcome:
-        self._finish(request, UNDELIVERABLE, note, claim=claim)
-        self._record(request, "undeliverable", {"template": request.template, "note": note or ""})
-        logger.warning(
-            "message undeliverable", message_id=request.message_id, template=request.template, note=note
-        )
-        return Outcome(request.message_id, UNDELIVERABLE, (), note)
+    def _end_unsent(self, request: MessageRequest, status: str, note: str | None, *, claim: str) -> Outcome:
+        """Dropped (its bill paid), undeliverable (no usable contact) or capped: nothing goes out."""
+        data = {"template": request.template, "note": note or ""}
+        self._end(request, Ending(status, note, self._entries(request, status, data)), claim=claim)
+        log = logger.warning if status == UNDELIVERABLE else logger.info
+        log(_UNSENT_LOG[status], message_id=request.message_id, template=request.template, note=note)
+        return Outcome(request.message_id, status, (), note)
 
 
-__all__ = ["EMAIL", "SMS", "MessageInFlight", "Messenger", "Outcome", "Pacer", "Recipient", "SendFailed"]
+def release_held(
+    *,
+    now: datetime,
+    messages: MessageRepository | None = None,
+    queue: Producer | None = None,
+) -> int:
+    """The end of quiet hours: queue again every held message whose time has come (one Query of
+    the held-index). The messenger claims each (once: a copy queued twice is skipped), re-reads
+    its bill and sends what is left (its SMS). Returns how many were queued."""
+    due = (messages or MessageRepository()).held_due(now)
+    if due:
+        (queue or QueueProducer(MESSAGES_QUEUE)).send([json.loads(held.request) for held in due])
+    logger.info("held messages released", count=len(due))
+    return len(due)
+
+
+__all__ = [
+    "EMAIL",
+    "SMS",
+    "MessageInFlight",
+    "Messenger",
+    "Outcome",
+    "Pacer",
+    "Recipient",
+    "SendFailed",
+    "release_held",
+]

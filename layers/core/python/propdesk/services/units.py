@@ -11,7 +11,7 @@ import csv
 import io
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -228,6 +228,18 @@ def parse_units_csv(
     return list(units.values()), list(owners.values()), errors
 
 
+def _marks_kept(owner: Owner, before: Owner | None) -> Owner:
+    """A bounce or failed-SMS mark belongs to the address or number it was reported for: an import
+    that gives the owner a new one clears it (staff fixed the contact); the same one keeps it."""
+    if before is None:
+        return owner
+    return replace(
+        owner,
+        email_mark=before.email_mark if before.email == owner.email else None,
+        phone_mark=before.phone_mark if before.phone == owner.phone else None,
+    )
+
+
 def import_units_csv(
     text: str,
     *,
@@ -246,7 +258,11 @@ def import_units_csv(
     at = now()
     existing_units = units.get_many(u.unit_id for u in parsed_units)
     existing_owners = owners.get_many(o.owner_id for o in parsed_owners)
-    changed_owners = [o for o in parsed_owners if existing_owners.get(o.owner_id) != o]
+    changed_owners = [
+        _marks_kept(o, existing_owners.get(o.owner_id))
+        for o in parsed_owners
+        if existing_owners.get(o.owner_id) != o
+    ]
     changed_owner_ids = {o.owner_id for o in changed_owners}
     new_units = [u for u in parsed_units if u.unit_id not in existing_units]
     changed_units = [

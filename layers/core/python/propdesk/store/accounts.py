@@ -13,8 +13,6 @@ one BatchGetItem across the tables.
 from __future__ import annotations
 
 import enum
-import itertools
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +29,7 @@ from propdesk.store import mandates as mandate_store
 from propdesk.store import owners as owner_store
 from propdesk.store import payments as payment_store
 from propdesk.store import refunds as refund_store
+from propdesk.store.batch import batch_get
 from propdesk.store.mandates import CARD, DEBIT, Mandate
 from propdesk.store.models import (
     AccountItem,
@@ -243,30 +242,7 @@ class AccountStore:
 
     @staticmethod
     def _batch_get(wanted: dict[type[Model], list[dict[str, Any]]]) -> dict[type[Model], list[Model]]:
-        """BatchGetItem over several tables: one request per 100 keys, more only for keys
-        DynamoDB leaves unprocessed."""
-        wanted = {model: keys for model, keys in wanted.items() if keys}
-        for model in wanted:
-            model._get_connection()  # names the table from the settings (ConfigurationMissing if undeclared)
-        by_table = {model.Meta.table_name: model for model in wanted}
-        keys = [(model.Meta.table_name, key) for model, model_keys in wanted.items() for key in model_keys]
-        found: dict[type[Model], list[Model]] = {}
-        client = _client()
-        for start in range(0, len(keys), BATCH_GET_LIMIT):
-            request: dict[str, Any] = {}
-            for table, key in keys[start : start + BATCH_GET_LIMIT]:
-                request.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
-            for attempt in itertools.count():
-                if not request:
-                    break
-                if attempt:
-                    time.sleep(min(0.05 * 2**attempt, 1.0))  # DynamoDB left keys out: back off
-                response = client.batch_get_item(RequestItems=request)
-                for table, items in response.get("Responses", {}).items():
-                    model = by_table[table]
-                    found.setdefault(model, []).extend(model.from_raw_data(item) for item in items)
-                request = response.get("UnprocessedKeys") or {}
-        return found
+        return batch_get(wanted)
 
     def add_session(self, account: Account, session_id: str, *, expires_at: datetime, now: datetime) -> bool:
         """Note a checkout session started from the unit's page, keeping only the sessions still

@@ -5,11 +5,16 @@ a channel that already went out."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from propdesk.store.conditions import written
-from propdesk.store.models import MessageItem
+from propdesk.store.models import CounterItem, LedgerItem, MessageItem
 
 QUEUED = "queued"  # recorded by an earlier version before its first send; claimable
 SENDING = "sending"  # claimed: an invocation holds the lease and is sending
@@ -17,8 +22,11 @@ SENT = "sent"
 FAILED = "failed"  # last attempt failed; the queue retries it
 UNDELIVERABLE = "undeliverable"  # no usable contact: nothing to retry
 DROPPED = "dropped"  # its bill no longer needed it when it was due to go (paid meanwhile)
-TERMINAL = frozenset({SENT, UNDELIVERABLE, DROPPED})
-CLAIMABLE = (QUEUED, SENDING, FAILED)  # SENDING only once its lease has run out (a crashed holder)
+CAPPED = "capped"  # a nudge over the owner's weekly cap: recorded, never sent
+HELD = "held"  # its SMS waits for the end of quiet hours (its e-mail may have gone)
+TERMINAL = frozenset({SENT, UNDELIVERABLE, DROPPED, CAPPED})
+# SENDING only once its lease has run out (a crashed holder); HELD once ``held_until`` has passed.
+CLAIMABLE = (QUEUED, SENDING, FAILED)
 
 # How long a claim keeps other invocations off a message. It must outlast the messenger
 # function's timeout (150 s, infra/manifest.py) so a holder can never still be sending when its
@@ -28,6 +36,7 @@ CLAIMABLE = (QUEUED, SENDING, FAILED)  # SENDING only once its lease has run out
 SEND_LEASE = timedelta(seconds=200)
 
 _CLAIM_TRIES = 3
+_CONDITION_FAILED = "ConditionalCheckFailed"  # a transaction's cancellation reason
 
 
 class MessageInFlight(Exception):
@@ -47,6 +56,39 @@ class MessageRecord:
     attempts: int
     note: str | None
     claim: str | None = None  # this invocation's lease token, when it holds the claim
+    held_until: datetime | None = None  # set once the message was held for quiet hours
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A ledger entry written with the message's outcome, in the same request."""
+
+    entity: str
+    key: str
+    event: str
+    at: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a claimed message ends, written at once: its status, the last channel that went out
+    (recorded here rather than on its own), the ledger entries, and the owner's contact count
+    (``counter``: a nudge counted against the weekly cap)."""
+
+    status: str
+    note: str | None
+    entries: Sequence[Entry] = ()
+    sent: tuple[str, str] | None = None  # (channel, provider id)
+    counter: str | None = None
+    held_until: datetime | None = None  # with HELD
+    request: str | None = None  # with HELD: the request to queue again on release
+
+
+@dataclass(frozen=True)
+class HeldMessage:
+    message_id: str
+    request: str  # JSON, as queued
 
 
 def _record(item: MessageItem, claim: str | None = None) -> MessageRecord:
@@ -58,6 +100,7 @@ def _record(item: MessageItem, claim: str | None = None) -> MessageRecord:
         attempts=int(item.attempts or 0),
         note=item.note,
         claim=claim,
+        held_until=item.held_until,
     )
 
 
@@ -91,12 +134,14 @@ class MessageRepository:
                         MessageItem.status.set(SENDING),
                         MessageItem.lease_until.set(now + lease),
                         MessageItem.claimed_by.set(token),
+                        MessageItem.held.remove(),  # released: out of the held-index
                     ],
                     condition=MessageItem.message_id.does_not_exist()
                     | (
                         MessageItem.status.is_in(*CLAIMABLE)
                         & (MessageItem.lease_until.does_not_exist() | (MessageItem.lease_until < now))
-                    ),
+                    )
+                    | ((MessageItem.status == HELD) & (MessageItem.held_until <= now)),
                 )
             )
             if claimed:
@@ -107,6 +152,8 @@ class MessageRepository:
                 continue  # gone in between: try again
             if current.status in TERMINAL:
                 return _record(current)
+            if current.status == HELD and current.held_until is not None and current.held_until > now:
+                return _record(current)  # a copy during quiet hours: the release run queues it again
             if current.lease_until is not None and current.lease_until >= now:
                 raise MessageInFlight(message_id)
             # Released or expired in between: try again.
@@ -120,13 +167,81 @@ class MessageRepository:
 
     def channel_sent(self, message_id: str, *, channel: str, provider_id: str) -> None:
         # Unconditional on the lease: a channel that went out is recorded whatever happened.
-        MessageItem(message_id=message_id).update(
-            actions=[
-                MessageItem.channels.set(MessageItem.channels.append([channel])),
-                MessageItem.provider_ids.set(MessageItem.provider_ids.append([f"{channel}:{provider_id}"])),
-            ],
-            condition=MessageItem.message_id.exists(),
+        # Once only: a repeat (the finish's lost answer, retried) finds it there.
+        written(
+            lambda: MessageItem(message_id=message_id).update(
+                actions=_sent_actions(channel, provider_id),
+                condition=MessageItem.message_id.exists() & ~MessageItem.channels.contains(channel),
+            )
         )
+
+    def end(self, message_id: str, outcome: Outcome, *, now: datetime, claim: str) -> bool:
+        """Write the message's outcome, its last channel, its ledger entries and its contact count
+        in one transaction (one request), releasing the lease. False when the lease had passed to
+        another invocation (which finishes the message): its last channel, if one went out, is
+        then recorded on its own."""
+        actions = [MessageItem.status.set(outcome.status), MessageItem.attempts.add(1)]
+        actions.append(MessageItem.note.set(outcome.note) if outcome.note else MessageItem.note.remove())
+        if outcome.sent is not None:
+            actions.extend(_sent_actions(*outcome.sent))
+        if outcome.status == SENT:
+            actions.append(MessageItem.sent_at.set(now))
+        if outcome.status == HELD:
+            assert outcome.held_until is not None and outcome.request is not None
+            actions.extend(
+                [
+                    MessageItem.held_until.set(outcome.held_until),
+                    MessageItem.held.set(HELD),
+                    MessageItem.request.set(outcome.request),
+                ]
+            )
+        actions.extend([MessageItem.lease_until.remove(), MessageItem.claimed_by.remove()])
+        kinds: list[str] = []  # pynamodb sends puts first, then updates; reasons follow that order
+        try:
+            with TransactWrite(connection=MessageItem._get_connection().connection) as transaction:
+                for entry in outcome.entries:
+                    ledger_item = LedgerItem(
+                        entity=entry.entity, seq=entry.key, event=entry.event, at=entry.at, data=entry.data
+                    )
+                    transaction.save(ledger_item, condition=LedgerItem.seq.does_not_exist())
+                    kinds.append("entry")
+                transaction.update(
+                    MessageItem(message_id=message_id),
+                    actions=actions,
+                    condition=MessageItem.claimed_by == claim,
+                )
+                kinds.append("message")
+                if outcome.counter is not None:
+                    transaction.update(CounterItem(outcome.counter), actions=[CounterItem.value.add(1)])
+                    kinds.append("counter")
+        except TransactWriteError as exc:
+            # The last channel went out whatever the outcome's write did: record it on its own, so
+            # neither the retry (the write failed) nor the lease's new holder sends it again.
+            if outcome.sent is not None:
+                self.channel_sent(message_id, channel=outcome.sent[0], provider_id=outcome.sent[1])
+            reasons = [reason.code if reason else None for reason in (exc.cancellation_reasons or [])]
+            if _CONDITION_FAILED not in reasons or kinds[reasons.index(_CONDITION_FAILED)] != "message":
+                raise  # the store failed (retried by the queue), or an entry written twice: a bug
+            return False
+        return True
+
+    def finish(self, message_id: str, *, status: str, note: str | None, now: datetime, claim: str) -> bool:
+        """Record a final status with nothing else and release the lease (``end``, plainly)."""
+        return self.end(message_id, Outcome(status, note), now=now, claim=claim)
+
+    def held_due(self, now: datetime) -> list[HeldMessage]:
+        """Messages whose quiet hours are over: one Query of the sparse held-index."""
+        return [
+            HeldMessage(item.message_id, item.request or "")
+            for item in MessageItem.held_index.query(HELD, MessageItem.held_until <= now)
+            if item.request
+        ]
+
+    def sms_owner(self, sms_id: str) -> str | None:
+        """The owner a sent SMS went to, by the provider's message id (sms-index)."""
+        for item in MessageItem.sms_index.query(sms_id, limit=1):
+            return item.owner_id
+        return None
 
     def attempt_failed(self, message_id: str, *, note: str, claim: str) -> bool:
         """Record a failed attempt and release the lease so the queue's retry can claim it.
@@ -137,16 +252,17 @@ class MessageRepository:
             claim=claim,
         )
 
-    def finish(self, message_id: str, *, status: str, note: str | None, now: datetime, claim: str) -> bool:
-        """Record the final status and release the lease. False when the lease had passed to
-        another invocation (which finishes the message itself)."""
-        actions = [MessageItem.status.set(status), MessageItem.attempts.add(1)]
-        actions.append(MessageItem.note.set(note) if note else MessageItem.note.remove())
-        if status == SENT:
-            actions.append(MessageItem.sent_at.set(now))
-        return self._release(message_id, actions, claim=claim)
-
     def _release(self, message_id: str, actions: list, *, claim: str) -> bool:
         actions = [*actions, MessageItem.lease_until.remove(), MessageItem.claimed_by.remove()]
         item = MessageItem(message_id=message_id)
         return written(lambda: item.update(actions=actions, condition=MessageItem.claimed_by == claim))
+
+
+def _sent_actions(channel: str, provider_id: str) -> list:
+    actions = [
+        MessageItem.channels.set(MessageItem.channels.append([channel])),
+        MessageItem.provider_ids.set(MessageItem.provider_ids.append([f"{channel}:{provider_id}"])),
+    ]
+    if channel == "sms":
+        actions.append(MessageItem.sms_id.set(provider_id))
+    return actions

@@ -26,7 +26,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from propdesk import naming
@@ -49,6 +49,27 @@ class _Table(Model):
         return super()._get_connection()  # pynamodb makes a new connection when the name changes
 
 
+class ContactMarkAttribute(MapAttribute):
+    """Why an address or number no longer takes our messages (a permanent bounce, a complaint,
+    a failed SMS delivery) and when the provider said so."""
+
+    reason = UnicodeAttribute()  # bounced | complained | sms_failed
+    detail = UnicodeAttribute(null=True)  # the provider's bounce type / delivery response
+    at = UTCDateTimeAttribute()
+
+
+class OwnerUnreachableIndex(GlobalSecondaryIndex):
+    """Owners with a marked channel, for staff's list (no Scan). Sparse: ``unreachable`` is set
+    only while the e-mail address or the phone number is marked."""
+
+    class Meta:
+        index_name = "unreachable-index"
+        projection = KeysOnlyProjection()
+
+    unreachable = UnicodeAttribute(hash_key=True)  # "marked"
+    owner_id = UnicodeAttribute(range_key=True)
+
+
 class OwnerItem(_Table):
     """An owner (业主). Contact details are personal data: never logged."""
 
@@ -62,6 +83,22 @@ class OwnerItem(_Table):
     locale = UnicodeAttribute(default="zh-CN")
     sms_consent = BooleanAttribute(default=True)
     updated_at = UTCDateTimeAttribute()
+    email_mark = ContactMarkAttribute(null=True)  # the address is not used while marked
+    phone_mark = ContactMarkAttribute(null=True)  # the number is not used while marked
+    unreachable = UnicodeAttribute(null=True)  # "marked" while either is (unreachable-index)
+
+    unreachable_index = OwnerUnreachableIndex()
+
+
+class UnitOwnerIndex(GlobalSecondaryIndex):
+    """Unit ids by owner: staff's list of unreachable owners names their units. Keys only."""
+
+    class Meta:
+        index_name = "owner-index"
+        projection = KeysOnlyProjection()
+
+    owner_id = UnicodeAttribute(hash_key=True)
+    unit_id = UnicodeAttribute(range_key=True)
 
 
 class UnitBuildingIndex(GlobalSecondaryIndex):
@@ -85,6 +122,7 @@ class UnitItem(_Table):
     unit_id = UnicodeAttribute(hash_key=True)  # e.g. "A-1203"
     building = UnicodeAttribute()
     building_index = UnitBuildingIndex()
+    owner_index = UnitOwnerIndex()
     floor = NumberAttribute()
     number = UnicodeAttribute()
     area_centi_m2 = NumberAttribute()  # floor area in 1/100 m², integer
@@ -303,6 +341,28 @@ class CounterItem(_Table):
     value = NumberAttribute(default=0)
 
 
+class MessageHeldIndex(GlobalSecondaryIndex):
+    """Messages whose SMS waits for the end of quiet hours, by when: the release run's Query.
+    Sparse: ``held`` is removed when the message is released."""
+
+    class Meta:
+        index_name = "held-index"
+        projection = IncludeProjection(["request"])
+
+    held = UnicodeAttribute(hash_key=True)  # "held"
+    held_until = UTCDateTimeAttribute(range_key=True)
+
+
+class MessageSmsIndex(GlobalSecondaryIndex):
+    """A sent SMS by the provider's message id: its delivery status names only that id."""
+
+    class Meta:
+        index_name = "sms-index"
+        projection = IncludeProjection(["owner_id"])
+
+    sms_id = UnicodeAttribute(hash_key=True)
+
+
 class MessageItem(_Table):
     """One outbound message per owner, template and subject: the send ledger and its dedup key."""
 
@@ -312,7 +372,7 @@ class MessageItem(_Table):
     message_id = UnicodeAttribute(hash_key=True)  # e.g. "bill_notice#A-1203#2026-12"
     template = UnicodeAttribute()
     owner_id = UnicodeAttribute()
-    status = UnicodeAttribute()  # queued | sending | sent | failed | undeliverable
+    status = UnicodeAttribute()  # queued | sending | sent | failed | undeliverable | dropped | held | capped
     channels = ListAttribute(of=UnicodeAttribute, default=list)  # channels actually used
     provider_ids = ListAttribute(of=UnicodeAttribute, default=list)
     attempts = NumberAttribute(default=0)
@@ -323,6 +383,15 @@ class MessageItem(_Table):
     # (``claimed_by``) owns the message; others leave it to the queue to redeliver.
     lease_until = UTCDateTimeAttribute(null=True)
     claimed_by = UnicodeAttribute(null=True)
+    # Quiet hours: the request as queued (JSON) and when its SMS may go; ``held`` = "held" while
+    # it waits (held-index). ``held_until`` stays after release: the message was admitted then.
+    request = UnicodeAttribute(null=True)
+    held_until = UTCDateTimeAttribute(null=True)
+    held = UnicodeAttribute(null=True)
+    sms_id = UnicodeAttribute(null=True)  # the SMS provider's id (sms-index)
+
+    held_index = MessageHeldIndex()
+    sms_index = MessageSmsIndex()
 
 
 class LedgerItem(_Table):

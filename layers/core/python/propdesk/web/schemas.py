@@ -1166,3 +1166,25 @@ class FeeStandardOut(_Out):
 class FeeStandardList(_Out):
     in_force: str | None = Field(description="The version in force today")
     versions: list[FeeStandardOut]
+
+
+class ContactMarkOut(_Out):
+    reason: Literal["bounced", "complained", "sms_failed"]
+    detail: str | None = Field(description="The provider's bounce type or SMS delivery response")
+    at: datetime = Field(description="When the provider reported it")
+
+
+class UnreachableContactOut(_Out):
+    """An owner with a marked address or number (personal data: never logged)."""
+
+    owner_id: str
+    owner_name: str
+    unit_ids: list[str]
+    email: str | None
+    phone: str | None
+    email_mark: ContactMarkOut | None
+    phone_mark: ContactMarkOut | None
+
+
+class UnreachableContacts(_Out):
+    items: list[UnreachableContactOut]
