@@ -41,7 +41,7 @@ from datetime import date, datetime, timedelta
 from datetime import time as day_time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
 import requests
@@ -80,6 +80,7 @@ class Owner:
     email: str | None
     phone: str | None
     locale: str
+    sms_consent: bool = False
 
 
 def read_owners(config: PropertyConfig) -> list[Owner]:
@@ -91,6 +92,7 @@ def read_owners(config: PropertyConfig) -> list[Owner]:
                 email=(row.get("email") or "").strip() or None,
                 phone=(row.get("phone") or "").strip() or None,
                 locale=row.get("locale") or config.default_locale,
+                sms_consent=(row.get("sms_consent") or "").strip().lower() == "yes",
             )
             for row in csv.DictReader(handle)
         ]
@@ -123,9 +125,27 @@ def links_by_unit(box: dict[str, Any], owners: list[Owner]) -> dict[str, set[str
                 found[unit].add(token)  # type: ignore[index]
     for sms in box["sms"]:
         unit = by_phone.get(sms["to"])
-        if unit:
-            found[unit].update(PAY_LINK_RE.findall(sms["text"]))
+        tokens = PAY_LINK_RE.findall(sms["text"]) + [
+            token for url in SHORT_LINK_RE.findall(sms["text"]) if (token := short_link_token(url))
+        ]
+        if unit and tokens:
+            found[unit].update(tokens)
     return found
+
+
+SHORT_LINK_RE = re.compile(r"https?://\S+?/p/[A-Za-z0-9]+")
+_short_links: dict[str, str | None] = {}
+
+
+def short_link_token(url: str) -> str | None:
+    """The pay-link token an SMS's short link (``/p/{code}``) leads to, as the owner's phone
+    finds it by opening the link; asked once per link."""
+    if url not in _short_links:
+        opened = requests.get(url, allow_redirects=False, timeout=30)
+        location = urljoin(url, opened.headers.get("Location", ""))
+        found = PAY_LINK_RE.findall(location) if opened.status_code == 303 else []
+        _short_links[url] = found[0] if found else None
+    return _short_links[url]
 
 
 def online_way(config: PropertyConfig, unit_id: str) -> paying.Way:
@@ -1348,6 +1368,9 @@ def run_demo(
             + f"; {runtime.units_imported}"
         )
         http = requests.Session()
+        from infra.local import demo_standards
+
+        standard = demo_standards.publish_act(config, runtime=runtime, http=http, owners=owners, say=say)
         month = first_month(config, runtime=runtime, http=http, owners=owners, workers=workers, say=say)
         desk = second_act(config, runtime=runtime, http=http, owners=owners, month=month, say=say)
         pre_due_checks, pre_due_line = check_pre_due(config, month, runtime.base_url)
@@ -1368,6 +1391,15 @@ def run_demo(
                 )
             except (RuntimeError, requests.RequestException, KeyError, ValueError, IndexError) as exc:
                 autopay_act = demo_autopay.AutopayAct(problem=f"{type(exc).__name__}: {exc}")
+        notice = demo_standards.notice_act(
+            config,
+            runtime=runtime,
+            http=http,
+            owners=owners,
+            period=month.period,
+            version=standard.version,
+            say=say,
+        )
         # After both acts: the checks of the whole (queues, webhooks, logs) cover the second too.
         checks = verify(
             period=month.period,
@@ -1389,7 +1421,15 @@ def run_demo(
         )
         checks.results.extend(verify_desk(desk.act, desk.before, desk.after).results)
         checks.results.extend(pre_due_checks.results)
-        rail_lines: list[str] = [f"  {pre_due_line}"]
+        checks.results.extend(standard.checks.results + notice.checks.results)
+        billed_under = {b.fee_standard_version for b in month.records["bills"].values()}
+        if month.period >= standard.effective_from[:7]:
+            checks.check(
+                billed_under == {standard.version},
+                f"the {month.period} cycle is billed under {standard.version}, the version in force",
+            )
+        rail_lines: list[str] = [f"  {line}" for line in standard.lines + notice.lines]
+        rail_lines.append(f"  {pre_due_line}")
         if rails is not None:
             from infra.local import demo_rails
 
