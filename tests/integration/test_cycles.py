@@ -219,3 +219,30 @@ def test_a_void_without_a_reason_is_refused_and_changes_nothing(world, body):
         status, answer = call("void_cycle", params={"period": PERIOD}, body=body)
     assert status == 422 and answer["error"] == "invalid_request"
     assert cycles.CycleRepository().header(PERIOD).state == "draft"
+
+
+def test_a_notice_still_queued_when_its_cycle_is_voided_is_not_sent(world):
+    from infra.local.events import sqs_event
+    from messenger.handler import lambda_handler as messenger_handler
+    from messenger.handler import messenger
+    from propdesk.store.models import MessageItem
+
+    with time_machine.travel(NOTICE_DAY, tick=False):
+        approved(world)
+        notices = drain(world["MESSAGES_QUEUE_URL"])  # issued, not yet sent
+        call("void_cycle", params={"period": PERIOD}, body={"reason": "Wrong area for building 1"})
+        work_notices(world["NOTICES_QUEUE_URL"])
+        told = drain(world["MESSAGES_QUEUE_URL"])
+        # WHEN the messenger gets the notices after the void, then the owners' withdrawal messages
+        messenger.cache_clear()
+        for bodies in (notices, told):
+            for start in range(0, len(bodies), 10):
+                response = messenger_handler(sqs_event(bodies[start : start + 10]), LambdaContext())
+                assert response == {"batchItemFailures": []}
+    # THEN no notice went out, and every owner a message can reach is told the bill is withdrawn
+    statuses = Counter(
+        (m.template, m.status) for m in MessageItem.scan() if m.template in ("bill_notice", "bill_voided")
+    )
+    assert statuses[("bill_notice", "dropped")] == UNITS
+    assert statuses[("bill_voided", "sent")] == UNITS - 1  # A-102's owner has no contact
+    assert statuses[("bill_voided", "undeliverable")] == 1

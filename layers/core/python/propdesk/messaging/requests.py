@@ -46,6 +46,9 @@ class MessageRequest(BaseModel):
     # ladder step). The messenger reads the bill just before sending and drops the message if
     # it was paid meanwhile.
     while_unpaid: str | None = Field(default=None, min_length=1, max_length=120)
+    # The bill a notice announces: read the same way, the message is dropped if the bill was
+    # voided (its cycle withdrawn) before it went.
+    while_issued: str | None = Field(default=None, min_length=1, max_length=120)
 
 
 def parse_message(body: str) -> MessageRequest:

@@ -34,7 +34,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from propdesk.config import PropertyConfig
-from propdesk.domain.billing import Bill
+from propdesk.domain.billing import STATUS_VOID, Bill
 from propdesk.domain.units import Owner
 from propdesk.messaging.channels import EMAIL, SMS, Delivery, choose_channels
 from propdesk.messaging.courtesy import contact_week, is_nudge, may_be_held, quiet_until
@@ -182,17 +182,20 @@ class Messenger:
         # prepared batch reads its own.
         self._batch_owners: dict[str, Owner | None] = {}
         self._counts: dict[str, int] = {}
+        self._batch_bills: dict[str, Bill | None] = {}
 
     def prepare(self, requests: list[MessageRequest]) -> None:
-        """Read the batch's owners, and the contact counts of those getting a nudge this week, in
-        one BatchGetItem: each message then reads none."""
+        """Read the batch's owners, the contact counts of those getting a nudge this week and the
+        bills the messages are about, in one BatchGetItem: each message then reads none."""
         owner_ids = [r.owner_id for r in requests if r.owner_id]
         week = self._week()
         counters = [
             contact_counter(r.owner_id, week) for r in requests if r.owner_id and is_nudge(r.template)
         ]
-        owners, counts = self._owners.get_with_counts(owner_ids, counters)
+        bill_ids = [b for r in requests for b in (r.while_unpaid, r.while_issued) if b]
+        owners, counts, bills = self._owners.for_messages(owner_ids, counters, bill_ids)
         self._batch_owners = {owner_id: owners.get(owner_id) for owner_id in owner_ids}
+        self._batch_bills = {bill_id: bills.get(bill_id) for bill_id in bill_ids}
         self._counts = {name: counts.get(name, 0) for name in counters}
 
     def _week(self) -> str:
@@ -263,6 +266,10 @@ class Messenger:
 
     def _send(self, request: MessageRequest, recipient: Recipient | None, record: MessageRecord) -> Outcome:
         assert record.claim is not None
+        if request.while_issued and not self._still_issued(request.while_issued):
+            return self._end_unsent(
+                request, DROPPED, "its bill was withdrawn before it went", claim=record.claim
+            )
         if request.while_unpaid and not self._still_owed(request.while_unpaid):
             return self._end_unsent(request, DROPPED, "its bill was paid before it went", claim=record.claim)
         if recipient is None:
@@ -442,10 +449,19 @@ class Messenger:
         )
         return Outcome(request.message_id, HELD, tuple(done), note)
 
+    def _bill(self, bill_id: str) -> Bill | None:
+        """The bill as read with the batch (just before sending), or read now."""
+        return self._batch_bills[bill_id] if bill_id in self._batch_bills else self._bills(bill_id)
+
     def _still_owed(self, bill_id: str) -> bool:
         """Read just before sending: the bill is open and owes something."""
-        bill = self._bills(bill_id)
+        bill = self._bill(bill_id)
         return bill is not None and bill.is_open and bill.total_minor > bill.paid_minor
+
+    def _still_issued(self, bill_id: str) -> bool:
+        """Read just before sending: the bill stands (not voided), paid or not."""
+        bill = self._bill(bill_id)
+        return bill is not None and bill.status != STATUS_VOID
 
     def _end_unsent(self, request: MessageRequest, status: str, note: str | None, *, claim: str) -> Outcome:
         """Dropped (its bill paid), undeliverable (no usable contact) or capped: nothing goes out."""

@@ -166,6 +166,7 @@ def bill_notice(bill: Bill, *, pay_url: str) -> MessageRequest:
         message_id=f"bill_notice#{bill.bill_id}",
         template="bill_notice",
         owner_id=bill.owner_id,
+        while_issued=bill.bill_id,  # voided before it went (its cycle withdrawn): not sent
         context={
             "bill_id": bill.bill_id,
             "unit_id": bill.unit_id,

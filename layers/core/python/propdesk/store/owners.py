@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from propdesk.domain.billing import Bill
 from propdesk.domain.units import ContactMark, Owner
+from propdesk.store import bills as bill_store
 from propdesk.store.batch import batch_get
 from propdesk.store.conditions import written
-from propdesk.store.models import ContactMarkAttribute, CounterItem, OwnerItem, UnitItem
+from propdesk.store.models import BillItem, ContactMarkAttribute, CounterItem, OwnerItem, UnitItem
 
 BATCH_GET_LIMIT = 100
 MARKED = "marked"  # the unreachable-index key of an owner with a marked channel
@@ -92,16 +94,29 @@ class OwnerRepository:
     ) -> tuple[dict[str, Owner], dict[str, int]]:
         """Owners and contact counters together: one BatchGetItem for a batch of messages
         (eventually consistent: a contact count a moment old is good enough for a courtesy cap)."""
+        owners, counts, _ = self.for_messages(owner_ids, counters)
+        return owners, counts
+
+    def for_messages(
+        self, owner_ids: Iterable[str], counters: Iterable[str] = (), bill_ids: Iterable[str] = ()
+    ) -> tuple[dict[str, Owner], dict[str, int], dict[str, Bill]]:
+        """What a batch of messages reads before sending, in one BatchGetItem: the owners, their
+        contact counters and the bills the messages are about. With bills, strongly consistent
+        (a bill paid or voided a moment ago drops its message); else eventually consistent (a
+        contact count a moment old is good enough for a courtesy cap)."""
+        bills = list(dict.fromkeys(bill_ids))
         found = batch_get(
             {
                 OwnerItem: [{"owner_id": {"S": o}} for o in dict.fromkeys(owner_ids)],
                 CounterItem: [{"name": {"S": c}} for c in dict.fromkeys(counters)],
+                BillItem: [{"bill_id": {"S": b}} for b in bills],
             },
-            consistent=False,
+            consistent=bool(bills),
         )
         owners = {item.owner_id: from_item(item) for item in found.get(OwnerItem, [])}  # type: ignore[attr-defined]
         counts = {item.name: int(item.value or 0) for item in found.get(CounterItem, [])}  # type: ignore[attr-defined]
-        return owners, counts
+        read = {item.bill_id: bill_store.from_item(item) for item in found.get(BillItem, [])}  # type: ignore[attr-defined]
+        return owners, counts, read
 
     def put(self, owner: Owner, *, updated_at: datetime) -> None:
         to_item(owner, updated_at=updated_at).save()
