@@ -57,6 +57,9 @@ class FakeAccounts:
     def get(self, unit_id):
         return self.accounts.get(unit_id)
 
+    def with_new_bills(self, account):
+        return account  # every bill here is issued by a posting, listed on its account
+
     def post(self, posting, *, now):
         self.before_post()
         self.posts += 1

@@ -86,13 +86,16 @@ def account_view(
     config: PropertyConfig | None = None,
     today: date | None = None,
 ) -> AccountView | None:
-    """The unit's account as its page shows it, with its owner: two DynamoDB requests, the
-    account item, then its open bills, latest payments, owner and (with ``config`` and ``today``)
-    the home visits it may have booked, in one BatchGetItem (None: the unit has no account yet)."""
+    """The unit's account as its page shows it, with its owner: three DynamoDB requests, the
+    account item, its charge entries (a Query: bills issued in batches since the account was
+    written, read too when there are any), then its open bills, latest payments, owner and (with
+    ``config`` and ``today``) the home visits it may have booked, in one BatchGetItem (None: the
+    unit has no account yet)."""
     store = store or AccountStore()
     account = store.get(unit_id)
     if account is None:
         return None
+    account = store.with_new_bills(account)  # bills issued in batches since it was written
     candidates = visits.candidate_ids(unit_id, config, today) if config and today else []
     snapshot = store.snapshot(
         bill_ids=account.open_bill_ids,

@@ -385,9 +385,11 @@ def record_payment(
             payment_id=payment.payment_id, unit_id=unit_hint, bill_ids=payment.targets, counter=counter
         )
         if not payment.targets and snapshot.account is not None and snapshot.payment is None:
-            # A payment for any open bill: read those bills too (a second read, desk and bank only).
-            more = store.snapshot(bill_ids=snapshot.account.open_bill_ids)
-            snapshot = replace(snapshot, bills={**snapshot.bills, **more.bills})
+            # A payment for any open bill: read those bills too (desk and bank only), with the
+            # bills issued in batches since the account was written (its charge entries).
+            account = store.with_new_bills(snapshot.account)
+            more = store.snapshot(bill_ids=account.open_bill_ids)
+            snapshot = replace(snapshot, account=account, bills={**snapshot.bills, **more.bills})
         decision = decide(payment, snapshot, config=config, now=now)
         if isinstance(decision, AlreadyRecorded):
             return _already_recorded(

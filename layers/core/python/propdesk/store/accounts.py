@@ -16,7 +16,7 @@ import enum
 import itertools
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +27,7 @@ from pynamodb.transactions import TransactWrite
 from propdesk.domain.billing import Bill
 from propdesk.domain.units import Owner
 from propdesk.store import bills as bill_store
+from propdesk.store import ledger
 from propdesk.store import mandates as mandate_store
 from propdesk.store import owners as owner_store
 from propdesk.store import payments as payment_store
@@ -50,6 +51,7 @@ MAX_OPEN_SESSIONS = 10  # checkout sessions noted per account (two tabs, a few r
 _CONDITION_FAILED = "ConditionalCheckFailed"
 _CONFLICT = "TransactionConflict"
 BATCH_GET_LIMIT = 100
+CHARGE_PREFIX = "charge#"  # the account's ledger entry for each bill issued on it: "charge#<bill id>"
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,10 @@ class Account:
     payment_ids: tuple[str, ...] = ()
     open_sessions: tuple[str, ...] = ()  # "<checkout session id> <expiry epoch>"
     version: int | None = field(default=None, compare=False)
+    # The unit's charge entries ``open_bill_ids`` reflects: how many, and the greatest key. A bill
+    # issued in a batch is not written on the account; ``AccountStore.with_new_bills`` finds it.
+    charges_seen: int = 0
+    charges_through: str = ""
 
     def sessions_open_at(self, now: datetime) -> tuple[str, ...]:
         """The ids of the checkout sessions started from the owner's page, not expired by ``now``."""
@@ -135,6 +141,8 @@ def to_item(account: Account, *, updated_at: datetime) -> AccountItem:
         open_bill_ids=list(account.open_bill_ids),
         payment_ids=list(account.payment_ids),
         open_sessions=list(account.open_sessions),
+        charges_seen=account.charges_seen,
+        charges_through=account.charges_through or None,
         updated_at=_utc(updated_at),
     )
     if account.version is not None:
@@ -152,6 +160,8 @@ def from_item(item: AccountItem) -> Account:
         payment_ids=tuple(item.payment_ids or ()),
         open_sessions=tuple(item.open_sessions or ()),
         version=int(item.version) if item.version is not None else None,
+        charges_seen=int(item.charges_seen or 0),
+        charges_through=item.charges_through or "",
     )
 
 
@@ -221,6 +231,35 @@ class AccountStore:
             owner=next((owner_store.from_item(o) for o in found.get(OwnerItem, [])), None),
             visits=tuple(found.get(VisitItem, [])),  # type: ignore[arg-type]
             mandates={m.kind: m for m in (mandate_store.from_item(i) for i in found.get(MandateItem, []))},  # type: ignore[arg-type]
+        )
+
+    def with_new_bills(self, account: Account) -> Account:
+        """``account`` with the open bills issued on it since it was written (a bill issued in a
+        batch is not written on its account, only its charge entry is: ``store.issuing``).
+
+        One strongly consistent Query of the unit's charge entries; when there are more than the
+        account reflects (``charges_seen``), the new ones are those after ``charges_through`` if
+        that accounts for all of them, else every charge not listed (a period issued out of
+        order); their bills are read in one BatchGetItem and the open ones listed, oldest first.
+        A posting that writes the returned account records what it has seen."""
+        keys = ledger.keys(ledger.account_entity(account.unit_id), CHARGE_PREFIX)
+        if len(keys) == account.charges_seen:
+            return account
+        above = [k for k in keys if k > account.charges_through]
+        new = above if len(above) == len(keys) - account.charges_seen else keys
+        listed = set(account.open_bill_ids)
+        candidates = [
+            k.removeprefix(CHARGE_PREFIX) for k in new if k.removeprefix(CHARGE_PREFIX) not in listed
+        ]
+        bills = self.snapshot(bill_ids=candidates).bills if candidates else {}
+        opened = [b for b in candidates if b in bills and bills[b].is_open]
+        return replace(
+            account,
+            open_bill_ids=tuple(
+                sorted(dict.fromkeys([*account.open_bill_ids, *opened]), key=lambda b: b.rsplit("#", 1)[-1])
+            ),
+            charges_seen=len(keys),
+            charges_through=max([account.charges_through, *keys]),
         )
 
     def payments(self, payment_ids: Iterable[str]) -> dict[str, PaymentRecord]:

@@ -288,6 +288,10 @@ class AccountItem(_Table):
     # Checkout sessions started from the owner's page and not yet paid, "<session id> <expiry
     # epoch>": the payment of one of them expires the others (no second charge from another tab).
     open_sessions = ListAttribute(of=UnicodeAttribute, default=list)
+    # The charge entries (one per bill issued on the unit) ``open_bill_ids`` reflects: their
+    # number and greatest key. Bills issued in batches are found from their charges on read.
+    charges_seen = NumberAttribute(default=0)
+    charges_through = UnicodeAttribute(null=True)
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
 
