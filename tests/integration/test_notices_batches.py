@@ -205,3 +205,34 @@ def test_credit_on_the_account_pays_the_new_bill_in_a_transaction(unit_ids, demo
     august = BillRepository().get(f"{unit}#2026-08")
     assert august.paid_minor == 500 and august.payment_id == notices.CREDIT_PAYMENT
     assert AccountStore().get(unit).credit_minor == 0
+
+
+def test_a_checkout_of_a_bill_issued_in_a_batch_records_it_on_the_account(unit_ids, demo_config):
+    first_cycle(unit_ids, demo_config)
+    issue_bills("2026-08", unit_ids, config=demo_config, now=NOW + timedelta(days=31))
+    unit = unit_ids[4]
+    august = BillRepository().get(f"{unit}#2026-08")
+    # WHEN the owner pays August alone by card (the checkout names the bill)
+    paid_at = NOW + timedelta(days=35)
+    record_payment(
+        IncomingPayment(
+            payment_id="stripe:pi_august",
+            provider="stripe",
+            method="card",
+            channel="online",
+            unit_id=unit,
+            amount_minor=august.total_minor,
+            currency=demo_config.currency,
+            paid_at=paid_at,
+            targets=(august.bill_id,),
+        ),
+        config=demo_config,
+        now=paid_at,
+    )
+    # THEN August is paid, July still open, and the account has taken in August's charge:
+    # the next reader finds nothing new (no bill read twice)
+    assert BillRepository().get(august.bill_id).status == "paid"
+    account = AccountStore().get(unit)
+    assert account.open_bill_ids == (f"{unit}#2026-07",) and account.charges_seen == 2
+    assert AccountStore().charges(account) is None
+    assert [b.period for b in account_view(unit).open_bills] == ["2026-07"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 import itertools
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -128,6 +128,35 @@ class Snapshot:
     mandates: dict[str, Mandate] = field(default_factory=dict)  # the unit's mandates by kind, when asked for
 
 
+@dataclass(frozen=True)
+class Charges:
+    """The unit's charge entries (one per bill issued on it) read for ``fold``: all their keys,
+    and the bills among the new ones that the account does not list."""
+
+    keys: tuple[str, ...]
+    bill_ids: tuple[str, ...]
+
+
+def fold(account: Account, charges: Charges, bills: Mapping[str, Bill]) -> Account:
+    """Pure: ``account`` with the bills issued since it was written that are open (read in
+    ``bills``), oldest first, and the charges it now reflects.
+
+    A bill issued in a batch is not written on its account, only its charge entry is
+    (``store.issuing``). The account records how many charges its list reflects and the greatest
+    key; the new ones are those after that key if that accounts for all of them, else (a period
+    issued out of order) every charge not listed. A posting that writes the folded account
+    records what it has seen; one that does not leaves the new bills to be found again."""
+    opened = [b for b in charges.bill_ids if b in bills and bills[b].is_open]
+    return replace(
+        account,
+        open_bill_ids=tuple(
+            sorted(dict.fromkeys([*account.open_bill_ids, *opened]), key=lambda b: b.rsplit("#", 1)[-1])
+        ),
+        charges_seen=len(charges.keys),
+        charges_through=max([account.charges_through, *charges.keys]),
+    )
+
+
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
@@ -233,34 +262,29 @@ class AccountStore:
             mandates={m.kind: m for m in (mandate_store.from_item(i) for i in found.get(MandateItem, []))},  # type: ignore[arg-type]
         )
 
-    def with_new_bills(self, account: Account) -> Account:
-        """``account`` with the open bills issued on it since it was written (a bill issued in a
-        batch is not written on its account, only its charge entry is: ``store.issuing``).
-
-        One strongly consistent Query of the unit's charge entries; when there are more than the
-        account reflects (``charges_seen``), the new ones are those after ``charges_through`` if
-        that accounts for all of them, else every charge not listed (a period issued out of
-        order); their bills are read in one BatchGetItem and the open ones listed, oldest first.
-        A posting that writes the returned account records what it has seen."""
+    def charges(self, account: Account) -> Charges | None:
+        """The unit's charge entries, when there are more than ``account`` reflects (None: it
+        lists every open bill). One strongly consistent Query (see ``fold``)."""
         keys = ledger.keys(ledger.account_entity(account.unit_id), CHARGE_PREFIX)
         if len(keys) == account.charges_seen:
-            return account
+            return None
         above = [k for k in keys if k > account.charges_through]
-        new = above if len(above) == len(keys) - account.charges_seen else keys
+        new = above if len(above) == len(keys) - account.charges_seen else keys  # else: out of order
         listed = set(account.open_bill_ids)
-        candidates = [
-            k.removeprefix(CHARGE_PREFIX) for k in new if k.removeprefix(CHARGE_PREFIX) not in listed
-        ]
-        bills = self.snapshot(bill_ids=candidates).bills if candidates else {}
-        opened = [b for b in candidates if b in bills and bills[b].is_open]
-        return replace(
-            account,
-            open_bill_ids=tuple(
-                sorted(dict.fromkeys([*account.open_bill_ids, *opened]), key=lambda b: b.rsplit("#", 1)[-1])
-            ),
-            charges_seen=len(keys),
-            charges_through=max([account.charges_through, *keys]),
-        )
+        bill_ids = [k.removeprefix(CHARGE_PREFIX) for k in new]
+        return Charges(tuple(keys), tuple(b for b in bill_ids if b not in listed))
+
+    def with_new_bills(self, account: Account, known: Mapping[str, Bill] | None = None) -> Account:
+        """``account`` with the open bills issued on it since it was written: the Query of
+        ``charges``, then the bills it names that ``known`` does not hold, in one BatchGetItem."""
+        charges = self.charges(account)
+        if charges is None:
+            return account
+        known = dict(known or {})
+        unread = [b for b in charges.bill_ids if b not in known]
+        if unread:
+            known.update(self.snapshot(bill_ids=unread).bills)
+        return fold(account, charges, known)
 
     def payments(self, payment_ids: Iterable[str]) -> dict[str, PaymentRecord]:
         found = self._batch_get({PaymentItem: [{"payment_id": {"S": p}} for p in dict.fromkeys(payment_ids)]})
