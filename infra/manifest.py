@@ -138,7 +138,13 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         ),
         consumes=(QueueTrigger("notices", batch_size=1),),
         sends_to=("notices", "messages"),
-        tables={"units": "read", "bills": "read_write", "accounts": "read_write", "ledger": "read_write"},
+        tables={
+            "units": "read",
+            "bills": "read_write",
+            "accounts": "read_write",
+            "ledger": "read_write",
+            "counters": "read_write",  # the lease on a batch of bills (store.issuing)
+        },
         secrets=("link_key",),
         reads_public_url=True,
     ),

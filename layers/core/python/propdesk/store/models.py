@@ -25,7 +25,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from propdesk import naming
@@ -104,7 +104,7 @@ class BillStatusIndex(GlobalSecondaryIndex):
 
     class Meta:
         index_name = "status-due-index"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()  # read back by key: store.indexed
 
     status = UnicodeAttribute(hash_key=True)
     due_date = UnicodeAttribute(range_key=True)
@@ -115,7 +115,7 @@ class BillPeriodIndex(GlobalSecondaryIndex):
 
     class Meta:
         index_name = "period-index"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()  # read back by key: store.indexed
 
     period = UnicodeAttribute(hash_key=True)
     bill_id = UnicodeAttribute(range_key=True)
@@ -162,7 +162,7 @@ class PaymentReviewIndex(GlobalSecondaryIndex):
 
     class Meta:
         index_name = "review-index"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()  # read back by key: store.indexed
 
     review_state = UnicodeAttribute(hash_key=True)  # "open"
     received_at = UTCDateTimeAttribute(range_key=True)
@@ -173,7 +173,7 @@ class PaymentUnitIndex(GlobalSecondaryIndex):
 
     class Meta:
         index_name = "unit-index"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()  # read back by key: store.indexed
 
     unit_id = UnicodeAttribute(hash_key=True)
     paid_at = UTCDateTimeAttribute(range_key=True)
@@ -185,7 +185,7 @@ class PaymentDeskIndex(GlobalSecondaryIndex):
 
     class Meta:
         index_name = "desk-index"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()  # read back by key: store.indexed
 
     recorded_by = UnicodeAttribute(hash_key=True)
     received_at = UTCDateTimeAttribute(range_key=True)
@@ -197,7 +197,7 @@ class PaymentInvoiceIndex(GlobalSecondaryIndex):
 
     class Meta:
         index_name = "invoice-index"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()  # read back by key: store.indexed
 
     invoice_state = UnicodeAttribute(hash_key=True)  # requested | issued
     received_at = UTCDateTimeAttribute(range_key=True)
@@ -209,7 +209,7 @@ class PaymentRailDayIndex(GlobalSecondaryIndex):
 
     class Meta:
         index_name = "rail-day-index"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()  # read back by key: store.indexed
 
     rail_day = UnicodeAttribute(hash_key=True)
     paid_at = UTCDateTimeAttribute(range_key=True)
@@ -297,7 +297,9 @@ class AccountItem(_Table):
 
 
 class CounterItem(_Table):
-    """Gap-free sequences (receipt numbers), advanced only inside the transaction that uses them."""
+    """Gap-free sequences (receipt numbers), advanced only inside the transaction that uses them;
+    and the leases on batches of bills being issued (``issuing#...``: ``store.issuing``, with
+    ``value`` the lease's end in epoch seconds and ``holder`` its token)."""
 
     class Meta(_Meta):
         table_key = "counters"
@@ -368,7 +370,7 @@ class RefundPaidOutIndex(GlobalSecondaryIndex):
 
     class Meta:
         index_name = "paid-out-index"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()  # read back by key: store.indexed
 
     paid_out_by = UnicodeAttribute(hash_key=True)
     paid_out_at = UTCDateTimeAttribute(range_key=True)
@@ -408,7 +410,7 @@ class VisitDayIndex(GlobalSecondaryIndex):
 
     class Meta:
         index_name = "day-index"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()  # read back by key: store.indexed
 
     day = UnicodeAttribute(hash_key=True)  # local date, YYYY-MM-DD
     visit_id = UnicodeAttribute(range_key=True)
@@ -442,7 +444,7 @@ class OrderOpenIndex(GlobalSecondaryIndex):
 
     class Meta:
         index_name = "open-index"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()  # read back by key: store.indexed
 
     open_rail = UnicodeAttribute(hash_key=True)
     created_at = UTCDateTimeAttribute(range_key=True)
@@ -484,7 +486,7 @@ class StatementOpenIndex(GlobalSecondaryIndex):
 
     class Meta:
         index_name = "open-index"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()  # read back by key: store.indexed
 
     open_kind = UnicodeAttribute(hash_key=True)
     created_at = UTCDateTimeAttribute(range_key=True)
@@ -518,7 +520,7 @@ class MandateActiveIndex(GlobalSecondaryIndex):
 
     class Meta:
         index_name = "active-index"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()  # read back by key: store.indexed
 
     active_kind = UnicodeAttribute(hash_key=True)
     unit_id = UnicodeAttribute(range_key=True)
