@@ -17,7 +17,8 @@ help:
 	@echo "make test                      set up, lint and run the whole test suite"
 	@echo "make run [PROPERTY=demo] [PORT=8000]  start the local runtime on http://127.0.0.1:PORT"
 	@echo "make token ROLE=cashier        mint a staff token for the local runtime"
-	@echo "make bench [UNITS=500]         one billing cycle in process on moto: time and AWS calls per unit"
+	@echo "make bench [UNITS=500] [BILLING_ONLY=1]  one billing cycle in process on moto: AWS calls and"
+	@echo "                               DynamoDB write units per unit (the emulator's time apart)"
 	@echo "make fuzz [EXAMPLES=300]       schemathesis on every route of the local runtime, many examples"
 	@echo "make synth PROPERTY=<id>       synthesize the CDK stack PropDesk-<id> offline"
 	@echo "make deploy PROPERTY=<id>      deploy PropDesk-<id> to the AWS account in your environment"
@@ -72,7 +73,7 @@ deploy: install node_modules/.installed
 
 UNITS ?= 500
 bench: install
-	$(BIN)/python -m bench.cycle --units $(UNITS)
+	$(BIN)/python -m bench.cycle --units $(UNITS) $(if $(BILLING_ONLY),--billing-only)
 
 EXAMPLES ?= 300
 fuzz: install

@@ -40,9 +40,9 @@ os.environ.update(
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-import botocore.client
 from moto import mock_aws
 
+from bench.capacity import Watch
 from infra.config import load_config
 from infra.local import moto_speedups, moto_transactions
 from infra.local.events import LambdaContext, http_event
@@ -76,30 +76,14 @@ def account_page_event(bill, key: str) -> dict:
 @dataclass
 class Phase:
     name: str
-    seconds: float = 0.0
+    seconds: float = 0.0  # the emulator's time: moto in this process, not AWS
     calls: Counter = field(default_factory=Counter)
+    table_units: Counter = field(default_factory=Counter)  # DynamoDB write units by table
+    index_units: Counter = field(default_factory=Counter)  # ... by global secondary index
 
 
-class CallCounter:
-    """Counts every botocore API call (boto3's and pynamodb's clients alike)."""
-
-    def __init__(self) -> None:
-        self.current: Phase | None = None
-        self._original = botocore.client.BaseClient._make_api_call
-
-    def install(self) -> None:
-        counter = self
-        original = self._original
-
-        def counted(client, operation_name, api_params):
-            if counter.current is not None:
-                counter.current.calls[f"{client.meta.service_model.service_name}:{operation_name}"] += 1
-            return original(client, operation_name, api_params)
-
-        botocore.client.BaseClient._make_api_call = counted
-
-    def uninstall(self) -> None:
-        botocore.client.BaseClient._make_api_call = self._original
+def _since(now: Counter, then: Counter) -> Counter:
+    return Counter({k: v - then.get(k, 0) for k, v in now.items() if v - then.get(k, 0)})
 
 
 def Context() -> LambdaContext:
@@ -232,9 +216,13 @@ def land_rail_order(order, config):
 
 
 @contextmanager
-def phase(counter: CallCounter, phases: list[Phase], name: str):
+def phase(watch: Watch, phases: list[Phase], name: str):
+    """Count the calls and write units of one phase (the watch counts nothing between phases)."""
     current = Phase(name)
-    counter.current = current
+    calls = Counter(watch.calls)
+    tables = Counter(watch.meter.tables) if watch.meter else Counter()
+    indexes = Counter(watch.meter.index_units) if watch.meter else Counter()
+    watch.active = True
     start = time.perf_counter()
     try:
         # The functions' metrics (EMF lines on stdout) would bury the report.
@@ -242,17 +230,25 @@ def phase(counter: CallCounter, phases: list[Phase], name: str):
             yield current
     finally:
         current.seconds = time.perf_counter() - start
-        counter.current = None
+        watch.active = False
+        current.calls = _since(watch.calls, calls)
+        if watch.meter:
+            current.table_units = _since(watch.meter.tables, tables)
+            current.index_units = _since(watch.meter.index_units, indexes)
         phases.append(current)
 
 
-def run(units: int, pay_share: float, property_id: str) -> int:
+FIRST_PERIOD, PERIOD = "2026-12", "2027-01"
+
+
+def run(units: int, pay_share: float, property_id: str, *, billing_only: bool = False) -> int:
     config = load_config(property_id)
     # Send pacing is a configured rate limit, not work: lift it so the figures measure the code.
     config = config.model_copy(
         update={"messaging": config.messaging.model_copy(update={"max_send_rate": 1000})}
     )
-    counter = CallCounter()
+    watch = Watch()
+    watch.active = False
     phases: list[Phase] = []
     moto_transactions.install()
     moto_speedups.install()
@@ -275,80 +271,116 @@ def run(units: int, pay_share: float, property_id: str) -> int:
         result = import_units_csv(synthetic_units(config, units), config=config)
         if not result.ok:
             raise SystemExit(f"bench: units import failed: {result.errors[:3]}")
-        period = "2027-01"
-        counter.install()
+        watch.install()
+        payers: list = []
+        rail_payers: list = []
+        viewers: list = []
         try:
-            with phase(counter, phases, "plan cycle"):
-                notices_handler({"action": "plan_cycle", "period": period}, Context())
-            with phase(counter, phases, "issue bills"):
+            # The units' first bills open their accounts (a posting each); the month measured is
+            # the next one, as every month after the first is. Its notices are not sent.
+            with phase(watch, phases, "first bills"):
+                notices_handler({"action": "plan_cycle", "period": FIRST_PERIOD}, Context())
                 drain(env["NOTICES_QUEUE_URL"], notices_handler, batch_size=1)
-            with phase(counter, phases, "send notices"):
-                drain(env["MESSAGES_QUEUE_URL"], messenger_handler, batch_size=10)
-            bills = sorted(BillRepository().list_period(period), key=lambda b: b.bill_id)
-            payers = bills[: int(len(bills) * pay_share)]
-            with phase(counter, phases, "payment webhooks"):
-                for bill in payers:
-                    event = signed_webhook(
-                        {
-                            "bill_id": bill.bill_id,
-                            "unit_id": bill.unit_id,
-                            "total_minor": bill.total_minor,
-                            "currency": bill.currency,
-                        },
-                        property_id=config.property_id,
-                        now=int(time.time()),
-                    )
-                    response = webhook_handler(event, Context())
-                    if response["statusCode"] != 200:
-                        raise SystemExit(f"bench: webhook answered {response['statusCode']}")
-            with phase(counter, phases, "send receipts"):
-                drain(env["MESSAGES_QUEUE_URL"], messenger_handler, batch_size=10)
-            # The owners who did not pay by card pay through WeChat Pay: the order written before
-            # they leave, then the notification landing it (the provider's side played back).
-            rail_payers = bills[len(payers) :]
-            with phase(counter, phases, "wechat orders"):
-                started = [start_rail_order(bill, config) for bill in rail_payers]
-            with phase(counter, phases, "wechat payments"):
-                for order in started:
-                    land_rail_order(order, config)
-            # Owners open their account pages (the first page view warms the function: the link
-            # key and the settings are read once per instance, as in Lambda).
-            viewers = bills[: min(len(bills), ACCOUNT_PAGE_VIEWS)]
-            api_handler(account_page_event(viewers[0], LINK_KEY), Context())
-            with phase(counter, phases, "account pages"):
-                for bill in viewers:
-                    response = api_handler(account_page_event(bill, LINK_KEY), Context())
-                    if response["statusCode"] != 200:
-                        raise SystemExit(f"bench: account page answered {response['statusCode']}")
+            _purge(env["MESSAGES_QUEUE_URL"])
+            with phase(watch, phases, "plan cycle"):
+                notices_handler({"action": "plan_cycle", "period": PERIOD}, Context())
+            with phase(watch, phases, "issue bills"):
+                drain(env["NOTICES_QUEUE_URL"], notices_handler, batch_size=1)
+            bills = sorted(BillRepository().list_period(PERIOD), key=lambda b: b.bill_id)
+            if not billing_only:
+                payers, rail_payers, viewers = _the_month(
+                    bills,
+                    config,
+                    env,
+                    watch,
+                    phases,
+                    pay_share,
+                    api_handler,
+                    messenger_handler,
+                    webhook_handler,
+                )
         finally:
-            counter.uninstall()
-        paid = sum(1 for b in BillRepository().list_period(period) if b.status == "paid")
+            watch.uninstall()
+        paid = sum(1 for b in BillRepository().list_period(PERIOD) if b.status == "paid")
         if len(bills) != units or paid != len(payers) + len(rail_payers):
             raise SystemExit(
                 f"bench: expected {units} bills and {len(payers) + len(rail_payers)} paid, got {len(bills)} and {paid}"
             )
+    return report(phases, units=units, payers=len(payers), rail_payers=len(rail_payers), viewers=len(viewers))
 
+
+def _purge(queue_url: str) -> None:
+    import boto3
+
+    boto3.client("sqs", region_name=REGION).purge_queue(QueueUrl=queue_url)
+
+
+def _the_month(bills, config, env, watch, phases, pay_share, api_handler, messenger_handler, webhook_handler):
+    """Notices sent, owners paying by card and WeChat Pay, receipts sent, account pages opened."""
+    with phase(watch, phases, "send notices"):
+        drain(env["MESSAGES_QUEUE_URL"], messenger_handler, batch_size=10)
+    payers = bills[: int(len(bills) * pay_share)]
+    with phase(watch, phases, "payment webhooks"):
+        for bill in payers:
+            event = signed_webhook(
+                {
+                    "bill_id": bill.bill_id,
+                    "unit_id": bill.unit_id,
+                    "total_minor": bill.total_minor,
+                    "currency": bill.currency,
+                },
+                property_id=config.property_id,
+                now=int(time.time()),
+            )
+            response = webhook_handler(event, Context())
+            if response["statusCode"] != 200:
+                raise SystemExit(f"bench: webhook answered {response['statusCode']}")
+    with phase(watch, phases, "send receipts"):
+        drain(env["MESSAGES_QUEUE_URL"], messenger_handler, batch_size=10)
+    # The owners who did not pay by card pay through WeChat Pay: the order written before
+    # they leave, then the notification landing it (the provider's side played back).
+    rail_payers = bills[len(payers) :]
+    with phase(watch, phases, "wechat orders"):
+        started = [start_rail_order(bill, config) for bill in rail_payers]
+    with phase(watch, phases, "wechat payments"):
+        for order in started:
+            land_rail_order(order, config)
+    # Owners open their account pages (the first page view warms the function: the link
+    # key and the settings are read once per instance, as in Lambda).
+    viewers = bills[: min(len(bills), ACCOUNT_PAGE_VIEWS)]
+    api_handler(account_page_event(viewers[0], LINK_KEY), Context())
+    with phase(watch, phases, "account pages"):
+        for bill in viewers:
+            response = api_handler(account_page_event(bill, LINK_KEY), Context())
+            if response["statusCode"] != 200:
+                raise SystemExit(f"bench: account page answered {response['statusCode']}")
+    return payers, rail_payers, viewers
+
+
+def report(phases: list[Phase], *, units: int, payers: int, rail_payers: int, viewers: int) -> int:
     def per_item(name: str) -> int:
         if "account" in name:
-            return len(viewers)
+            return max(1, viewers)
         if "wechat" in name:
-            return max(1, len(rail_payers))
-        return len(payers) if "payment" in name or "receipt" in name else units
+            return max(1, rail_payers)
+        return max(1, payers) if "payment" in name or "receipt" in name else units
 
-    print(f"PropDesk cycle benchmark: {units} units, {len(payers)} paid online, moto in process")
-    print("(send pacing lifted to 1000/s; times are this machine on moto, calls are what AWS bills)")
-    print(f"{'phase':<18}{'seconds':>9}{'ms/unit':>9}{'AWS calls':>11}{'calls/unit':>12}")
+    print(f"PropDesk cycle benchmark: {units} units, {payers} paid online, moto in process")
+    print("(send pacing lifted to 1000/s; the first bills open the accounts, the month measured is the next)")
+    print("\nWhat AWS bills (requests and DynamoDB write units, per item of the phase):")
+    print(f"{'phase':<18}{'AWS calls':>11}{'calls/item':>12}{'WCU/item':>10}{'index WCU/item':>16}")
+    cycle = [p for p in phases if p.name not in ("account pages", "first bills")]  # a billing month
     total_calls: Counter = Counter()
-    cycle = [p for p in phases if p.name != "account pages"]  # what a billing month costs
     for p in phases:
         per = per_item(p.name)
         calls = sum(p.calls.values())
         if p in cycle:
             total_calls.update(p.calls)
-        print(f"{p.name:<18}{p.seconds:>9.1f}{1000 * p.seconds / per:>9.1f}{calls:>11}{calls / per:>12.2f}")
-    seconds = sum(p.seconds for p in cycle)
-    print(f"{'cycle total':<18}{seconds:>9.1f}{1000 * seconds / units:>9.1f}{sum(total_calls.values()):>11}"
-          f"{sum(total_calls.values()) / units:>12.2f}")  # fmt: skip
+        print(
+            f"{p.name:<18}{calls:>11}{calls / per:>12.2f}{sum(p.table_units.values()) / per:>10.2f}"
+            f"{sum(p.index_units.values()) / per:>16.2f}"
+        )
+    print(f"{'month total':<18}{sum(total_calls.values()):>11}{sum(total_calls.values()) / units:>12.2f}")
     print("\nDynamoDB requests per item of the phase (bill issued, notice or receipt sent, payment, page):")
     for p in phases:
         per = per_item(p.name)
@@ -357,9 +389,27 @@ def run(units: int, pay_share: float, property_id: str) -> int:
         )
         detail = ", ".join(f"{op} {n / per:.2f}" for op, n in dynamodb.most_common())
         print(f"  {p.name:<18}{sum(dynamodb.values()) / per:>6.2f}   {detail}")
-    print("\nAWS calls per unit-month (the cycle, without page views), by operation:")
+    issue = next(p for p in phases if p.name == "issue bills")
+    print(
+        "\nWrite units per bill issued (computed from the requests: 1 per started KB, x2 in a transaction):"
+    )
+    for table, n in sorted(issue.table_units.items()):
+        print(f"  {table.rsplit('-', 1)[-1]:<28}{n / units:>8.3f}")
+    print(f"  {'total (tables)':<28}{sum(issue.table_units.values()) / units:>8.3f}")
+    for index, n in sorted(issue.index_units.items()):
+        print(f"  index {index.split('.', 1)[1]:<22}{n / units:>8.3f}")
+    scans = sum(n for p in phases for op, n in p.calls.items() if op == "dynamodb:Scan")
+    print(f"\nScans: {scans}")
+    print("\nAWS calls per unit-month (the month, without page views), by operation:")
     for operation, count in total_calls.most_common():
         print(f"  {operation:<40}{count / units:>8.2f}")
+    print("\nThe emulator's time (moto in this process; grows with what moto copies, not AWS's cost):")
+    print(f"{'phase':<18}{'seconds':>9}{'ms/item':>9}")
+    for p in phases:
+        print(f"{p.name:<18}{p.seconds:>9.1f}{1000 * p.seconds / per_item(p.name):>9.1f}")
+    if scans:
+        print("bench: a Scan was made", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -370,10 +420,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--units", type=int, default=500)
     parser.add_argument("--pay-share", type=float, default=0.85)
     parser.add_argument("--property", default="demo")
+    parser.add_argument(
+        "--billing-only", action="store_true", help="plan and issue the bills only (no messages or payments)"
+    )
     args = parser.parse_args(argv)
     if args.units < 1 or not 0 <= args.pay_share <= 1:
         parser.error("--units must be positive and --pay-share between 0 and 1")
-    return run(args.units, args.pay_share, args.property)
+    return run(args.units, args.pay_share, args.property, billing_only=args.billing_only)
 
 
 if __name__ == "__main__":

@@ -158,6 +158,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             "accounts": "read_write",
             "ledger": "read_write",
             "cycles": "read_write",
+            "counters": "read_write",  # the lease on a batch of bills (store.issuing)
         },
         secrets=("link_key",),
         reads_public_url=True,

@@ -69,8 +69,12 @@ def day_visits(
     found = visits.of_day(day)
     units = UnitRepository().get_many({v.unit_id for v in found})
     owners = OwnerRepository().get_many({u.owner_id for u in units.values()})
-    accounts = AccountStore().get_many({v.unit_id for v in found})
-    bills = AccountStore().snapshot(bill_ids=[b for a in accounts.values() for b in a.open_bill_ids]).bills
+    store = AccountStore()
+    # With the bills issued in batches since each account was written (a Query per account).
+    accounts = {
+        unit: store.with_new_bills(a) for unit, a in store.get_many({v.unit_id for v in found}).items()
+    }
+    bills = store.snapshot(bill_ids=[b for a in accounts.values() for b in a.open_bill_ids]).bills
     rows = []
     for visit in found:
         unit = units.get(visit.unit_id)

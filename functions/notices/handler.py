@@ -43,6 +43,7 @@ class HandlerSettings(Settings):
     bills_table: str
     accounts_table: str
     ledger_table: str
+    counters_table: str  # the lease on a batch of bills
     notices_queue_url: str
     messages_queue_url: str
     link_key_secret_name: str

@@ -79,7 +79,7 @@ def test_account_page_shows_itemised_bill_in_owner_locale(aws):
     assert "Anna Liu" not in page  # nothing personal beyond what the bill needs
 
 
-def test_the_account_page_costs_two_dynamodb_reads(aws, monkeypatch):
+def test_the_account_page_costs_three_dynamodb_reads(aws, monkeypatch):
     # GIVEN an account with two open bills and a payment
     owner(locale="en")
     march, april = store_bill(make_bill(period="2026-03")), store_bill(make_bill(period="2026-04"))
@@ -98,8 +98,9 @@ def test_the_account_page_costs_two_dynamodb_reads(aws, monkeypatch):
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counted)
     page = call("bill_page", token)["body"]
-    # THEN two DynamoDB reads served it, and it shows both bills and the payment
-    assert calls == ["dynamodb:GetItem", "dynamodb:BatchGetItem"]
+    # THEN three DynamoDB reads served it (the account, its charge entries: no bill issued since
+    # it was written, then its bills and payments), and it shows both bills and the payment
+    assert calls == ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"]
     assert "March 2026" in page and "April 2026" in page and "-000001" in page
 
 

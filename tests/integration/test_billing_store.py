@@ -57,3 +57,23 @@ def test_list_period_and_open_due_before_use_the_indexes(aws):
         "A-101#2026-07",
         "A-101#2026-08",
     ]
+
+
+def test_the_indexes_hold_keys_only_and_the_bills_are_read_back_whole(aws):
+    from propdesk.store.models import TABLES, BillItem
+
+    # GIVEN every global secondary index of every table projects keys only
+    for table in TABLES:
+        for name, index in table.model._indexes.items():
+            assert index.Meta.projection.projection_type == "KEYS_ONLY", f"{table.key}.{name}"
+    repo = BillRepository()
+    for n in range(3):
+        repo.create(_bill(unit_id=f"A-10{n}"))
+    # WHEN the period index is queried as it is stored
+    raw = next(iter(BillItem.period_index.query("2026-07")))
+    # THEN it holds the keys only, and the repository reads the bills back whole, in index order
+    assert raw.total_minor is None and raw.bill_id == "A-100#2026-07"
+    listed = list(repo.list_period("2026-07"))
+    assert [b.bill_id for b in listed] == [f"A-10{n}#2026-07" for n in range(3)]
+    assert listed[0] == repo.get("A-100#2026-07")
+    assert listed[0].lines == _bill().lines

@@ -20,7 +20,7 @@ from propdesk.domain.billing import Bill
 from propdesk.domain.units import Owner, Unit
 from propdesk.services import visits
 from propdesk.services.visits import Visit
-from propdesk.store.accounts import Account, AccountStore
+from propdesk.store.accounts import Account, AccountStore, fold
 from propdesk.store.mandates import CARD, DEBIT, Mandate
 from propdesk.store.models import OwnerItem, UnitItem
 from propdesk.store.owners import OwnerRepository
@@ -86,16 +86,19 @@ def account_view(
     config: PropertyConfig | None = None,
     today: date | None = None,
 ) -> AccountView | None:
-    """The unit's account as its page shows it, with its owner: two DynamoDB requests, the
-    account item, then its open bills, latest payments, owner and (with ``config`` and ``today``)
-    the home visits it may have booked, in one BatchGetItem (None: the unit has no account yet)."""
+    """The unit's account as its page shows it, with its owner: three DynamoDB requests, the
+    account item, its charge entries (a Query: bills issued in batches since the account was
+    written), then its open bills (those too), latest payments, owner and (with ``config`` and
+    ``today``) the home visits it may have booked, in one BatchGetItem (None: the unit has no
+    account yet)."""
     store = store or AccountStore()
     account = store.get(unit_id)
     if account is None:
         return None
+    charges = store.charges(account)  # bills issued in batches since it was written, if any
     candidates = visits.candidate_ids(unit_id, config, today) if config and today else []
     snapshot = store.snapshot(
-        bill_ids=account.open_bill_ids,
+        bill_ids=[*account.open_bill_ids, *(charges.bill_ids if charges else ())],
         payment_ids=account.payment_ids,
         owner_id=account.owner_id,
         visit_ids=candidates,
@@ -103,6 +106,7 @@ def account_view(
         if config is not None and (config.payment.direct_debit or config.payment.card_autopay)
         else None,
     )
+    account = fold(account, charges, snapshot.bills) if charges else account
     view = view_of(account, snapshot.bills, snapshot.payments, snapshot.owner)
     booked = visits.first_booked(snapshot.visits, order=candidates)
     view = replace(view, visit=booked) if booked else view

@@ -1,9 +1,10 @@
 """The notice cycle (F2): plan a period's bills in batches, then issue each batch.
 
 The planner pages through the units and puts batches of unit ids on the notices queue. The
-worker computes each unit's bill and issues it on the unit's account in one transaction (the
-bill, written only if none exists for the unit and period, so a rerun creates nothing twice;
-the account, whose credit pays the new bill first; the ledger entries), then queues a
+worker computes each unit's bill and issues it once (deterministic bill id; the batch's lease):
+in batches when nothing pays it at issue (the bill and its charge entry, the account listing
+it: ``store.issuing``), otherwise in one transaction (the bill, the account whose credit pays
+it first, the ledger entries). It then queues a
 ``bill_notice`` whose message id is derived from the bill id, so the messenger sends it once
 however often the batch is retried.
 """
@@ -34,7 +35,7 @@ from propdesk.payments.links import pay_links
 from propdesk.queues import Producer, QueueProducer, batched
 from propdesk.services.errors import DeskError
 from propdesk.services.standards import standard_for
-from propdesk.store import ledger
+from propdesk.store import issuing, ledger
 from propdesk.store.accounts import Account, AccountStore, Entry, Posting, PostResult
 from propdesk.store.units import UnitRepository
 
@@ -228,9 +229,64 @@ def issuance(bill: Bill, account: Account | None, *, owner_id: str, now: datetim
         account,
         owner_id=owner_id,
         credit_minor=account.credit_minor - used,
-        open_bill_ids=((*account.open_bill_ids, bill.bill_id) if bill.is_open else account.open_bill_ids),
+        open_bill_ids=(*account.open_bill_ids, bill.bill_id) if bill.is_open else account.open_bill_ids,
+        # The charge written with this posting is reflected in the account (``with_new_bills``).
+        charges_seen=account.charges_seen + 1,
+        charges_through=max(account.charges_through, f"charge#{bill.bill_id}"),
     )
     return Posting(account=new_account, new_bills=(bill,), entries=tuple(entries))
+
+
+def batchable(bill: Bill, account: Account | None) -> bool:
+    """Whether ``bill`` can be issued on the batch path: nothing pays it at issue (the account
+    exists, holds no credit and names the bill's owner). Anything else is a posting."""
+    return (
+        account is not None
+        and account.credit_minor == 0
+        and account.owner_id == bill.owner_id
+        and account.currency == bill.currency
+    )
+
+
+def _issue(
+    computed: dict[str, Bill], *, accounts: AccountStore, now: datetime, max_attempts: int
+) -> tuple[int, int, int, list[Bill]]:
+    """Issue the computed bills not issued yet (the caller holds the batch's lease): bills no
+    credit pays are written in batches (``store.issuing``), the others posted one transaction
+    each. Returns (created, existing, failed, issued bills)."""
+    stored_accounts, stored_bills = accounts.accounts_and_bills(
+        computed, [bill.bill_id for bill in computed.values()]
+    )
+    created = existing = failed = 0
+    issued: list[Bill] = []
+    batch: list[Bill] = []
+    found: list[Bill] = []
+    for unit_id, bill in computed.items():
+        account = stored_accounts.get(unit_id)
+        stored = stored_bills.get(bill.bill_id)
+        for _ in range(max_attempts):
+            if stored is not None:
+                existing += 1  # issued by an earlier run: its notice says what was issued then
+                found.append(stored)
+                break
+            if batchable(bill, account):
+                batch.append(bill)
+                break
+            posting = issuance(bill, account, owner_id=bill.owner_id, now=now)
+            if accounts.post(posting, now=now) is PostResult.POSTED:
+                created += 1
+                issued.append(posting.new_bills[0])
+                break
+            # Another run issued it, or a payment moved the account meanwhile: read both again.
+            more_accounts, more_bills = accounts.accounts_and_bills([unit_id], [bill.bill_id])
+            account, stored = more_accounts.get(unit_id), more_bills.get(bill.bill_id)
+        else:
+            logger.error("bill not issued: its account kept changing", unit_id=unit_id, period=bill.period)
+            failed += 1
+    issuing.write_bills(batch)
+    # A run that stopped between a batch's bills and their entries: the entries again (the same).
+    issuing.write_charges(found)
+    return created + len(batch), existing, failed, [*found, *issued, *batch]
 
 
 def issue_bills(
@@ -247,10 +303,13 @@ def issue_bills(
 ) -> IssueResult:
     """Issue the bills of ``unit_ids`` for ``period`` on their accounts and queue their notices.
 
-    One BatchGetItem reads the batch's accounts and any bills already issued; then one
-    transaction per new bill writes the bill, its account (credit applied, the bill listed as
-    open) and the ledger entries. A bill issued already (a rerun) is left as it is and its
-    notice queued again under the same id (the messenger sends it once)."""
+    Under the batch's lease (``store.issuing``), one BatchGetItem reads the batch's accounts and
+    any bills already issued. A new bill nothing pays is written with its one ledger entry (the
+    account's charge) in BatchWriteItems, and its account is not written (readers find the bill
+    by its charge: ``AccountStore.with_new_bills``); any other (a first bill, credit on the
+    account, a new owner) is one transaction: the bill, its account (credit applied, the bill
+    listed as open) and the ledger entries. A bill issued already (a rerun) is left as it
+    is and its notice queued again under the same id (the messenger sends it once)."""
     units = units or UnitRepository()
     accounts = accounts or AccountStore()
     outbox = outbox or QueueProducer(MESSAGES_QUEUE)
@@ -281,31 +340,15 @@ def issue_bills(
             logger.exception("bill could not be computed", unit_id=unit_id, period=period)
             failed += 1
 
-    stored_accounts, stored_bills = accounts.accounts_and_bills(
-        computed, [bill.bill_id for bill in computed.values()]
-    )
-    created = existing = 0
-    issued: list[Bill] = []
-    for unit_id, bill in computed.items():
-        account = stored_accounts.get(unit_id)
-        stored = stored_bills.get(bill.bill_id)
-        for _ in range(max_attempts):
-            if stored is not None:
-                existing += 1  # issued by an earlier run: its notice says what was issued then
-                issued.append(stored)
-                break
-            posting = issuance(bill, account, owner_id=bill.owner_id, now=now)
-            result = accounts.post(posting, now=now)
-            if result is PostResult.POSTED:
-                created += 1
-                issued.append(posting.new_bills[0])
-                break
-            # Another run issued it, or a payment moved the account meanwhile: read both again.
-            more_accounts, more_bills = accounts.accounts_and_bills([unit_id], [bill.bill_id])
-            account, stored = more_accounts.get(unit_id), more_bills.get(bill.bill_id)
-        else:
-            logger.error("bill not issued: its account kept changing", unit_id=unit_id, period=period)
-            failed += 1
+    lease = issuing.lease_name(period, unit_ids)
+    token = issuing.take_lease(lease, now=now)  # a copy of this batch running: BatchInFlight, retried
+    try:
+        created, existing, not_issued, issued = _issue(
+            computed, accounts=accounts, now=now, max_attempts=max_attempts
+        )
+    finally:
+        issuing.give_back(lease, token)
+    failed += not_issued
 
     notices = [bill_notice(bill, pay_url=pay_url(bill)) for bill in issued]
     outbox.send(notices)

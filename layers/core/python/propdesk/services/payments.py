@@ -37,7 +37,7 @@ from propdesk.queues import QueueProducer
 from propdesk.services import refunds
 from propdesk.services.errors import DeskError
 from propdesk.store import ledger
-from propdesk.store.accounts import Account, AccountStore, Entry, Posting, PostResult, Snapshot
+from propdesk.store.accounts import Account, AccountStore, Entry, Posting, PostResult, Snapshot, fold
 from propdesk.store.payments import (
     ALLOCATED,
     CURRENCY,
@@ -385,9 +385,20 @@ def record_payment(
             payment_id=payment.payment_id, unit_id=unit_hint, bill_ids=payment.targets, counter=counter
         )
         if not payment.targets and snapshot.account is not None and snapshot.payment is None:
-            # A payment for any open bill: read those bills too (a second read, desk and bank only).
-            more = store.snapshot(bill_ids=snapshot.account.open_bill_ids)
-            snapshot = replace(snapshot, bills={**snapshot.bills, **more.bills})
+            # A payment for any open bill: read those bills too (desk and bank only), with the
+            # bills issued in batches since the account was written (its charge entries).
+            charges = store.charges(snapshot.account)
+            listed = [*snapshot.account.open_bill_ids, *(charges.bill_ids if charges else ())]
+            bills = {**snapshot.bills, **store.snapshot(bill_ids=listed).bills}
+            account = fold(snapshot.account, charges, bills) if charges else snapshot.account
+            snapshot = replace(snapshot, account=account, bills=bills)
+        elif (
+            snapshot.account is not None and snapshot.payment is None and _unlisted(snapshot, payment.targets)
+        ):
+            # A bill it pays was issued in a batch since the account was written: the account
+            # takes in those bills now, so the posting records them (one Query more).
+            account = store.with_new_bills(snapshot.account, known=snapshot.bills)
+            snapshot = replace(snapshot, account=account)
         decision = decide(payment, snapshot, config=config, now=now)
         if isinstance(decision, AlreadyRecorded):
             return _already_recorded(
@@ -459,6 +470,14 @@ def expire_other_sessions(
 def _unit_of_bill_ids(bill_ids: Sequence[str]) -> str | None:
     """Bill ids are "<unit>#<period>": the unit, when the channel did not say."""
     return bill_ids[0].rsplit("#", 1)[0] if bill_ids else None
+
+
+def _unlisted(snapshot: Snapshot, targets: Sequence[str]) -> bool:
+    """Whether a bill the payment names is open and not listed on the account (issued in a
+    batch since the account was written)."""
+    assert snapshot.account is not None
+    listed = set(snapshot.account.open_bill_ids)
+    return any(b in snapshot.bills and snapshot.bills[b].is_open and b not in listed for b in targets)
 
 
 def _already_recorded(

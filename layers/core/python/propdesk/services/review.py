@@ -108,7 +108,10 @@ def resolve(
             if action == "keep_credit":
                 posting = Posting(account=account, changed_payment=_closed(record, said), entries=(entry,))
             else:
-                posting = _allocate_credit(record, account, store=store, now=now, note=said)
+                # Bills issued in batches since the account was written are open bills too.
+                posting = _allocate_credit(
+                    record, store.with_new_bills(account), store=store, now=now, note=said
+                )
                 posting = replace(posting, entries=(*posting.entries, entry))
         result = store.post(posting, now=now)
         if result is PostResult.POSTED:
@@ -225,8 +228,9 @@ def _land_set_aside(
     snapshot = store.snapshot(unit_id=unit_id, counter=counter)
     if snapshot.account is None:
         raise DeskError(404, "unknown_unit", f"Unit {unit_id} has no account.")
-    more = store.snapshot(bill_ids=snapshot.account.open_bill_ids)
-    snapshot = replace(snapshot, payment=None, bills=more.bills)
+    account = store.with_new_bills(snapshot.account)  # with the bills issued in batches since
+    more = store.snapshot(bill_ids=account.open_bill_ids)
+    snapshot = replace(snapshot, payment=None, account=account, bills=more.bills)
     incoming = IncomingPayment(
         payment_id=record.payment_id,
         provider=record.provider,

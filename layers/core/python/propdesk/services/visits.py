@@ -20,6 +20,7 @@ from pynamodb.transactions import TransactWrite
 from propdesk.config import PropertyConfig
 from propdesk.services.errors import DeskError
 from propdesk.store.conditions import written
+from propdesk.store.indexed import read_back
 from propdesk.store.models import CounterItem, VisitItem
 
 logger = Logger(child=True)
@@ -137,7 +138,8 @@ def get_visit(visit_id: str) -> Visit | None:
 
 def of_day(day: date) -> list[Visit]:
     """The day's visits, by slot and unit: the front desk's list."""
-    visits = [_visit(item) for item in VisitItem.day_index.query(day.isoformat())]
+    found = VisitItem.day_index.query(day.isoformat())
+    visits = [_visit(item) for item in read_back(VisitItem, found, where=("day", day.isoformat()))]
     return sorted(visits, key=lambda v: (v.slot, v.unit_id))
 
 

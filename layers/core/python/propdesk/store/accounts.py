@@ -13,8 +13,8 @@ one BatchGetItem across the tables.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ from pynamodb.transactions import TransactWrite
 from propdesk.domain.billing import Bill
 from propdesk.domain.units import Owner
 from propdesk.store import bills as bill_store
+from propdesk.store import ledger
 from propdesk.store import mandates as mandate_store
 from propdesk.store import owners as owner_store
 from propdesk.store import payments as payment_store
@@ -49,6 +50,7 @@ MAX_OPEN_SESSIONS = 10  # checkout sessions noted per account (two tabs, a few r
 _CONDITION_FAILED = "ConditionalCheckFailed"
 _CONFLICT = "TransactionConflict"
 BATCH_GET_LIMIT = 100
+CHARGE_PREFIX = "charge#"  # the account's ledger entry for each bill issued on it: "charge#<bill id>"
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,10 @@ class Account:
     payment_ids: tuple[str, ...] = ()
     open_sessions: tuple[str, ...] = ()  # "<checkout session id> <expiry epoch>"
     version: int | None = field(default=None, compare=False)
+    # The unit's charge entries ``open_bill_ids`` reflects: how many, and the greatest key. A bill
+    # issued in a batch is not written on the account; ``AccountStore.with_new_bills`` finds it.
+    charges_seen: int = 0
+    charges_through: str = ""
 
     def sessions_open_at(self, now: datetime) -> tuple[str, ...]:
         """The ids of the checkout sessions started from the owner's page, not expired by ``now``."""
@@ -121,6 +127,35 @@ class Snapshot:
     mandates: dict[str, Mandate] = field(default_factory=dict)  # the unit's mandates by kind, when asked for
 
 
+@dataclass(frozen=True)
+class Charges:
+    """The unit's charge entries (one per bill issued on it) read for ``fold``: all their keys,
+    and the bills among the new ones that the account does not list."""
+
+    keys: tuple[str, ...]
+    bill_ids: tuple[str, ...]
+
+
+def fold(account: Account, charges: Charges, bills: Mapping[str, Bill]) -> Account:
+    """Pure: ``account`` with the bills issued since it was written that are open (read in
+    ``bills``), oldest first, and the charges it now reflects.
+
+    A bill issued in a batch is not written on its account, only its charge entry is
+    (``store.issuing``). The account records how many charges its list reflects and the greatest
+    key; the new ones are those after that key if that accounts for all of them, else (a period
+    issued out of order) every charge not listed. A posting that writes the folded account
+    records what it has seen; one that does not leaves the new bills to be found again."""
+    opened = [b for b in charges.bill_ids if b in bills and bills[b].is_open]
+    return replace(
+        account,
+        open_bill_ids=tuple(
+            sorted(dict.fromkeys([*account.open_bill_ids, *opened]), key=lambda b: b.rsplit("#", 1)[-1])
+        ),
+        charges_seen=len(charges.keys),
+        charges_through=max([account.charges_through, *charges.keys]),
+    )
+
+
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
@@ -134,6 +169,8 @@ def to_item(account: Account, *, updated_at: datetime) -> AccountItem:
         open_bill_ids=list(account.open_bill_ids),
         payment_ids=list(account.payment_ids),
         open_sessions=list(account.open_sessions),
+        charges_seen=account.charges_seen,
+        charges_through=account.charges_through or None,
         updated_at=_utc(updated_at),
     )
     if account.version is not None:
@@ -151,6 +188,8 @@ def from_item(item: AccountItem) -> Account:
         payment_ids=tuple(item.payment_ids or ()),
         open_sessions=tuple(item.open_sessions or ()),
         version=int(item.version) if item.version is not None else None,
+        charges_seen=int(item.charges_seen or 0),
+        charges_through=item.charges_through or "",
     )
 
 
@@ -221,6 +260,30 @@ class AccountStore:
             visits=tuple(found.get(VisitItem, [])),  # type: ignore[arg-type]
             mandates={m.kind: m for m in (mandate_store.from_item(i) for i in found.get(MandateItem, []))},  # type: ignore[arg-type]
         )
+
+    def charges(self, account: Account) -> Charges | None:
+        """The unit's charge entries, when there are more than ``account`` reflects (None: it
+        lists every open bill). One strongly consistent Query (see ``fold``)."""
+        keys = ledger.keys(ledger.account_entity(account.unit_id), CHARGE_PREFIX)
+        if len(keys) == account.charges_seen:
+            return None
+        above = [k for k in keys if k > account.charges_through]
+        new = above if len(above) == len(keys) - account.charges_seen else keys  # else: out of order
+        listed = set(account.open_bill_ids)
+        bill_ids = [k.removeprefix(CHARGE_PREFIX) for k in new]
+        return Charges(tuple(keys), tuple(b for b in bill_ids if b not in listed))
+
+    def with_new_bills(self, account: Account, known: Mapping[str, Bill] | None = None) -> Account:
+        """``account`` with the open bills issued on it since it was written: the Query of
+        ``charges``, then the bills it names that ``known`` does not hold, in one BatchGetItem."""
+        charges = self.charges(account)
+        if charges is None:
+            return account
+        known = dict(known or {})
+        unread = [b for b in charges.bill_ids if b not in known]
+        if unread:
+            known.update(self.snapshot(bill_ids=unread).bills)
+        return fold(account, charges, known)
 
     def payments(self, payment_ids: Iterable[str]) -> dict[str, PaymentRecord]:
         found = self._batch_get({PaymentItem: [{"payment_id": {"S": p}} for p in dict.fromkeys(payment_ids)]})

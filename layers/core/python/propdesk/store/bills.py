@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from propdesk.domain.billing import STATUS_OPEN, Bill, BillLine
 from propdesk.store import ledger
 from propdesk.store.conditions import written
+from propdesk.store.indexed import read_back
 from propdesk.store.models import BillItem, BillLineAttribute
 
 
@@ -89,20 +90,21 @@ class BillRepository:
             return None
 
     def list_period(self, period: str) -> Iterator[Bill]:
-        for item in BillItem.period_index.query(period):
-            yield from_item(item)
+        """Every bill of ``period`` (the keys-only period index, then the bills by key)."""
+        found = BillItem.period_index.query(period)
+        yield from map(from_item, read_back(BillItem, found, where=("period", period)))
 
     def open_due_before(self, day: date) -> Iterator[Bill]:
         """Open bills whose due date is before ``day``: an index query, never a scan."""
         condition = BillItem.due_date < day.isoformat()
-        for item in BillItem.status_index.query(STATUS_OPEN, range_key_condition=condition):
-            yield from_item(item)
+        found = BillItem.status_index.query(STATUS_OPEN, range_key_condition=condition)
+        yield from map(from_item, read_back(BillItem, found, where=("status", STATUS_OPEN)))
 
     def open_due_on(self, day: date) -> Iterator[Bill]:
         """Open bills due on ``day``: an index query, never a scan."""
         condition = BillItem.due_date == day.isoformat()
-        for item in BillItem.status_index.query(STATUS_OPEN, range_key_condition=condition):
-            yield from_item(item)
+        found = BillItem.status_index.query(STATUS_OPEN, range_key_condition=condition)
+        yield from map(from_item, read_back(BillItem, found, where=("status", STATUS_OPEN)))
 
     def create(self, bill: Bill) -> bool:
         """Write a new bill; False (and nothing written) if a bill with its id already exists."""

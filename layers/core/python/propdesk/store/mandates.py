@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from propdesk.store.conditions import written
+from propdesk.store.indexed import read_back
 from propdesk.store.models import MandateItem
 
 ACTIVE = "active"
@@ -93,5 +94,5 @@ class MandateRepository:
         return from_item(item) if written(item.save) else None
 
     def active(self, kind: str = DEBIT) -> Iterator[Mandate]:
-        for item in MandateItem.active_index.query(kind):
-            yield from_item(item)
+        found = MandateItem.active_index.query(kind)
+        yield from map(from_item, read_back(MandateItem, found, where=("active_kind", kind)))

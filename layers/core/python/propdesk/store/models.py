@@ -26,7 +26,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from propdesk import naming
@@ -143,7 +143,7 @@ class BillStatusIndex(GlobalSecondaryIndex):
 
     class Meta:
         index_name = "status-due-index"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()  # read back by key: store.indexed
 
     status = UnicodeAttribute(hash_key=True)
     due_date = UnicodeAttribute(range_key=True)
@@ -154,7 +154,7 @@ class BillPeriodIndex(GlobalSecondaryIndex):
 
     class Meta:
         index_name = "period-index"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()  # read back by key: store.indexed
 
     period = UnicodeAttribute(hash_key=True)
     bill_id = UnicodeAttribute(range_key=True)
@@ -201,7 +201,7 @@ class PaymentReviewIndex(GlobalSecondaryIndex):
 
     class Meta:
         index_name = "review-index"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()  # read back by key: store.indexed
 
     review_state = UnicodeAttribute(hash_key=True)  # "open"
     received_at = UTCDateTimeAttribute(range_key=True)
@@ -212,7 +212,7 @@ class PaymentUnitIndex(GlobalSecondaryIndex):
 
     class Meta:
         index_name = "unit-index"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()  # read back by key: store.indexed
 
     unit_id = UnicodeAttribute(hash_key=True)
     paid_at = UTCDateTimeAttribute(range_key=True)
@@ -224,7 +224,7 @@ class PaymentDeskIndex(GlobalSecondaryIndex):
 
     class Meta:
         index_name = "desk-index"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()  # read back by key: store.indexed
 
     recorded_by = UnicodeAttribute(hash_key=True)
     received_at = UTCDateTimeAttribute(range_key=True)
@@ -236,7 +236,7 @@ class PaymentInvoiceIndex(GlobalSecondaryIndex):
 
     class Meta:
         index_name = "invoice-index"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()  # read back by key: store.indexed
 
     invoice_state = UnicodeAttribute(hash_key=True)  # requested | issued
     received_at = UTCDateTimeAttribute(range_key=True)
@@ -248,7 +248,7 @@ class PaymentRailDayIndex(GlobalSecondaryIndex):
 
     class Meta:
         index_name = "rail-day-index"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()  # read back by key: store.indexed
 
     rail_day = UnicodeAttribute(hash_key=True)
     paid_at = UTCDateTimeAttribute(range_key=True)
@@ -327,12 +327,18 @@ class AccountItem(_Table):
     # Checkout sessions started from the owner's page and not yet paid, "<session id> <expiry
     # epoch>": the payment of one of them expires the others (no second charge from another tab).
     open_sessions = ListAttribute(of=UnicodeAttribute, default=list)
+    # The charge entries (one per bill issued on the unit) ``open_bill_ids`` reflects: their
+    # number and greatest key. Bills issued in batches are found from their charges on read.
+    charges_seen = NumberAttribute(default=0)
+    charges_through = UnicodeAttribute(null=True)
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
 
 
 class CounterItem(_Table):
-    """Gap-free sequences (receipt numbers), advanced only inside the transaction that uses them."""
+    """Gap-free sequences (receipt numbers), advanced only inside the transaction that uses them;
+    and the leases on batches of bills being issued (``issuing#...``: ``store.issuing``, with
+    ``value`` the lease's end in epoch seconds and ``holder`` its token)."""
 
     class Meta(_Meta):
         table_key = "counters"
@@ -434,7 +440,7 @@ class RefundPaidOutIndex(GlobalSecondaryIndex):
 
     class Meta:
         index_name = "paid-out-index"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()  # read back by key: store.indexed
 
     paid_out_by = UnicodeAttribute(hash_key=True)
     paid_out_at = UTCDateTimeAttribute(range_key=True)
@@ -474,7 +480,7 @@ class VisitDayIndex(GlobalSecondaryIndex):
 
     class Meta:
         index_name = "day-index"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()  # read back by key: store.indexed
 
     day = UnicodeAttribute(hash_key=True)  # local date, YYYY-MM-DD
     visit_id = UnicodeAttribute(range_key=True)
@@ -508,7 +514,7 @@ class OrderOpenIndex(GlobalSecondaryIndex):
 
     class Meta:
         index_name = "open-index"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()  # read back by key: store.indexed
 
     open_rail = UnicodeAttribute(hash_key=True)
     created_at = UTCDateTimeAttribute(range_key=True)
@@ -550,7 +556,7 @@ class StatementOpenIndex(GlobalSecondaryIndex):
 
     class Meta:
         index_name = "open-index"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()  # read back by key: store.indexed
 
     open_kind = UnicodeAttribute(hash_key=True)
     created_at = UTCDateTimeAttribute(range_key=True)
@@ -584,7 +590,7 @@ class MandateActiveIndex(GlobalSecondaryIndex):
 
     class Meta:
         index_name = "active-index"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()  # read back by key: store.indexed
 
     active_kind = UnicodeAttribute(hash_key=True)
     unit_id = UnicodeAttribute(range_key=True)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from propdesk.payments.port import ORDER_CLOSED, ORDER_OPEN, ORDER_PAID
 from propdesk.store.conditions import written
+from propdesk.store.indexed import read_back
 from propdesk.store.models import OrderItem
 
 
@@ -144,5 +145,5 @@ class OrderRepository:
 
     def open_before(self, rail: str, created_before: datetime) -> Iterator[OrderRecord]:
         """Open orders of ``rail`` created before ``created_before``, oldest first."""
-        for item in OrderItem.open_index.query(rail, OrderItem.created_at < _utc(created_before)):
-            yield from_item(item)
+        found = OrderItem.open_index.query(rail, OrderItem.created_at < _utc(created_before))
+        yield from map(from_item, read_back(OrderItem, found, where=("open_rail", rail)))

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from propdesk.domain.accounts import Allocation
 from propdesk.store.conditions import written
+from propdesk.store.indexed import read_back
 from propdesk.store.models import AllocationAttribute, PaymentItem
 
 # The time zone of each rail's daily statement: WeChat Pay's and Alipay's days are Beijing time;
@@ -214,7 +215,8 @@ class PaymentRepository:
     def of_rail_day(self, provider: str, day: date) -> list[PaymentRecord]:
         """The payments through ``provider`` on its statement day ``day`` (rail-day-index)."""
         key = f"{provider}#{day.isoformat()}"
-        return [from_item(item) for item in PaymentItem.rail_day_index.query(key)]
+        found = PaymentItem.rail_day_index.query(key)
+        return [from_item(item) for item in read_back(PaymentItem, found, where=("rail_day", key))]
 
     def get_many(self, payment_ids: Iterable[str]) -> dict[str, PaymentRecord]:
         ids = list(dict.fromkeys(payment_ids))
@@ -226,18 +228,24 @@ class PaymentRepository:
 
     def of_unit(self, unit_id: str) -> list[PaymentRecord]:
         """Every payment of the unit, oldest first."""
-        return [from_item(item) for item in PaymentItem.unit_index.query(unit_id)]
+        found = PaymentItem.unit_index.query(unit_id)
+        return [from_item(item) for item in read_back(PaymentItem, found, where=("unit_id", unit_id))]
 
     def recorded_by(self, staff_id: str, start: datetime, end: datetime) -> list[PaymentRecord]:
         """Payments ``staff_id`` recorded in [start, end), oldest first (a cash-up)."""
         condition = PaymentItem.received_at.between(_utc(start), _utc(end))
         found = PaymentItem.desk_index.query(staff_id, range_key_condition=condition)
-        return [from_item(item) for item in found if _utc(item.received_at) < _utc(end)]
+        read = read_back(PaymentItem, found, where=("recorded_by", staff_id))
+        return [from_item(item) for item in read if _utc(item.received_at) < _utc(end)]
 
     def invoices(self, state: str) -> list[PaymentRecord]:
         """Payments whose tax invoice is in ``state`` (requested: staff's to-do), oldest first."""
-        return [from_item(item) for item in PaymentItem.invoice_index.query(state)]
+        found = PaymentItem.invoice_index.query(state)
+        return [from_item(item) for item in read_back(PaymentItem, found, where=("invoice_state", state))]
 
     def waiting_for_staff(self) -> list[PaymentRecord]:
         """The staff queue: payments set aside or needing a look, oldest first."""
-        return [from_item(item) for item in PaymentItem.review_index.query(REVIEW_OPEN)]
+        found = PaymentItem.review_index.query(REVIEW_OPEN)
+        return [
+            from_item(item) for item in read_back(PaymentItem, found, where=("review_state", REVIEW_OPEN))
+        ]

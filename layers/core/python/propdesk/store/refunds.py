@@ -18,6 +18,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from propdesk.store import payments as payment_store
+from propdesk.store.indexed import read_back
 from propdesk.store.models import LedgerItem, RefundItem
 from propdesk.store.payments import PaymentRecord
 
@@ -123,7 +124,8 @@ class RefundRepository:
         """Desk refunds ``staff_id`` paid back in [start, end), oldest first (a cash-up)."""
         condition = RefundItem.paid_out_at.between(_utc(start), _utc(end))
         found = RefundItem.paid_out_index.query(staff_id, range_key_condition=condition)
-        return [from_item(item) for item in found if _utc(item.paid_out_at) < _utc(end)]
+        read = read_back(RefundItem, found, where=("paid_out_by", staff_id))
+        return [from_item(item) for item in read if _utc(item.paid_out_at) < _utc(end)]
 
     def write(
         self,

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from propdesk.store.conditions import written
+from propdesk.store.indexed import read_back
 from propdesk.store.models import StatementItem
 
 HEADER = 0
@@ -111,8 +112,8 @@ class StatementRepository:
 
     def waiting(self, kind: str, *, limit: int = 200) -> Iterator[StatementLine]:
         """Lines of ``kind`` that wait for staff, oldest first."""
-        for item in StatementItem.open_index.query(kind, limit=limit):
-            yield from_item(item)
+        found = StatementItem.open_index.query(kind, limit=limit)
+        yield from map(from_item, read_back(StatementItem, found, where=("open_kind", kind)))
 
 
 __all__ = ["HEADER", "IMPORTING", "READY", "StatementLine", "StatementRepository"]
