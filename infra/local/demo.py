@@ -178,9 +178,10 @@ def personal_data_in(log_text: str, owners: list[Owner]) -> int:
 def stored_records(period: str) -> dict[str, Any]:
     """The period's bills, payments and messages, read from the tables (the demo's oracle).
     Payments and messages have no index by period; reading them whole is fine for a check."""
-    from propdesk.store.models import BillItem, MessageItem, PaymentItem
+    from propdesk.store.bills import BillRepository
+    from propdesk.store.models import MessageItem, PaymentItem
 
-    bills = {b.bill_id: b for b in BillItem.period_index.query(period)}
+    bills = {b.bill_id: b for b in BillRepository().list_period(period)}
     payments = [p for p in PaymentItem.scan() if any(a.bill_id in bills for a in p.allocations)]
     messages = list(MessageItem.scan())
     return {"bills": bills, "payments": payments, "messages": messages}

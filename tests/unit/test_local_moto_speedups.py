@@ -102,3 +102,70 @@ def test_the_sqs_retention_check_still_drops_expired_messages(monkeypatch):
         real_time = time.time
         monkeypatch.setattr(moto_speedups, "unix_time", lambda: real_time() + 61)
         assert sqs.receive_message(QueueUrl=url, VisibilityTimeout=0).get("Messages", []) == []
+
+
+def test_a_query_of_the_table_s_key_reads_its_partition_and_answers_as_moto_does(monkeypatch):
+    import boto3
+    from moto import mock_aws
+    from moto.dynamodb.models.table import Table
+
+    def answers() -> list:
+        client = boto3.client("dynamodb", region_name="ap-southeast-1")
+        query = {"TableName": "t", "KeyConditionExpression": "e = :e", "ConsistentRead": True}
+        return [
+            client.query(**query, ExpressionAttributeValues={":e": {"S": entity}})["Items"]
+            for entity in ("account#A-101", "account#A-102", "nobody")
+        ] + [
+            client.query(
+                TableName="t",
+                KeyConditionExpression="e = :e AND begins_with(s, :p)",
+                ExpressionAttributeValues={":e": {"S": "account#A-101"}, ":p": {"S": "charge#"}},
+                ScanIndexForward=False,
+            )["Items"],
+            client.query(
+                TableName="t",
+                IndexName="by-kind",
+                KeyConditionExpression="k = :k",
+                ExpressionAttributeValues={":k": {"S": "charge"}},
+            )["Items"],
+        ]
+
+    def world() -> list:
+        with mock_aws():
+            client = boto3.client("dynamodb", region_name="ap-southeast-1")
+            client.create_table(
+                TableName="t",
+                KeySchema=[
+                    {"AttributeName": "e", "KeyType": "HASH"},
+                    {"AttributeName": "s", "KeyType": "RANGE"},
+                ],
+                AttributeDefinitions=[
+                    {"AttributeName": "e", "AttributeType": "S"},
+                    {"AttributeName": "s", "AttributeType": "S"},
+                    {"AttributeName": "k", "AttributeType": "S"},
+                ],
+                GlobalSecondaryIndexes=[
+                    {
+                        "IndexName": "by-kind",
+                        "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}],
+                        "Projection": {"ProjectionType": "KEYS_ONLY"},
+                    }
+                ],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            for unit in ("A-101", "A-102", "A-103"):
+                for seq in ("charge#2027-02", "paid#1", "charge#2027-01"):
+                    item = {"e": {"S": f"account#{unit}"}, "s": {"S": seq}, "k": {"S": seq.split("#")[0]}}
+                    client.put_item(TableName="t", Item=item)
+            return answers()
+
+    monkeypatch.setattr(Table, "query", moto_speedups._ORIGINAL_QUERY)
+    monkeypatch.setattr(Table, "all_items", moto_speedups._ORIGINAL_ALL_ITEMS)
+    theirs = world()
+    monkeypatch.setattr(Table, "query", moto_speedups._query)
+    monkeypatch.setattr(Table, "all_items", moto_speedups._all_items)
+    ours = world()
+    assert ours == theirs
+    assert [i["s"]["S"] for i in ours[0]] == ["charge#2027-01", "charge#2027-02", "paid#1"]
+    assert ours[2] == [] and [i["s"]["S"] for i in ours[3]] == ["charge#2027-02", "charge#2027-01"]
+    assert len(ours[4]) == 6  # an index query still sees every partition
