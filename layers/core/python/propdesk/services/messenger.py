@@ -40,11 +40,12 @@ from propdesk.messaging.channels import EMAIL, SMS, Delivery, choose_channels
 from propdesk.messaging.courtesy import contact_week, is_nudge, may_be_held, quiet_until
 from propdesk.messaging.requests import MESSAGES_QUEUE, MessageRequest
 from propdesk.messaging.senders import EmailSender, SesEmailSender, SmsNotPossible, SmsSender, SnsSmsSender
-from propdesk.messaging.templates import render
+from propdesk.messaging.templates import Rendered, render
 from propdesk.queues import Producer, QueueProducer
-from propdesk.services.short_links import ShortLinks
+from propdesk.services.short_links import Reserved, ShortLinks
 from propdesk.store import ledger
 from propdesk.store.bills import BillRepository
+from propdesk.store.links import link_item, store_link
 from propdesk.store.messages import (
     CAPPED,
     DROPPED,
@@ -303,30 +304,38 @@ class Messenger:
 
         done = list(record.channels)
         notes = [delivery.note] if delivery.note else []
-        pending = [channel for channel in delivery.channels if channel not in done]
+        # E-mail first: the short link an SMS carries is stored with the e-mail's record.
+        pending = sorted((c for c in delivery.channels if c not in done), key=lambda c: c != EMAIL)
         held_until = None if admitted else self._quiet_until(request, pending)
         if held_until is not None:
             pending.remove(SMS)
             notes.append("sms held for quiet hours")
 
-        rendered = render(
-            request.template,
-            locale=recipient.locale,
-            context=request.context,
-            recipient_name=recipient.name,
-            config=self._config,
-            # The SMS's short link, made only when an SMS goes now (not for e-mail alone, nor for an
-            # SMS held for quiet hours: it gets its link when it is released).
-            short_link=ShortLinks().shorten if SMS in pending else None,
-        )
+        # The SMS's short link, drawn only when an SMS goes now (not for e-mail alone, nor for an
+        # SMS held for quiet hours: it gets its link when it is released), and stored before the
+        # SMS goes: with the e-mail's record when an e-mail went first, else on its own.
+        links: list[Reserved] = []
+        rendered = self._render(request, recipient, links if SMS in pending else None)
         last: tuple[str, str] | None = None  # the latest channel sent, recorded with the outcome
         failures: list[SendFailed] = []
         while pending:
             channel = pending.pop(0)
+            stored = [link_item(link) for link in links] if channel == SMS else []
             if last is not None:
                 # Record the one before at once, before trying another: a crash never resends it.
-                self._messages.channel_sent(request.message_id, channel=last[0], provider_id=last[1])
+                if not self._messages.channel_sent(
+                    request.message_id, channel=last[0], provider_id=last[1], links=stored
+                ):
+                    links.clear()  # a code was taken (odds 2**-65): drawn again, the SMS rendered again
+                    rendered = self._render(request, recipient, links)
+                    stored = [link_item(link) for link in links]
+                else:
+                    stored = []
                 last = None
+            if stored and not all(store_link(item) for item in stored):
+                raise SendFailed.of(SMS, RuntimeError("short-link code taken"))  # retried, new code
+            if channel == SMS:
+                links.clear()  # stored: an SMS tried again (after a fallback) needs none more
             try:
                 self._pacer.wait(channel)
                 if channel == EMAIL:
@@ -452,6 +461,27 @@ class Messenger:
     def _bill(self, bill_id: str) -> Bill | None:
         """The bill as read with the batch (just before sending), or read now."""
         return self._batch_bills[bill_id] if bill_id in self._batch_bills else self._bills(bill_id)
+
+    def _render(
+        self, request: MessageRequest, recipient: Recipient, links: list[Reserved] | None
+    ) -> Rendered:
+        """The message's parts; its pay link shortened for the SMS when ``links`` collects the
+        short links drawn (stored by the caller before the SMS goes)."""
+
+        def shorten(url: str) -> str:
+            short, reserved = ShortLinks().reserve(url)
+            if reserved is not None and links is not None:
+                links.append(reserved)
+            return short
+
+        return render(
+            request.template,
+            locale=recipient.locale,
+            context=request.context,
+            recipient_name=recipient.name,
+            config=self._config,
+            short_link=shorten if links is not None else None,
+        )
 
     def _still_owed(self, bill_id: str) -> bool:
         """Read just before sending: the bill is open and owes something."""

@@ -40,6 +40,15 @@ WINDOW = timedelta(minutes=1)
 PUT_ATTEMPTS = 3  # a taken code (odds ~2**-65) is drawn again
 
 
+@dataclass(frozen=True)
+class Reserved:
+    """A short link drawn for a message, to be stored before the SMS carrying it is sent."""
+
+    code: str
+    token: str
+    expires_at: datetime
+
+
 def new_code() -> str:
     return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
 
@@ -52,6 +61,19 @@ class ShortLinks:
     ) -> None:
         self._links = links or LinkRepository()
         self._new_code = new_code
+
+    def reserve(self, page_url: str) -> tuple[str, Reserved | None]:
+        """``<base>/p/<code>`` for an owner's page URL with the code drawn but not yet stored:
+        the caller writes it (``LinkRepository.put``, or inside another write) before the text
+        carrying it goes out. None reserved: not a pay link we signed, sent as it is."""
+        try:
+            root, token = site_root(page_url), token_of(page_url)
+            expires_at = expiry_of(token)
+        except (InvalidPayLink, ValueError):
+            logger.warning("not a pay link, not shortened")
+            return page_url, None
+        code = self._new_code()
+        return f"{root}{SHORT_PATH}{code}", Reserved(code, token, expires_at)
 
     def shorten(self, page_url: str) -> str:
         """``<base>/p/<code>`` for an owner's page URL (``<base>/pay/<token>``): a new code mapped

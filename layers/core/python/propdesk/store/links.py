@@ -5,6 +5,7 @@ passes, so a read also checks it."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from propdesk.store.conditions import written
 from propdesk.store.models import LinkItem
@@ -13,11 +14,20 @@ CODE_PREFIX = "code#"
 MISS_PREFIX = "miss#"
 
 
+def link_item(link: Any) -> LinkItem:
+    """The item of a short link drawn for a message (``short_links.Reserved``)."""
+    return LinkItem(f"{CODE_PREFIX}{link.code}", token=link.token, expires=link.expires_at)
+
+
+def store_link(item: LinkItem) -> bool:
+    """One conditional PutItem: False when the code is taken already (nothing written)."""
+    return written(lambda: item.save(condition=LinkItem.key.does_not_exist()))
+
+
 class LinkRepository:
     def put(self, code: str, *, token: str, expires_at: datetime) -> bool:
         """One conditional PutItem: False when the code is taken already (nothing written)."""
-        item = LinkItem(f"{CODE_PREFIX}{code}", token=token, expires=expires_at)
-        return written(lambda: item.save(condition=LinkItem.key.does_not_exist()))
+        return store_link(LinkItem(f"{CODE_PREFIX}{code}", token=token, expires=expires_at))
 
     def token(self, code: str, *, now: datetime) -> str | None:
         """The token a code leads to; None for an unknown or expired code (not yet swept by TTL)."""

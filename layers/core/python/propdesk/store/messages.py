@@ -14,7 +14,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from propdesk.store.conditions import written
-from propdesk.store.models import CounterItem, LedgerItem, MessageItem
+from propdesk.store.models import CounterItem, LedgerItem, LinkItem, MessageItem
 
 QUEUED = "queued"  # recorded by an earlier version before its first send; claimable
 SENDING = "sending"  # claimed: an invocation holds the lease and is sending
@@ -165,15 +165,37 @@ class MessageRepository:
         except MessageItem.DoesNotExist:
             return None
 
-    def channel_sent(self, message_id: str, *, channel: str, provider_id: str) -> None:
-        # Unconditional on the lease: a channel that went out is recorded whatever happened.
-        # Once only: a repeat (the finish's lost answer, retried) finds it there.
-        written(
-            lambda: MessageItem(message_id=message_id).update(
-                actions=_sent_actions(channel, provider_id),
-                condition=MessageItem.message_id.exists() & ~MessageItem.channels.contains(channel),
+    def channel_sent(
+        self, message_id: str, *, channel: str, provider_id: str, links: Sequence[LinkItem] = ()
+    ) -> bool:
+        """Record a channel that went out. Unconditional on the lease: a channel that went out is
+        recorded whatever happened. Once only: a repeat (the finish's lost answer, retried) finds
+        it there. ``links``: short links the next channel's text carries, stored in the same
+        request (a transaction), each only if its code is new. False when a link's code was
+        taken: the channel is then recorded alone, and the caller draws another code."""
+        condition = MessageItem.message_id.exists() & ~MessageItem.channels.contains(channel)
+        if not links:
+            written(
+                lambda: MessageItem(message_id=message_id).update(
+                    actions=_sent_actions(channel, provider_id), condition=condition
+                )
             )
-        )
+            return True
+        try:
+            with TransactWrite(connection=MessageItem._get_connection().connection) as transaction:
+                transaction.update(
+                    MessageItem(message_id=message_id),
+                    actions=_sent_actions(channel, provider_id),
+                    condition=MessageItem.message_id.exists(),
+                )
+                for link in links:
+                    transaction.save(link, condition=LinkItem.key.does_not_exist())
+        except TransactWriteError as exc:
+            if exc.cause_response_code != "TransactionCanceledException":
+                raise
+            self.channel_sent(message_id, channel=channel, provider_id=provider_id)
+            return False
+        return True
 
     def end(self, message_id: str, outcome: Outcome, *, now: datetime, claim: str) -> bool:
         """Write the message's outcome, its last channel, its ledger entries and its contact count
