@@ -206,13 +206,14 @@ def test_a_failed_outcome_write_after_the_last_send_is_retried_without_resending
 
     email, sms = CountingEmail(), CountingSms()
     messenger = Messenger(demo_config, email=email, sms=sms, pacer=_no_wait(demo_config))
-    # GIVEN the store fails the outcome's transaction once, after both channels went out
+    # GIVEN the store fails the outcome's transaction once, after both channels went out (the
+    # first transaction is the e-mail's record with the SMS's short link; the second, the outcome)
     calls = {"n": 0}
     commit = TransactWrite._commit
 
     def failing_once(self):
         calls["n"] += 1
-        if calls["n"] == 1:
+        if calls["n"] == 2:
             raise TransactWriteError("throttled", None)
         return commit(self)
 
@@ -226,3 +227,41 @@ def test_a_failed_outcome_write_after_the_last_send_is_retried_without_resending
     assert again.status == SENT and again.channels == ("email", "sms")
     assert len(email.sent) == 1 and len(sms.sent) == 1
     assert MessageItem.get(_notice().message_id).status == SENT
+
+
+def test_a_failed_e_mail_record_with_the_sms_link_records_the_e_mail_alone_and_sends_each_once(
+    owners, demo_config, monkeypatch
+):
+    from pynamodb.exceptions import TransactWriteError
+    from pynamodb.transactions import TransactWrite
+
+    from propdesk.store.links import LinkRepository
+
+    class TextsKept(CountingSms):
+        def __init__(self) -> None:
+            super().__init__()
+            self.texts: list[str] = []
+
+        def send(self, *, phone, text):
+            self.texts.append(text)
+            return super().send(phone=phone, text=text)
+
+    email, sms = CountingEmail(), TextsKept()
+    messenger = Messenger(demo_config, email=email, sms=sms, pacer=_no_wait(demo_config))
+    # GIVEN the store refuses the e-mail's record that carries the SMS's short link
+    calls = {"n": 0}
+    commit = TransactWrite._commit
+
+    def failing_first(self):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise TransactWriteError("throttled", None)
+        return commit(self)
+
+    monkeypatch.setattr(TransactWrite, "_commit", failing_first)
+    outcome = messenger.deliver(_notice())
+    # THEN the e-mail is recorded on its own, the SMS gets a link stored apart, each goes once
+    assert outcome.status == SENT and outcome.channels == ("email", "sms")
+    assert len(email.sent) == 1 and len(sms.sent) == 1
+    code = sms.texts[0].rsplit("/p/", 1)[1].split()[0]
+    assert LinkRepository().token(code, now=datetime.now(UTC))

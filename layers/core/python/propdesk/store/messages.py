@@ -171,8 +171,9 @@ class MessageRepository:
         """Record a channel that went out. Unconditional on the lease: a channel that went out is
         recorded whatever happened. Once only: a repeat (the finish's lost answer, retried) finds
         it there. ``links``: short links the next channel's text carries, stored in the same
-        request (a transaction), each only if its code is new. False when a link's code was
-        taken: the channel is then recorded alone, and the caller draws another code."""
+        request (a transaction), each only if its code is new. False when that failed (a code
+        taken, or the request refused): the channel is then recorded alone, and the caller draws
+        other codes and stores them on their own."""
         condition = MessageItem.message_id.exists() & ~MessageItem.channels.contains(channel)
         if not links:
             written(
@@ -190,9 +191,9 @@ class MessageRepository:
                 )
                 for link in links:
                     transaction.save(link, condition=LinkItem.key.does_not_exist())
-        except TransactWriteError as exc:
-            if exc.cause_response_code != "TransactionCanceledException":
-                raise
+        except TransactWriteError:
+            # A code taken, or the request failed: the channel that went out is recorded alone
+            # (a retry must not send it again) and the caller stores its links another way.
             self.channel_sent(message_id, channel=channel, provider_id=provider_id)
             return False
         return True
