@@ -155,7 +155,9 @@ def publish_act(
         f"the public page (zh-CN and en, no login) and the printable A4 notice ({len(notice.content):,} bytes)",
     )
     box = expect(http.get(f"{base}/_local/outbox", params={"format": "json"}, timeout=60), 200)
-    reached = {o.unit_id for o in owners if told(box, o, act.version)}
+    # An SMS due in quiet hours (the demo may start in a Shanghai evening) is held until 08:00:
+    # its owner is told then, when the clock moves on.
+    reached = {o.unit_id for o in owners if told(box, o, act.version) or held(o, act.version)}
     reachable = {o.unit_id for o in owners if o.email or (o.phone and o.sms_consent)}
     act.checks.check(
         reached == reachable,
@@ -169,6 +171,16 @@ def publish_act(
         f"fee standard {act.version} published (in force from {act.effective_from}); {len(reached)} owners told"
     )
     return act
+
+
+def held(owner: Owner, version: str) -> bool:
+    """Whether the announcement to ``owner`` waits for the end of quiet hours."""
+    from propdesk.store.models import MessageItem
+
+    try:
+        return MessageItem.get(f"standard_published#{version}#{owner.owner_id}").status == "held"
+    except MessageItem.DoesNotExist:
+        return False
 
 
 def told(box: dict[str, Any], owner: Owner, version: str) -> bool:
