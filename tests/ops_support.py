@@ -101,30 +101,6 @@ def work_notices(queue_url: str) -> list[dict[str, Any]]:
     return ran
 
 
-def issue_cycle(
-    period: str, config, queue_url: str, *, now, staff_id: str = "admin-1"
-) -> list[dict[str, Any]]:
-    """A manager's cycle from draft to issued: the draft's batches computed, approved, its bills
-    issued (the worker run over the queue each time). Call it with the clock where it should be."""
-    from propdesk.services import cycles
-
-    if cycles.CycleRepository().header(period) is None:
-        cycles.prepare_cycle(
-            period,
-            config=config,
-            today=now.astimezone(config.tz).date(),
-            now=now,
-            staff_id=staff_id,
-            out_of_turn=cycles.OutOfTurn("issued by a test, out of turn", staff_id)
-            if period != cycles.next_to_notice(now.astimezone(config.tz).date(), config.billing)
-            else None,
-        )
-    ran = work_notices(queue_url)
-    if cycles.CycleRepository().header(period).state == cycles.DRAFT:
-        cycles.approve_cycle(period, config=config, staff_id=staff_id, now=now)
-    return ran + work_notices(queue_url)
-
-
 def approved_cycle(period: str, *, now, version: str = "SH-2026-01") -> None:
     """A cycle a manager has approved, as the store keeps it (for tests of the issue itself)."""
     from propdesk.store.cycles import APPROVED, PREPARING, CycleRepository

@@ -18,7 +18,7 @@ force is never prepared. Every step is in the ledger under ``cycle#<period>``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -593,10 +593,3 @@ def summary_json(result: Summary) -> dict[str, Any]:
         "voided_at": data.get("voided_at"),
         "void_reason": data.get("void_reason"),
     }
-
-
-def kinds_of(exceptions: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-    counts: dict[str, int] = defaultdict(int)
-    for exception in exceptions:
-        counts[exception["kind"]] += 1
-    return dict(counts)

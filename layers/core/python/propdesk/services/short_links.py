@@ -77,18 +77,13 @@ class ShortLinks:
 
     def shorten(self, page_url: str) -> str:
         """``<base>/p/<code>`` for an owner's page URL (``<base>/pay/<token>``): a new code mapped
-        to its token until the token expires."""
-        try:
-            root, token = site_root(page_url), token_of(page_url)
-            expires_at = expiry_of(token)
-        except (InvalidPayLink, ValueError):
-            # Not a pay link we signed (nothing to map, no expiry to keep): sent as it is.
-            logger.warning("not a pay link, not shortened")
-            return page_url
+        to its token until the token expires, stored now."""
         for _ in range(PUT_ATTEMPTS):
-            code = self._new_code()
-            if self._links.put(code, token=token, expires_at=expires_at):
-                return f"{root}{SHORT_PATH}{code}"
+            short, reserved = self.reserve(page_url)
+            if reserved is None or self._links.put(
+                reserved.code, token=reserved.token, expires_at=reserved.expires_at
+            ):
+                return short
         raise RuntimeError("no free short-link code found")  # the message is retried
 
     def open(self, code: str, *, client: str, now: datetime) -> Opened:

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from propdesk.store.accounts import Entry  # a ledger entry written with the message's outcome
 from propdesk.store.conditions import written
 from propdesk.store.models import CounterItem, LedgerItem, LinkItem, MessageItem
 
@@ -57,17 +57,6 @@ class MessageRecord:
     note: str | None
     claim: str | None = None  # this invocation's lease token, when it holds the claim
     held_until: datetime | None = None  # set once the message was held for quiet hours
-
-
-@dataclass(frozen=True)
-class Entry:
-    """A ledger entry written with the message's outcome, in the same request."""
-
-    entity: str
-    key: str
-    event: str
-    at: datetime
-    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
