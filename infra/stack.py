@@ -330,3 +330,9 @@ class PropertyStack(Stack):
         CfnOutput(
             self, "DocumentsBucket", value=self.documents.bucket.bucket_name, description="Documents bucket"
         )
+        CfnOutput(
+            self,
+            "SmsDeliveryStatusRoleArn",
+            value=self.messaging.sms_delivery_logging_role.role_arn,
+            description="Set as the account's SNS SMS DeliveryStatusIAMRole: failed SMS then mark numbers",
+        )
