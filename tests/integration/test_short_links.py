@@ -138,7 +138,7 @@ def test_over_the_limit_the_route_answers_429_with_retry_after(bill):
     assert open_code(good, ip="192.0.2.10")["statusCode"] == 303
 
 
-def test_a_short_link_is_made_for_an_sms_only_never_for_an_email_alone(bill):
+def test_a_short_link_is_made_for_an_sms_only_never_for_an_email_alone(bill, daytime):
     messenger_handler.messenger.cache_clear()
     try:
         messenger = messenger_handler.messenger()
